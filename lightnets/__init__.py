@@ -1,0 +1,41 @@
+"""LightNets: lightweight CNNs as configurable PyTorch models, with exact cost profiles.
+
+This is the public API; the Streamlit app and the CLI use nothing else. Names are imported lazily so that
+``import lightnets`` stays fast and a page only pays for what it uses.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_API = {
+    # registry
+    "Block": "registry", "Knob": "registry", "ModelSpec": "registry", "Reference": "registry",
+    "list_models": "registry", "spec": "registry", "blocks": "registry", "build": "registry",
+    # cost model
+    "Profile": "cost", "LayerCost": "cost", "BlockCost": "cost", "profile": "cost",
+    # block graph and channel-shuffle animation data
+    "block_graph": "graph", "block_inner_graph": "graph",
+    "shuffle_frames": "shuffle",
+    # latency and deployment
+    "measure_latency": "latency", "layer_latency": "latency", "optimize_for_inference": "latency",
+    # weights and prediction
+    "weights_available": "weights", "load_weights": "weights", "load_image": "predict", "predict": "predict",
+    "Prediction": "predict", "ImageError": "predict",
+}
+
+__all__ = sorted(_API)
+
+
+def __getattr__(name: str) -> Any:
+    module = _API.get(name)
+    if module is None:
+        raise AttributeError(f"module 'lightnets' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"lightnets.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,5 @@
+import sys
+
+from lightnets.cli import main
+
+sys.exit(main())

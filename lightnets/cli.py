@@ -1,0 +1,181 @@
+"""Command line: ``python -m lightnets list | info NAME | profile NAME [--KNOB VALUE ...] [--resolution N] [--json]
+| predict IMAGE [--model NAME] [--topk K] [--json]``.
+
+Bad arguments end with a one-line message on stderr and exit status 2; never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, NoReturn
+
+import lightnets
+
+
+class UsageError(Exception):
+    """A bad command line, reported in one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def _knob_args(name: str, extra: list[str]) -> dict[str, Any]:
+    """Parse ``--knob value`` / ``--knob=value`` pairs against the model's knob schema."""
+    model_spec = lightnets.spec(name)
+    knobs: dict[str, Any] = {}
+    items = list(extra)
+    while items:
+        token = items.pop(0)
+        if not token.startswith("--"):
+            raise UsageError(f"unexpected argument {token!r}")
+        key, _, value = token[2:].partition("=")
+        key = key.replace("-", "_")
+        if not value:
+            if not items or items[0].startswith("--"):
+                raise UsageError(f"--{key} needs a value")
+            value = items.pop(0)
+        try:
+            model_spec.knob(key)
+        except KeyError:
+            allowed = ", ".join(f"--{k.name}" for k in model_spec.knobs) or "none"
+            raise UsageError(f"{name} has no knob --{key}; its knobs are: {allowed}") from None
+        knobs[key] = value
+    return model_spec.validate(knobs)
+
+
+def _human(n: float, unit: str = "") -> str:
+    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(n) >= scale:
+            return f"{n / scale:.2f}{suffix}{unit}"
+    return f"{n:g}{unit}"
+
+
+def cmd_list(args: argparse.Namespace) -> dict[str, Any]:
+    rows = []
+    for name in lightnets.list_models():
+        s = lightnets.spec(name)
+        rows.append({"name": name, "family": s.family, "year": s.paper.year, "idea": s.idea})
+    if not args.json:
+        width = max(len(r["name"]) for r in rows)
+        for r in rows:
+            print(f"{r['name']:<{width}}  {r['year']}  {r['family']}")
+    return {"models": rows}
+
+
+def cmd_info(args: argparse.Namespace) -> dict[str, Any]:
+    s = lightnets.spec(args.name)
+    info = {
+        "name": s.name, "family": s.family, "idea": s.idea, "default_resolution": s.default_resolution,
+        "paper": {"title": s.paper.title, "authors": s.paper.authors, "year": s.paper.year, "arxiv": s.paper.arxiv},
+        "knobs": [{"name": k.name, "label": k.label, "type": k.type, "default": k.default, "allowed": k.allowed(),
+                   "help": k.help} for k in s.knobs],
+        "references": [{"label": r.label, "knobs": dict(r.knobs), "resolution": r.resolution,
+                        "params_m": r.params_m, "macs_m": r.macs_m, "top1": r.top1, "source": r.source}
+                       for r in s.references],
+        "notes": list(s.notes),
+    }
+    if not args.json:
+        print(f"{s.title} — {s.paper.title} ({s.paper.authors}, {s.paper.year}, arXiv:{s.paper.arxiv})")
+        print(s.idea)
+        print(f"default resolution: {s.default_resolution} px")
+        print("knobs:" if s.knobs else "knobs: none")
+        for k in s.knobs:
+            print(f"  --{k.name} (default {k.default}): {k.allowed()}. {k.help}")
+        for r in s.references:
+            figures = ", ".join(f for f in (
+                f"{r.params_m}M params" if r.params_m is not None else "",
+                f"{r.macs_m}M MACs" if r.macs_m is not None else "",
+                f"top-1 {r.top1}%" if r.top1 is not None else "") if f)
+            print(f"  paper: {r.label} @ {r.resolution} px: {figures} [{r.source}]")
+        for note in s.notes:
+            print(f"  note: {note}")
+    return info
+
+
+def cmd_profile(args: argparse.Namespace, extra: list[str]) -> dict[str, Any]:
+    knobs = _knob_args(args.name, extra)
+    p = lightnets.profile(args.name, resolution=args.resolution, **knobs)
+    out = {"name": args.name, "knobs": knobs, "resolution": p.resolution, **p.totals(),
+           "elementwise_by_kind": p.elementwise, "macs_by_kind": p.macs_by_kind()}
+    if args.layers:
+        out["layers"] = p.table()
+    if not args.json:
+        knob_text = ", ".join(f"{k}={v}" for k, v in knobs.items()) or "no knobs"
+        print(f"{args.name} ({knob_text}) at {p.resolution}×{p.resolution}")
+        print(f"  params        {_human(p.params)} ({p.params:,})")
+        print(f"  MACs          {_human(p.macs)} ({p.macs:,}); FLOPs {_human(p.flops)}")
+        print(f"  element-wise  {_human(p.elementwise_total)} ops "
+              f"({', '.join(f'{k} {_human(v)}' for k, v in p.elementwise.items() if v)})")
+        print(f"  memory access {_human(p.mem_bytes, 'B')}; activations written {_human(p.activation_bytes, 'B')}")
+        print(f"  size          {_human(p.size_fp32_bytes, 'B')} fp32, {_human(p.size_int8_bytes, 'B')} int8")
+        for ref in lightnets.spec(args.name).matching_references(knobs, p.resolution):
+            print(f"  paper         {ref.label}: {ref.params_m}M params, {ref.macs_m}M MACs [{ref.source}]")
+        if args.layers:
+            for row in p.layers:
+                if row.macs:
+                    print(f"    {row.name:<36} {row.op:<10} {str(row.output_shape):<22} {_human(row.macs):>8}")
+    return out
+
+
+def cmd_predict(args: argparse.Namespace, extra: list[str]) -> dict[str, Any]:
+    knobs = _knob_args(args.model, extra)
+    image = lightnets.load_image(args.image)
+    result = lightnets.predict(args.model, image, topk=args.topk, **knobs)
+    rows = [{"class_index": i, "label": label, "probability": prob} for i, label, prob in result.topk]
+    if not args.json:
+        print(f"{args.model} on {args.image} ({result.seconds * 1000:.0f} ms):")
+        for row in rows:
+            print(f"  {row['probability'] * 100:6.2f}%  {row['label']} ({row['class_index']})")
+    return {"model": args.model, "image": args.image, "topk": rows, "seconds": result.seconds}
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m lightnets", description="Lightweight CNNs: architectures, costs, predictions.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    p = sub.add_parser("list", help="registered models")
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("info", help="paper, knobs and published figures of a model")
+    p.add_argument("name")
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("profile", help="params, MACs, memory traffic; any knob as --KNOB VALUE")
+    p.add_argument("name")
+    p.add_argument("--resolution", type=int, default=None)
+    p.add_argument("--layers", action="store_true", help="also list the per-layer rows")
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("predict", help="top-k ImageNet classes of an image")
+    p.add_argument("image")
+    p.add_argument("--model", default="efficientnet_lite0")
+    p.add_argument("--topk", type=int, default=5)
+    p.add_argument("--json", action="store_true")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = make_parser()
+    try:
+        args, extra = parser.parse_known_args(argv)
+        if extra and args.command not in ("profile", "predict"):
+            raise UsageError(f"unexpected argument {extra[0]!r}")
+        if args.command == "list":
+            result = cmd_list(args)
+        elif args.command == "info":
+            result = cmd_info(args)
+        elif args.command == "profile":
+            result = cmd_profile(args, extra)
+        else:
+            result = cmd_predict(args, extra)
+    except (UsageError, ValueError, OSError) as err:
+        message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(result, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

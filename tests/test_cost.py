@@ -1,0 +1,105 @@
+"""The cost model: exact against FlopCounterMode and hand formulas, consistent with the built model."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+import lightnets
+from lightnets.cost import CONV_KINDS, profile_model
+
+NAMES = lightnets.list_models()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_macs_equal_flop_counter_mode(name: str) -> None:
+    res = 160
+    model = lightnets.build(name).eval()
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(torch.randn(1, 3, res, res))
+    assert lightnets.profile(name, resolution=res).macs == counter.get_total_flops() // 2
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_rows_add_up_and_match_the_model(name: str) -> None:
+    p = lightnets.profile(name)
+    model = lightnets.build(name)
+    assert p.params == sum(t.numel() for t in model.parameters())
+    assert sum(r.params for r in p.layers) == p.params
+    assert sum(b.params for b in p.blocks) == p.params
+    assert sum(b.macs for b in p.blocks) == p.macs
+    assert p.flops == 2 * p.macs
+    assert p.elementwise_total == sum(r.elementwise for r in p.layers)
+    assert p.mem_bytes == sum(r.mem_bytes for r in p.layers)
+    assert p.peak_activation_bytes <= p.mem_bytes
+    assert [b.path for b in p.blocks] == [b.path for b in model.blocks]
+    names = dict(model.named_modules())
+    for row in p.layers:
+        assert row.name in names and row.block
+        assert row.op in lightnets.cost.OP_KINDS
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_conv_rows_follow_the_formula(name: str) -> None:
+    p = lightnets.profile(name, resolution=128)
+    modules = dict(lightnets.build(name).named_modules())
+    for row in p.layers:
+        if row.op not in CONV_KINDS:
+            continue
+        conv = modules[row.name]
+        if not isinstance(conv, nn.Conv2d):  # a conv inside a custom module: take the module's own conv
+            conv = next(m for m in conv.modules() if isinstance(m, nn.Conv2d))
+        cin, cout, g = conv.in_channels, conv.out_channels, conv.groups
+        kh, kw = conv.kernel_size
+        _, c, h, w = row.output_shape
+        assert c == cout
+        assert row.macs == kh * kw * (cin // g) * cout * h * w
+        assert row.groups == g and row.kernel == (kh, kw)
+        kind = ("depthwise" if g == cin and g > 1 and cin // g == 1 else "group" if g > 1
+                else "pointwise" if (kh, kw) == (1, 1) else "dense")
+        assert row.op == kind
+
+
+def test_profile_of_a_built_model_equals_profile_by_name() -> None:
+    model = lightnets.build("mobilenet_v2", alpha=0.75)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    by_model = lightnets.profile(model, resolution=192)
+    by_name = lightnets.profile("mobilenet_v2", resolution=192, alpha=0.75)
+    assert (by_model.params, by_model.macs, by_model.mem_bytes) == (by_name.params, by_name.macs, by_name.mem_bytes)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert model.training  # the profile put it back the way it was
+
+
+def test_depthwise_separable_layer_by_hand() -> None:
+    """MobileNet V1 paper, Table 3: a 14×14×512 → 512 layer costs 462M as a full conv, 52.3M separable."""
+    full = nn.Sequential(nn.Conv2d(512, 512, 3, padding=1, bias=False))
+    sep = nn.Sequential(nn.Conv2d(512, 512, 3, padding=1, groups=512, bias=False), nn.Conv2d(512, 512, 1, bias=False))
+    assert profile_model(full, 14, in_channels=512).macs == 3 * 3 * 512 * 512 * 14 * 14  # 462.4M
+    p = profile_model(sep, 14, in_channels=512)
+    assert p.macs == 3 * 3 * 512 * 14 * 14 + 512 * 512 * 14 * 14  # 52.3M
+    assert [r.op for r in p.layers] == ["depthwise", "pointwise"]
+    assert round(p.macs / 1e6, 1) == 52.3
+
+
+def test_memory_access_counts_reads_and_writes() -> None:
+    conv = nn.Sequential(nn.Conv2d(8, 16, 1, bias=False), nn.ReLU())
+    p = profile_model(conv, 10, in_channels=8)
+    conv_row, relu_row = p.layers
+    assert conv_row.mem_bytes == 4 * (8 * 10 * 10 + 16 * 8 + 16 * 10 * 10)
+    assert relu_row.mem_bytes == 4 * (2 * 16 * 10 * 10)
+    assert relu_row.elementwise == 16 * 10 * 10
+    assert conv_row.intensity == pytest.approx(2 * conv_row.macs / conv_row.mem_bytes)
+
+
+def test_profile_is_cached_per_configuration() -> None:
+    assert lightnets.profile("mobilenet_v2", alpha=0.5) is lightnets.profile("mobilenet_v2", alpha=0.50000000001 * 1)
+    assert lightnets.profile("mobilenet_v2", alpha=0.5) is not lightnets.profile("mobilenet_v2", alpha=0.55)
+
+
+def test_resolution_scales_macs_quadratically_for_a_fully_convolutional_net() -> None:
+    a = lightnets.profile("mobilenet_v2", resolution=448)
+    b = lightnets.profile("mobilenet_v2", resolution=224)
+    fc = 1280 * 1000
+    assert (a.macs - fc) == 4 * (b.macs - fc)  # every stride halves an even size
