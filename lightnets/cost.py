@@ -426,7 +426,7 @@ def profile(name_or_model: str | nn.Module, resolution: int | None = None, **kno
                              name=getattr(name_or_model, "name", ""), knobs=getattr(name_or_model, "knobs", {}))
     model_spec = spec(name_or_model)
     full = model_spec.validate(knobs)
-    res = check_resolution(name_or_model, model_spec.default_resolution if resolution is None else resolution)
+    res = check_resolution(name_or_model, model_spec.resolution(full) if resolution is None else resolution)
     return _cached_profile(name_or_model, res, tuple(sorted(full.items())))
 
 

