@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+import torch.fx
 from torch import nn
 
 # --------------------------------------------------------------------------------------------------
@@ -149,6 +150,11 @@ def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
     x = x.view(batch, groups, channels // groups, height, width)
     x = torch.transpose(x, 1, 2).contiguous()
     return x.view(batch, channels, height, width)
+
+
+# A leaf for torch.fx: its shape check is Python control flow on the tensor's size, which symbolic tracing
+# cannot follow; wrapped, a traced block shows the shuffle as one ``channel_shuffle`` node.
+torch.fx.wrap("channel_shuffle")
 
 
 class ChannelShuffle(nn.Module):
