@@ -26,7 +26,7 @@ from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from lightnets.layers import ChannelShuffle
-from lightnets.registry import Block, Network, build, spec
+from lightnets.registry import Block, Network, blocks, spec
 
 # conv kinds first, then everything else an op row can be
 CONV_KINDS = ("dense", "pointwise", "depthwise", "group")
@@ -47,7 +47,7 @@ _POOL_OPS = {"max_pool2d_with_indices", "max_pool2d", "avg_pool2d", "_adaptive_a
 _VIEW_OPS = {"view", "_unsafe_view", "reshape", "transpose", "t", "permute", "expand", "split", "split_with_sizes",
              "chunk", "slice", "select", "squeeze", "unsqueeze", "flatten", "alias", "detach", "as_strided",
              "_reshape_alias", "unbind", "narrow", "dropout", "native_dropout", "empty_like", "lift_fresh",
-             "_to_copy", "to", "sym_size", "sym_stride", "sym_numel", "sym_storage_offset", "is_same_size"}
+             "_to_copy", "to", "empty", "empty_like", "new_empty", "empty_strided", "sym_size", "sym_stride", "sym_numel", "sym_storage_offset", "is_same_size"}
 
 
 @dataclass(frozen=True)
@@ -195,12 +195,10 @@ def _tensors(value: Any) -> list[torch.Tensor]:
 class _Recorder(TorchDispatchMode):
     """Records one row per costly ATen op, attributed to the innermost running module."""
 
-    def __init__(self, names: dict[int, str], block_of: dict[str, str], params_of: dict[str, int],
-                 shuffle_modules: set[str]) -> None:
+    def __init__(self, names: dict[int, str], params_of: dict[str, int], shuffle_modules: set[str]) -> None:
         super().__init__()
         self.stack: list[str] = [""]
         self.names = names
-        self.block_of = block_of
         self.params_of = dict(params_of)  # consumed as modules run, so each module's params count once
         self.shuffle_modules = shuffle_modules
         self.rows: list[dict[str, Any]] = []
@@ -282,109 +280,282 @@ class _Recorder(TorchDispatchMode):
             op, elementwise = "pad", output.numel()
         else:
             op, elementwise = "other", output.numel()
-        params = self.params_of.pop(module, 0)
-        mem = sum(t.numel() * t.element_size() for t in inputs) + sum(
-            t.numel() * t.element_size() for t in outputs)
-        act_in = sum(t.numel() * t.element_size() for t in inputs if id(t) not in self.param_ids)
+        read = sum(t.numel() * t.element_size() for t in inputs)
+        act_read = sum(t.numel() * t.element_size() for t in inputs if id(t) not in self.param_ids)
+        written = sum(t.numel() * t.element_size() for t in outputs)
+        self.add(module, op, tuple(first.shape), tuple(output.shape), macs, elementwise, read, act_read, written,
+                 kernel, stride, groups)
+
+    def add(self, module: str, op: str, input_shape: tuple[int, ...], output_shape: tuple[int, ...], macs: int,
+            elementwise: int, read: int, act_read: int, written: int, kernel: tuple[int, int] | None = None,
+            stride: tuple[int, int] | None = None, groups: int | None = None) -> None:
+        """One row; ``read`` counts weights and activations, ``act_read`` activations only."""
         self.rows.append(dict(
-            name=module, block=self.block_of.get(module, ""), op=op, input_shape=tuple(first.shape),
-            output_shape=tuple(output.shape), kernel=kernel, stride=stride, groups=groups, params=params,
-            macs=int(macs), elementwise=int(elementwise), mem_bytes=int(mem),
-            act_bytes=int(act_in + sum(t.numel() * t.element_size() for t in outputs)),
-            out_bytes=int(sum(t.numel() * t.element_size() for t in outputs))))
+            name=module, block="", op=op, input_shape=input_shape, output_shape=output_shape, kernel=kernel,
+            stride=stride, groups=groups, params=self.params_of.pop(module, 0), macs=int(macs),
+            elementwise=int(elementwise), mem_bytes=int(read + written), act_bytes=int(act_read + written),
+            out_bytes=int(written)))
 
 
-def _block_paths(model: nn.Module) -> tuple[list[Block], dict[str, Block]]:
-    blocks = list(model.blocks) if isinstance(model, Network) else [
-        Block(name, type(child), {}, "") for name, child in model.named_children()]
-    return blocks, {b.path: b for b in blocks}
+# --------------------------------------------------------------------------------------------------
+# Standard leaf layers costed from their attributes, without running ATen: on the meta device the kernels of
+# conv, batch norm and most activations are Python reference code (0.1–1 ms per call), and these layers are
+# most of a net's ops. Only used on freshly built blocks (never on a caller's model, which another thread
+# may be running). Rows are identical to the ATen path's (tests compare the two).
 
 
-def _owner(name: str, paths: dict[str, Block]) -> str:
-    while name and name not in paths:
-        name = name.rpartition(".")[0]
-    return name
+def _pair(value: Any) -> tuple[int, int]:
+    return (int(value), int(value)) if isinstance(value, int) else (int(value[0]), int(value[-1]))
+
+
+def _out_size(size: int, k: int, s: int, p: int, d: int, ceil: bool) -> int:
+    span = size + 2 * p - d * (k - 1) - 1
+    if not ceil:
+        return span // s + 1
+    out = -(-span // s) + 1
+    if (out - 1) * s >= size + p:  # a window may not start in the right padding
+        out -= 1
+    return out
+
+
+def _nbytes(t: torch.Tensor) -> int:
+    return t.numel() * t.element_size()
+
+
+def _fast_conv(m: nn.Conv2d, x: torch.Tensor, name: str, rec: _Recorder) -> torch.Tensor | None:
+    if isinstance(m.padding, str) or m.padding_mode != "zeros" or x.dim() != 4:
+        return None
+    n, _, h, w = x.shape
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = m.kernel_size, m.stride, m.padding, m.dilation
+    out = x.new_empty((n, m.out_channels, _out_size(h, kh, sh, ph, dh, False), _out_size(w, kw, sw, pw, dw, False)))
+    weights = _nbytes(m.weight) + (_nbytes(m.bias) if m.bias is not None else 0)
+    rec.add(name, _conv_kind(tuple(m.weight.shape), m.groups, x.shape[1]), tuple(x.shape), tuple(out.shape),
+            out.numel() * math.prod(m.weight.shape[1:]), 0, _nbytes(x) + weights, _nbytes(x), _nbytes(out),
+            (kh, kw), (sh, sw), m.groups)
+    return out
+
+
+def _fast_bn(m: nn.BatchNorm2d, x: torch.Tensor, name: str, rec: _Recorder) -> torch.Tensor | None:
+    if m.training or m.running_mean is None:
+        return None
+    out = torch.empty_like(x)
+    stats = sum(_nbytes(t) for t in (m.weight, m.bias, m.running_mean, m.running_var) if t is not None)
+    rec.add(name, "bn", tuple(x.shape), tuple(x.shape), 0, x.numel(), _nbytes(x) + stats, _nbytes(x), _nbytes(out))
+    return out
+
+
+def _fast_act(m: nn.Module, x: torch.Tensor, name: str, rec: _Recorder) -> torch.Tensor | None:
+    out = x if getattr(m, "inplace", False) else torch.empty_like(x)
+    weight = _nbytes(m.weight) if isinstance(m, nn.PReLU) else 0
+    rec.add(name, "act", tuple(x.shape), tuple(x.shape), 0, x.numel(), _nbytes(x) + weight, _nbytes(x), _nbytes(out))
+    return out
+
+
+def _fast_pool(m: nn.Module, x: torch.Tensor, name: str, rec: _Recorder) -> torch.Tensor | None:
+    if x.dim() != 4:
+        return None
+    n, c, h, w = x.shape
+    if isinstance(m, nn.AdaptiveAvgPool2d):
+        oh, ow = (m.output_size, m.output_size) if isinstance(m.output_size, int) else m.output_size
+        out = x.new_empty((n, c, h if oh is None else oh, w if ow is None else ow))
+        rec.add(name, "pool", tuple(x.shape), tuple(out.shape), 0, x.numel(), _nbytes(x), _nbytes(x), _nbytes(out))
+        return out
+    kh, kw = _pair(m.kernel_size)
+    sh, sw = _pair(m.stride if m.stride else m.kernel_size)
+    ph, pw = _pair(m.padding)
+    dh, dw = _pair(getattr(m, "dilation", 1))
+    out = x.new_empty((n, c, _out_size(h, kh, sh, ph, dh, m.ceil_mode), _out_size(w, kw, sw, pw, dw, m.ceil_mode)))
+    rec.add(name, "pool", tuple(x.shape), tuple(out.shape), 0, out.numel() * kh * kw, _nbytes(x), _nbytes(x),
+            _nbytes(out), (kh, kw), (sh, sw))
+    return out
+
+
+def _fast_linear(m: nn.Linear, x: torch.Tensor, name: str, rec: _Recorder) -> torch.Tensor | None:
+    if x.dim() != 2:
+        return None
+    out = x.new_empty((x.shape[0], m.out_features))
+    weights = _nbytes(m.weight) + (_nbytes(m.bias) if m.bias is not None else 0)
+    rec.add(name, "linear", tuple(x.shape), tuple(out.shape), x.shape[0] * m.in_features * m.out_features, 0,
+            _nbytes(x) + weights, _nbytes(x), _nbytes(out))
+    return out
+
+
+_FAST_LEAVES: dict[type, Any] = {
+    nn.Conv2d: _fast_conv, nn.BatchNorm2d: _fast_bn, nn.Linear: _fast_linear,
+    nn.MaxPool2d: _fast_pool, nn.AvgPool2d: _fast_pool, nn.AdaptiveAvgPool2d: _fast_pool,
+    **{cls: _fast_act for cls in (nn.ReLU, nn.ReLU6, nn.Hardswish, nn.Hardsigmoid, nn.SiLU, nn.Sigmoid, nn.PReLU,
+                                  nn.Tanh, nn.LeakyReLU)},
+}
+
+
+def _fast_forward(module: nn.Module, name: str, fast: Any, rec: _Recorder, *args: Any) -> Any:
+    out = fast(module, args[0], name, rec) if len(args) == 1 and isinstance(args[0], torch.Tensor) else None
+    if out is not None:
+        return out
+    rec.stack.append(name)  # unusual call: fall back to recording its ATen ops
+    try:
+        return type(module).forward(module, *args)
+    finally:
+        rec.stack.pop()
+
+
+def _record_module(module: nn.Module, inputs: tuple[torch.Tensor, ...], prefix: str = "",
+                   watch: set[str] | None = None, fast_leaves: bool = False
+                   ) -> tuple[list[dict[str, Any]], Any, dict[str, tuple]]:
+    """Run ``module`` on meta ``inputs`` under the recorder.
+
+    Returns the op rows (module names qualified with ``prefix``), the output, and the input/output shapes of the
+    submodules named in ``watch`` (their first call). Real-valued weights are swapped for meta stand-ins, so no
+    arithmetic touches them. ``fast_leaves`` costs standard layers from their attributes (fresh modules only).
+    """
+    join = (lambda n: f"{prefix}.{n}" if n else prefix) if prefix else (lambda n: n)
+    modules = list(module.named_modules())
+    names = {id(m): join(n) for n, m in modules}
+    params_of = {join(n): sum(p.numel() for p in m._parameters.values() if p is not None) for n, m in modules}
+    shuffle_modules = {join(n) for n, m in modules if isinstance(m, ChannelShuffle)}
+    recorder = _Recorder(names, params_of, shuffle_modules)
+    recorder.stack = [join("")]
+    io: dict[str, tuple] = {}
+
+    def pre_hook(mod: nn.Module, args: Any) -> None:
+        recorder.stack.append(names[id(mod)])
+
+    def post_hook(mod: nn.Module, args: Any, output: Any) -> None:
+        name = recorder.stack.pop()
+        if watch and name in watch and name not in io:
+            ins, outs = _tensors(args), _tensors(output)
+            io[name] = (tuple(ins[0].shape) if ins else (), tuple(outs[0].shape) if outs else ())
+
+    handles, patched = [], []
+    for sub_name, sub in modules[1:]:
+        fast = _FAST_LEAVES.get(type(sub)) if fast_leaves else None
+        if fast is not None and not (watch and join(sub_name) in watch):
+            sub.forward = functools.partial(_fast_forward, sub, join(sub_name), fast, recorder)
+            patched.append(sub)
+            continue
+        handles.append(sub.register_forward_pre_hook(pre_hook))
+        handles.append(sub.register_forward_hook(post_hook))
+    was_training = module.training
+    try:
+        module.eval()
+        with torch.no_grad():
+            tensors = [*module.parameters(), *module.buffers()]
+            if all(t.is_meta for t in tensors):
+                recorder.param_ids = {id(t) for t in tensors}
+                with recorder:
+                    output = module(*inputs)
+            else:
+                meta_state = {k: torch.empty_like(v, device="meta")
+                              for k, v in module.state_dict(keep_vars=True).items()}
+                recorder.param_ids = {id(v) for v in meta_state.values()}
+                with recorder:
+                    output = torch.func.functional_call(module, meta_state, inputs, strict=False)
+    finally:
+        for handle in handles:
+            handle.remove()
+        for sub in patched:
+            del sub.forward
+        module.train(was_training)
+    return recorder.rows, output, io
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, dict):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+def _profile_blocks(blocks: list[Block], resolution: int, in_channels: int = 3) -> tuple[list[dict], dict]:
+    """Rows and block input/output shapes of a Network described by ``blocks``, block by block.
+
+    A Network runs its blocks in sequence (registry.Network), so the net's ops are the concatenation of each
+    block's ops on the tensor the previous block produced. Identical blocks on identical shapes (the repeats
+    inside a stage) cost the same, so each distinct one is built and run once.
+    """
+    x_shape = (1, in_channels, resolution, resolution)
+    image_shape = x_shape
+    memo: dict[Any, tuple[list[dict], tuple[int, ...]]] = {}
+    rows: list[dict] = []
+    io: dict[str, tuple] = {}
+    for block in blocks:
+        takes_image = getattr(block.layer, "takes_image", False)
+        key = (block.layer, _freeze(dict(block.args)), x_shape, image_shape if takes_image else None)
+        if key not in memo:
+            with torch.device("meta"):
+                module = block.make()
+            inputs = (torch.empty(x_shape, device="meta"),) + (
+                (torch.empty(image_shape, device="meta"),) if takes_image else ())
+            try:
+                part, out, _ = _record_module(module, inputs, fast_leaves=True)
+            except RuntimeError as err:
+                raise ValueError(f"block {block.path} ({block.label}) cannot take a {x_shape[1]}×{x_shape[2]}×"
+                                 f"{x_shape[3]} input: {str(err).splitlines()[0]}") from None
+            memo[key] = (part, tuple(_tensors(out)[0].shape))
+        part, out_shape = memo[key]
+        for row in part:
+            rows.append({**row, "name": f"{block.path}.{row['name']}" if row["name"] else block.path,
+                         "block": block.path})
+        io[block.path] = (x_shape, out_shape)
+        x_shape = out_shape
+    return rows, io
+
+
+def _assemble_profile(rows: list[dict], io: dict[str, tuple], blocks: list[Block], params: int, resolution: int,
+                      name: str, knobs: dict[str, Any], dtype_bytes: int) -> Profile:
+    stage_of = {b.path: b.stage for b in blocks}
+    layers = tuple(LayerCost(stage=stage_of.get(r["block"], ""),
+                             **{k: v for k, v in r.items() if k not in ("act_bytes", "out_bytes")})
+                   for r in rows)
+    elementwise: dict[str, int] = {kind: 0 for kind in ELEMENTWISE_KINDS}
+    per_block: dict[str, list[LayerCost]] = defaultdict(list)
+    for row in layers:
+        if row.op in elementwise:
+            elementwise[row.op] += row.elementwise
+        per_block[row.block].append(row)
+    block_rows = tuple(
+        BlockCost(path=b.path, label=b.label, kind=b.kind, stage=b.stage,
+                  input_shape=io[b.path][0], output_shape=io[b.path][1],
+                  params=sum(r.params for r in per_block[b.path]), macs=sum(r.macs for r in per_block[b.path]),
+                  elementwise=sum(r.elementwise for r in per_block[b.path]),
+                  mem_bytes=sum(r.mem_bytes for r in per_block[b.path]))
+        for b in blocks if b.path in io)
+    return Profile(
+        name=name, knobs=dict(knobs), resolution=resolution, params=params,
+        macs=sum(r.macs for r in layers), elementwise=elementwise,
+        activation_bytes=sum(r["out_bytes"] for r in rows),
+        peak_activation_bytes=max((r["act_bytes"] for r in rows), default=0),
+        mem_bytes=sum(r.mem_bytes for r in layers), dtype_bytes=dtype_bytes, layers=layers, blocks=block_rows)
 
 
 def profile_model(model: nn.Module, resolution: int = 224, name: str = "", knobs: dict[str, Any] | None = None,
                   in_channels: int = 3) -> Profile:
-    """Profile ``model`` at a square ``resolution`` (batch 1) without touching its weights' values."""
-    blocks, by_path = _block_paths(model)
-    modules = list(model.named_modules())
-    names = {id(m): n for n, m in modules}
-    block_of = {n: _owner(n, by_path) for n, _ in modules}
-    params_of = {n: sum(p.numel() for p in m._parameters.values() if p is not None) for n, m in modules}
-    shuffle_modules = {n for n, m in modules if isinstance(m, ChannelShuffle)}
-    block_io: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {}
+    """Profile any ``model`` at a square ``resolution`` (batch 1) without touching its weights' values.
 
-    recorder = _Recorder(names, block_of, params_of, shuffle_modules)
-    handles = []
-
-    def pre_hook(module: nn.Module, args: Any) -> None:
-        recorder.stack.append(names[id(module)])
-
-    def post_hook(module: nn.Module, args: Any, output: Any) -> None:
-        name = recorder.stack.pop()
-        if name in by_path and name not in block_io:
-            ins, outs = _tensors(args), _tensors(output)
-            block_io[name] = (tuple(ins[0].shape) if ins else (), tuple(outs[0].shape) if outs else ())
-
-    for _, module in modules[1:]:
-        handles.append(module.register_forward_pre_hook(pre_hook))
-        handles.append(module.register_forward_hook(post_hook))
-
-    was_training = model.training
-    device_is_meta = all(p.is_meta for p in model.parameters()) and all(b.is_meta for b in model.buffers())
+    Rows are attributed to the model's blocks: its ``Block`` rows for a lightnets ``Network``, else its
+    top-level children.
+    """
+    if isinstance(model, Network):
+        blocks = list(model.blocks)
+    else:
+        blocks = [Block(child_name, type(child), {}, "") for child_name, child in model.named_children()]
+    paths = {b.path for b in blocks}
+    x = torch.empty(1, in_channels, resolution, resolution, device="meta")
     try:
-        model.eval()
-        x = torch.empty(1, in_channels, resolution, resolution, device="meta")
-        with torch.no_grad():
-            if device_is_meta:
-                recorder.param_ids = {id(p) for p in model.parameters()} | {id(b) for b in model.buffers()}
-                with recorder:
-                    model(x)
-            else:
-                meta_state = {k: torch.empty_like(v, device="meta") for k, v in
-                              model.state_dict(keep_vars=True).items()}
-                recorder.param_ids = {id(v) for v in meta_state.values()}
-                with recorder:
-                    torch.func.functional_call(model, meta_state, (x,), strict=False)
+        rows, _, io = _record_module(model, (x,), watch=paths)
     except RuntimeError as err:
         raise ValueError(f"{name or type(model).__name__} cannot run at {resolution}×{resolution} px: "
                          f"{str(err).splitlines()[0]}") from None
-    finally:
-        for handle in handles:
-            handle.remove()
-        model.train(was_training)
-
-    stage_of = {b.path: b.stage for b in blocks}
-    layers = tuple(LayerCost(stage=stage_of.get(r["block"], ""),
-                             **{k: v for k, v in r.items() if k not in ("act_bytes", "out_bytes")})
-                   for r in recorder.rows)
-    elementwise: dict[str, int] = {kind: 0 for kind in ELEMENTWISE_KINDS}
-    for row in layers:
-        if row.op in elementwise:
-            elementwise[row.op] += row.elementwise
-    per_block: dict[str, list[LayerCost]] = defaultdict(list)
-    for row in layers:
-        per_block[row.block].append(row)
-    block_rows = tuple(
-        BlockCost(path=b.path, label=b.label, kind=b.kind, stage=b.stage,
-                  input_shape=block_io.get(b.path, ((), ()))[0], output_shape=block_io.get(b.path, ((), ()))[1],
-                  params=sum(r.params for r in per_block[b.path]), macs=sum(r.macs for r in per_block[b.path]),
-                  elementwise=sum(r.elementwise for r in per_block[b.path]),
-                  mem_bytes=sum(r.mem_bytes for r in per_block[b.path]))
-        for b in blocks if b.path in block_io)
+    for row in rows:
+        owner = row["name"]
+        while owner and owner not in paths:
+            owner = owner.rpartition(".")[0]
+        row["block"] = owner
     first_param = next(model.parameters(), None)
-    return Profile(
-        name=name or type(model).__name__, knobs=dict(knobs or {}), resolution=resolution,
-        params=sum(p.numel() for p in model.parameters()),
-        macs=sum(r.macs for r in layers), elementwise=elementwise,
-        activation_bytes=sum(r["out_bytes"] for r in recorder.rows),
-        peak_activation_bytes=max((r["act_bytes"] for r in recorder.rows), default=0),
-        mem_bytes=sum(r.mem_bytes for r in layers),
-        dtype_bytes=first_param.element_size() if first_param is not None else 4,
-        layers=layers, blocks=block_rows)
+    return _assemble_profile(rows, io, blocks, sum(p.numel() for p in model.parameters()), resolution,
+                             name or type(model).__name__, knobs or {},
+                             first_param.element_size() if first_param is not None else 4)
 
 
 def check_resolution(name: str, resolution: Any) -> int:
@@ -408,9 +579,12 @@ MAX_RESOLUTION = 1024
 @functools.lru_cache(maxsize=512)
 def _cached_profile(name: str, resolution: int, knob_items: tuple[tuple[str, Any], ...]) -> Profile:
     knobs = dict(knob_items)
-    with torch.device("meta"):
-        model = build(name, **knobs)
-    return profile_model(model, resolution, name=name, knobs=knobs)
+    rows = blocks(name, **knobs)
+    try:
+        layer_rows, io = _profile_blocks(rows, resolution)
+    except ValueError as err:
+        raise ValueError(f"{name} cannot run at {resolution}×{resolution} px: {err}") from None
+    return _assemble_profile(layer_rows, io, rows, sum(r["params"] for r in layer_rows), resolution, name, knobs, 4)
 
 
 def profile(name_or_model: str | nn.Module, resolution: int | None = None, **knobs: Any) -> Profile:

@@ -103,3 +103,21 @@ def test_resolution_scales_macs_quadratically_for_a_fully_convolutional_net() ->
     b = lightnets.profile("mobilenet_v2", resolution=224)
     fc = 1280 * 1000
     assert (a.macs - fc) == 4 * (b.macs - fc)  # every stride halves an even size
+
+
+def _row_key(row):
+    return (row.name, row.block, row.op, row.input_shape, row.output_shape, row.kernel, row.stride, row.groups,
+            row.params, row.macs, row.elementwise, row.mem_bytes)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_profile_by_name_equals_profile_of_the_built_model_row_by_row(name: str) -> None:
+    """profile(name) costs standard layers from their attributes and repeated blocks once; profiling the built
+    model records every ATen op. Both must give the same rows."""
+    res = 96
+    by_name = lightnets.profile(name, resolution=res)
+    by_model = lightnets.profile(lightnets.build(name), resolution=res)
+    assert [_row_key(r) for r in by_name.layers] == [_row_key(r) for r in by_model.layers]
+    assert by_name.blocks == by_model.blocks
+    assert (by_name.activation_bytes, by_name.peak_activation_bytes) == (
+        by_model.activation_bytes, by_model.peak_activation_bytes)
