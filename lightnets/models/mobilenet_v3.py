@@ -1,0 +1,196 @@
+"""MobileNet V3 Large and Small (Howard et al. 2019): searched inverted residuals with SE and h-swish.
+
+Module names follow torchvision's ``mobilenet_v3_large`` / ``mobilenet_v3_small``, so at α = 1 its ImageNet
+checkpoints load unchanged. For α ≠ 1 the width semantics are the paper's (TF-slim ``mobilenet_v3.py``), which
+torchvision's ``width_mult`` does not reproduce:
+
+* every conv's output channels are ``make_divisible(c·α, 8)``, the first conv and the last conv before pooling
+  included;
+* an expansion is a *factor* of the block's already-scaled input (``make_divisible(c_in·e, 8)`` with
+  e = exp/c_in of the paper's table), not the table's expansion size scaled by α;
+* the final 1×1 layer after pooling (1280 Large, 1024 Small) keeps its width for α < 1 (TF-slim's
+  "finegrain classification mode") and widens with α > 1, as MobileNet V2's last conv does;
+* the SE squeeze width is ``make_divisible(exp/4, 8)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+from torch import nn
+
+from lightnets.layers import ConvBNAct, GlobalAvgPool, MobileNetV3Block, make_divisible
+from lightnets.registry import Block, Knob, ModelSpec, Paper, reference
+
+
+class Bneck(NamedTuple):
+    """One row of the paper's Table 1 / 2 (at α = 1)."""
+
+    kernel: int
+    exp: int
+    out: int
+    se: bool
+    act: str  # "relu" (RE) or "hswish" (HS)
+    stride: int
+
+
+STEM = 16
+# Table 1: MobileNetV3-Large.
+LARGE = [
+    Bneck(3, 16, 16, False, "relu", 1),
+    Bneck(3, 64, 24, False, "relu", 2),
+    Bneck(3, 72, 24, False, "relu", 1),
+    Bneck(5, 72, 40, True, "relu", 2),
+    Bneck(5, 120, 40, True, "relu", 1),
+    Bneck(5, 120, 40, True, "relu", 1),
+    Bneck(3, 240, 80, False, "hswish", 2),
+    Bneck(3, 200, 80, False, "hswish", 1),
+    Bneck(3, 184, 80, False, "hswish", 1),
+    Bneck(3, 184, 80, False, "hswish", 1),
+    Bneck(3, 480, 112, True, "hswish", 1),
+    Bneck(3, 672, 112, True, "hswish", 1),
+    Bneck(5, 672, 160, True, "hswish", 2),
+    Bneck(5, 960, 160, True, "hswish", 1),
+    Bneck(5, 960, 160, True, "hswish", 1),
+]
+# Table 2: MobileNetV3-Small.
+SMALL = [
+    Bneck(3, 16, 16, True, "relu", 2),
+    Bneck(3, 72, 24, False, "relu", 2),
+    Bneck(3, 88, 24, False, "relu", 1),
+    Bneck(5, 96, 40, True, "hswish", 2),
+    Bneck(5, 240, 40, True, "hswish", 1),
+    Bneck(5, 240, 40, True, "hswish", 1),
+    Bneck(5, 120, 48, True, "hswish", 1),
+    Bneck(5, 144, 48, True, "hswish", 1),
+    Bneck(5, 288, 96, True, "hswish", 2),
+    Bneck(5, 576, 96, True, "hswish", 1),
+    Bneck(5, 576, 96, True, "hswish", 1),
+]
+# The last conv before pooling, and the 1×1 "NBN" layer after it (a fully connected layer on the pooled vector).
+HEADS = {"large": (960, 1280), "small": (576, 1024)}
+
+
+def _bneck_rows(table: Sequence[Bneck], alpha: float, se: bool, hswish: bool) -> tuple[list[Block], int]:
+    act_of = (lambda act: act) if hswish else (lambda act: "relu")
+    in_ch = make_divisible(STEM * alpha, 8)
+    rows = [Block("features.0", ConvBNAct, dict(in_ch=3, out_ch=in_ch, kernel=3, stride=2, act=act_of("hswish"),
+                                                  bn_eps=0.001), "stem")]
+    table_in = STEM  # the block's input width in the paper's table, to recover its expansion factor
+    stage = 1
+    for index, row in enumerate(table, start=1):
+        stage += row.stride == 2 and index > 1  # a new stage at every halving of the resolution after the first
+        exp_ch = make_divisible(in_ch * row.exp / table_in, 8)
+        out_ch = make_divisible(row.out * alpha, 8)
+        rows.append(Block(f"features.{index}", MobileNetV3Block,
+                          dict(in_ch=in_ch, exp_ch=exp_ch, out_ch=out_ch, kernel=row.kernel, stride=row.stride,
+                               se=se and row.se, act=act_of(row.act)), f"stage {stage}"))
+        in_ch, table_in = out_ch, row.out
+    return rows, in_ch
+
+
+def _mobilenet_v3_blocks(size: str, alpha: float, se: bool, hswish: bool) -> list[Block]:
+    table = LARGE if size == "large" else SMALL
+    rows, in_ch = _bneck_rows(table, alpha, se, hswish)
+    last_conv, head = HEADS[size]
+    last_ch = make_divisible(last_conv * alpha, 8)
+    head_ch = make_divisible(head * max(1.0, alpha), 8)
+    act = "hswish" if hswish else "relu"
+    index = len(table) + 1
+    rows += [
+        Block(f"features.{index}", ConvBNAct, dict(in_ch=in_ch, out_ch=last_ch, kernel=1, act=act, bn_eps=0.001),
+              "head"),
+        Block("avgpool", GlobalAvgPool, {}, "head"),
+        Block("classifier.0", nn.Linear, dict(in_features=last_ch, out_features=head_ch), "head"),
+        Block("classifier.1", nn.Hardswish if hswish else nn.ReLU, dict(inplace=True), "head"),
+        Block("classifier.2", nn.Dropout, dict(p=0.2, inplace=True), "head"),
+        Block("classifier.3", nn.Linear, dict(in_features=head_ch, out_features=1000), "head"),
+    ]
+    return rows
+
+
+def mobilenet_v3_large_blocks(alpha: float, se: bool, hswish: bool) -> list[Block]:
+    return _mobilenet_v3_blocks("large", alpha, se, hswish)
+
+
+def mobilenet_v3_small_blocks(alpha: float, se: bool, hswish: bool) -> list[Block]:
+    return _mobilenet_v3_blocks("small", alpha, se, hswish)
+
+
+PAPER = Paper("Searching for MobileNetV3",
+              "Howard, Sandler, Chu, Chen, Chen, Tan, Wang, Zhu, Pang, Vasudevan, Le, Adam", 2019, "1905.02244")
+
+
+def _knobs() -> tuple[Knob, ...]:
+    return (
+        Knob("alpha", "width multiplier α", "float", 1.0, min=0.25, max=2.0, step=0.05,
+             help="Scales every layer's channels (rounded to multiples of 8); expansions stay the same factor of "
+                  "each block's input, and the last 1×1 layer after pooling keeps its width for α < 1."),
+        Knob("se", "squeeze-and-excite", "bool", True,
+             help="Off removes every squeeze-and-excite module (the per-channel reweighting the paper puts in "
+                  "some blocks)."),
+        Knob("hswish", "h-swish", "bool", True,
+             help="Off uses ReLU everywhere instead of h-swish(x) = x·ReLU6(x+3)/6, the activations of the "
+                  "'minimalistic' variant; the SE gate stays a hard sigmoid."),
+    )
+
+
+_MINIMALISTIC = ("TF-slim's 'minimalistic' checkpoints (README of tensorflow/models research/slim/nets/mobilenet) "
+                 "drop SE and h-swish and also replace every 5×5 depthwise kernel by 3×3; se=False, hswish=False "
+                 "here keeps the 5×5 kernels, so their published figures ({figures}) are not cited.")
+_KNOB_NOTE = ("se=False and hswish=False are ablations of the paper's knobs: the paper reports no parameter or "
+              "mult-add figures for them.")
+
+MODELS = [
+    ModelSpec(
+        name="mobilenet_v3_large",
+        family="MobileNet V3",
+        title="MobileNet V3-Large",
+        paper=PAPER,
+        idea="A MobileNet V2-style net found by platform-aware architecture search and layer-wise tuning, with "
+             "squeeze-and-excite in some inverted residuals, the cheap h-swish activation in the deeper half, and "
+             "a slimmed head that pools before its last wide 1×1 layer.",
+        knobs=_knobs(),
+        blocks=mobilenet_v3_large_blocks,
+        references=(
+            reference(71, alpha=1.0),
+            reference(72, alpha=0.75),
+            reference(90, alpha=1.0),
+            reference(92, alpha=0.75),
+        ),
+        notes=(
+            "The paper prints 219M mult-adds for Large 1.0, TF-slim's README 217M; the architecture of Table 1 "
+            "gives 216.6M.",
+            "torchvision's width_mult scales the expansion sizes and the 1280-wide last layer by α: at α = 0.75 it "
+            "gives 3.38M / 140M, not the paper's 4.0M / 155M. The widths here follow TF-slim and the paper.",
+            _MINIMALISTIC.format(figures="Large: 3.9M / 209M, 72.3%"),
+            _KNOB_NOTE,
+        ),
+    ),
+    ModelSpec(
+        name="mobilenet_v3_small",
+        family="MobileNet V3",
+        title="MobileNet V3-Small",
+        paper=PAPER,
+        idea="The small MobileNet V3, searched for low latency: squeeze-and-excite in most inverted residuals, "
+             "5×5 depthwise kernels and h-swish in the deeper blocks, and a slimmed head that pools before its "
+             "last wide 1×1 layer.",
+        knobs=_knobs(),
+        blocks=mobilenet_v3_small_blocks,
+        references=(
+            reference(73, alpha=1.0),
+            reference(74, alpha=0.75),
+        ),
+        notes=(
+            "The final paper (Table 2) has a 1024-wide last layer: 2.5M / 56M for Small 1.0, 2.0M / 44M for 0.75, "
+            "as torchvision builds it. An earlier arXiv version and TF-slim's README list 2.9M / 66M and "
+            "2.4M / 44M with a 1280-wide last layer; that layer explains the 0.4M extra parameters but only 0.4M "
+            "of the 10M extra mult-adds, so those figures are not cited.",
+            "Table 2 marks SE on the final 'conv2d 1×1, 576' row; neither TF-slim nor torchvision has an SE there, "
+            "and the paper's parameter count (2.5M) is that of the net without it.",
+            _MINIMALISTIC.format(figures="Small: 2.0M / 65M, 61.9%"),
+            _KNOB_NOTE,
+        ),
+    ),
+]
