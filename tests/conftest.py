@@ -18,3 +18,6 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 @pytest.fixture(scope="session")
 def root() -> Path:
     return ROOT
+
+# Browser fixtures (app_url, browser, page) shared by every browser test module; see browser_support.py.
+from browser_support import app_url, browser, page  # noqa: E402,F401
