@@ -16,8 +16,10 @@ _API = {
     # cost model
     "Profile": "cost", "LayerCost": "cost", "BlockCost": "cost", "profile": "cost",
     # block graph and channel-shuffle animation data
-    "block_graph": "graph", "block_inner_graph": "graph",
-    "shuffle_frames": "shuffle",
+    "block_graph": "graph", "block_inner_graph": "graph", "block_choices": "graph", "model_summary": "graph",
+    "BLOCK_KIND_COLORS": "graph",
+    "shuffle_frames": "shuffle", "group_visibility": "shuffle", "split_shuffle_frames": "shuffle",
+    "valid_groups": "shuffle", "valid_channels": "shuffle", "ShuffleAnimation": "shuffle", "ShuffleFrame": "shuffle",
     # latency and deployment
     "measure_latency": "latency", "layer_latency": "latency", "optimize_for_inference": "latency",
     # weights and prediction
