@@ -19,9 +19,9 @@ from typing import Any, TypeVar
 import streamlit as st
 
 import lightnets
+from lightnets.analysis import resolution_for
 
 PREFERRED_MODEL = "mobilenet_v2"  # the default when it is registered; otherwise the first registered model
-MAX_RESOLUTION = 1024  # lightnets.cost refuses larger inputs
 # ρ grid: multiples of 1/28, so that ρ·224 lands on every 8 px and the papers' 128/160/192 px are exact
 RHO_DENOMINATOR = 28
 RHO_STEPS = tuple(range(7, 57))  # ρ from 0.25 to 2.0
@@ -95,12 +95,6 @@ def fmt_bytes(value: float) -> str:
 
 def rho_of(step: int) -> float:
     return step / RHO_DENOMINATOR
-
-
-def resolution_for(name: str, knobs: dict[str, Any], rho: float) -> int:
-    """round(ρ · the model's own resolution), clamped to what the model can take."""
-    model_spec = lightnets.spec(name)
-    return max(model_spec.min_resolution, min(MAX_RESOLUTION, round(rho * model_spec.resolution(knobs))))
 
 
 # --------------------------------------------------------------------------------------------------

@@ -1,0 +1,238 @@
+"""Figures derived from profiles for the Home and Cost pages: the depthwise-separable saving of a chosen layer,
+knob sweeps, the family overview and the accuracy-vs-cost comparison across families.
+
+Everything here is computed from ``profile()`` rows and the registry's published figures, so it is as exact
+as they are and cheap enough for every slider move (profiles are cached per configuration).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from lightnets.cost import MAX_RESOLUTION, LayerCost, Profile, profile
+from lightnets.registry import list_models, spec
+
+# --------------------------------------------------------------------------------------------------
+# resolution multiplier
+
+
+def resolution_for(name: str, knobs: dict[str, Any], rho: float) -> int:
+    """round(ρ · the model's own input size at these knobs), clamped to the sizes the model takes."""
+    model_spec = spec(name)
+    return max(model_spec.min_resolution, min(MAX_RESOLUTION, round(rho * model_spec.resolution(knobs))))
+
+
+# --------------------------------------------------------------------------------------------------
+# depthwise separable saving
+
+
+@dataclass(frozen=True)
+class SeparableSaving:
+    """A depthwise k×k conv and the 1×1 conv after it, against one standard k×k conv doing both jobs.
+
+    MobileNet's saving: (Dk²·M·H·W + M·N·H·W) / (Dk²·M·N·H·W) = 1/N + 1/Dk². When the 1×1 conv is a group
+    conv with g groups (ShuffleNet), its term shrinks g-fold: 1/N + 1/(g·Dk²).
+    """
+
+    depthwise: LayerCost
+    pointwise: LayerCost
+
+    @property
+    def kernel_area(self) -> int:  # Dk², or kh·kw for a non-square kernel
+        assert self.depthwise.kernel is not None
+        return self.depthwise.kernel[0] * self.depthwise.kernel[1]
+
+    @property
+    def in_channels(self) -> int:  # M
+        return self.depthwise.output_shape[1]
+
+    @property
+    def out_channels(self) -> int:  # N
+        return self.pointwise.output_shape[1]
+
+    @property
+    def groups(self) -> int:  # g of the 1×1 conv (1 for a plain pointwise conv)
+        return self.pointwise.groups or 1
+
+    @property
+    def separable_macs(self) -> int:
+        return self.depthwise.macs + self.pointwise.macs
+
+    @property
+    def standard_macs(self) -> int:
+        """The MACs of one dense k×k conv from M to N channels at the depthwise conv's output size."""
+        _, _, height, width = self.depthwise.output_shape
+        return self.kernel_area * self.in_channels * self.out_channels * height * width
+
+    @property
+    def ratio(self) -> float:
+        """Measured from the two layers' MAC counts."""
+        return self.separable_macs / self.standard_macs
+
+    @property
+    def formula(self) -> float:
+        """1/N + 1/(g·Dk²): the paper's closed form (g = 1 for MobileNet)."""
+        return 1 / self.out_channels + 1 / (self.groups * self.kernel_area)
+
+    @property
+    def label(self) -> str:
+        kh, kw = self.depthwise.kernel or (0, 0)
+        _, _, height, width = self.depthwise.output_shape
+        gconv = f"group 1×1 (g={self.groups})" if self.groups > 1 else "1×1"
+        return (f"{self.depthwise.name}: depthwise {kh}×{kw} on {self.in_channels} ch at {height}×{width} "
+                f"→ {gconv} to {self.out_channels} ch")
+
+
+def separable_pairs(p: Profile) -> list[SeparableSaving]:
+    """Every depthwise conv of the profile with the 1×1 conv that consumes its output (same block).
+
+    The 1×1 conv must read a tensor of the depthwise output's shape: that skips the squeeze-and-excitation
+    convs, which run on the pooled 1×1 vector between the two.
+    """
+    rows = p.layers
+    pairs = []
+    for i, row in enumerate(rows):
+        if row.op != "depthwise":
+            continue
+        for later in rows[i + 1:]:
+            if later.block != row.block:
+                break
+            if (later.op in ("pointwise", "group") and later.kernel == (1, 1)
+                    and later.input_shape == row.output_shape):
+                pairs.append(SeparableSaving(row, later))
+                break
+    return pairs
+
+
+# --------------------------------------------------------------------------------------------------
+# sweeps
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    """One configuration of a sweep: the swept value, and the cost there (None where it cannot build)."""
+
+    value: Any
+    knobs: dict[str, Any]
+    resolution: int
+    params: int | None
+    macs: int | None
+    error: str | None = None
+
+
+def sweep_values(values: list[Any], current: Any, max_points: int = 13) -> list[Any]:
+    """At most about ``max_points`` of ``values`` spread evenly, always with both ends and ``current``."""
+    if len(values) <= max_points:
+        return list(values)
+    stride = math.ceil((len(values) - 1) / (max_points - 1))
+    picked = values[::stride]
+    picked = picked + [v for v in (values[-1], current) if v not in picked]
+    return sorted(picked, key=values.index)
+
+
+def _point(name: str, value: Any, knobs: dict[str, Any], rho: float) -> SweepPoint:
+    try:
+        resolution = resolution_for(name, knobs, rho)
+        p = profile(name, resolution, **knobs)
+    except ValueError as err:
+        return SweepPoint(value, knobs, 0, None, None, str(err).splitlines()[0])
+    return SweepPoint(value, knobs, resolution, p.params, p.macs)
+
+
+def knob_sweep(name: str, knob: str, knobs: dict[str, Any], rho: float = 1.0,
+               max_points: int = 13) -> list[SweepPoint]:
+    """Params and MACs of ``name`` as ``knob`` runs over its allowed values, the other knobs fixed."""
+    model_spec = spec(name)
+    full = model_spec.validate(knobs)
+    schema = model_spec.knob(knob)
+    values = sweep_values(schema.values(), full[knob], max_points)
+    return [_point(name, value, {**full, knob: value}, rho) for value in values]
+
+
+def rho_sweep(name: str, knobs: dict[str, Any], rhos: list[float]) -> list[SweepPoint]:
+    """Params and MACs of ``name`` at each resolution multiplier ρ in ``rhos``."""
+    full = spec(name).validate(knobs)
+    return [_point(name, rho, full, rho) for rho in rhos]
+
+
+# --------------------------------------------------------------------------------------------------
+# across families
+
+
+@dataclass(frozen=True)
+class ModelOverview:
+    """One registered model at its default knobs: what the Home page's table shows."""
+
+    name: str
+    title: str
+    family: str
+    year: int
+    idea: str
+    resolution: int
+    params: int
+    macs: int
+    top1: float | None  # the paper's ImageNet top-1 at exactly these settings, if it publishes one
+    top1_source: str
+
+
+def published_top1(name: str, knobs: dict[str, Any], resolution: int) -> tuple[float | None, str]:
+    """The published top-1 at exactly this setting, with its source; (None, "") where none is published."""
+    for ref in spec(name).matching_references(knobs, resolution):
+        if ref.top1 is not None:
+            return ref.top1, f"{ref.label} ({ref.source})"
+    return None, ""
+
+
+def overview() -> list[ModelOverview]:
+    """Every registered model at its default knobs and own resolution."""
+    out = []
+    for name in list_models():
+        model_spec = spec(name)
+        knobs = model_spec.defaults()
+        resolution = model_spec.resolution(knobs)
+        p = profile(name, resolution, **knobs)
+        top1, source = published_top1(name, knobs, resolution)
+        out.append(ModelOverview(name, model_spec.title, model_spec.family, model_spec.paper.year,
+                                 model_spec.idea, resolution, p.params, p.macs, top1, source))
+    return out
+
+
+@dataclass(frozen=True)
+class FamilyPoint:
+    """A published ImageNet result placed at the cost our profile gives for that same setting."""
+
+    name: str
+    family: str
+    label: str
+    knobs: dict[str, Any]
+    resolution: int
+    params: int
+    macs: int
+    top1: float
+    source: str
+
+
+@functools.cache
+def _family_points(names: tuple[str, ...]) -> tuple[FamilyPoint, ...]:
+    points: dict[tuple, FamilyPoint] = {}
+    for name in names:
+        model_spec = spec(name)
+        for ref in model_spec.references:
+            if ref.top1 is None:
+                continue
+            knobs = model_spec.validate(ref.knobs)
+            key = (name, tuple(sorted(knobs.items())), ref.resolution, ref.top1)
+            if key in points:  # the same result quoted by two sources: one bubble
+                continue
+            p = profile(name, ref.resolution, **knobs)
+            points[key] = FamilyPoint(name, model_spec.family, ref.label, knobs, ref.resolution, p.params, p.macs,
+                                      ref.top1, ref.source)
+    return tuple(points.values())
+
+
+def family_points() -> list[FamilyPoint]:
+    """Every published top-1 of every registered model, with params and MACs from our profile of that setting."""
+    return list(_family_points(tuple(list_models())))
