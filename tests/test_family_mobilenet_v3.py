@@ -1,0 +1,162 @@
+"""MobileNet V3 Large/Small against the paper's Tables 1–2 (widths, kernels, SE, NL, strides), the paper's (TF-slim)
+width semantics for α ≠ 1, and the se / hswish knobs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import torch.fx
+from torch import nn
+
+import lightnets
+from lightnets.layers import SqueezeExcite
+
+DATA = Path(__file__).parent / "data"
+ARCH = json.loads((DATA / "papers.json").read_text())["architectures"]
+TABLES = {"mobilenet_v3_large": ARCH["MobileNetV3-Large"], "mobilenet_v3_small": ARCH["MobileNetV3-Small"]}
+NAMES = sorted(TABLES)
+
+
+def _build(name: str, **knobs) -> nn.Module:
+    with torch.device("meta"):
+        return lightnets.build(name, **knobs)
+
+
+def _bneck_rows(name: str) -> list[dict]:
+    rows = []
+    for inp, operator, exp, out, se, nl, stride in TABLES[name]["rows"]:
+        if operator.startswith("bneck"):
+            side, channels = inp.split("^2x")
+            rows.append(dict(kernel=int(operator.split()[1].split("x")[0]), exp=exp, out=out, se=se, nl=nl,
+                             stride=stride, input=(int(channels), int(side), int(side))))
+    return rows
+
+
+def _inside(block: nn.Module) -> dict:
+    """What a bneck block actually contains."""
+    convs = [m for m in block.modules() if isinstance(m, nn.Conv2d) and not _in_se(block, m)]
+    depthwise = next(m for m in convs if m.groups > 1)
+    acts = {type(m) for m in block.modules() if isinstance(m, (nn.ReLU, nn.Hardswish)) and not _in_se(block, m)}
+    return dict(kernel=depthwise.kernel_size[0], exp=depthwise.out_channels, out=convs[-1].out_channels,
+                stride=depthwise.stride[0], se=any(isinstance(m, SqueezeExcite) for m in block.modules()),
+                acts=acts)
+
+
+def _in_se(block: nn.Module, module: nn.Module) -> bool:
+    return any(module in list(se.modules()) for se in block.modules() if isinstance(se, SqueezeExcite))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_bneck_matches_the_papers_table(name: str) -> None:
+    model = _build(name)
+    shapes = {b.path: b for b in lightnets.profile(name, resolution=224).blocks}
+    rows = _bneck_rows(name)
+    for index, want in enumerate(rows, start=1):
+        path = f"features.{index}"
+        got = _inside(model.get_submodule(path))
+        assert (got["kernel"], got["exp"], got["out"], got["stride"], got["se"]) == (
+            want["kernel"], want["exp"], want["out"], want["stride"], want["se"]), path
+        assert got["acts"] == {nn.Hardswish if want["nl"] == "HS" else nn.ReLU}, path
+        assert shapes[path].input_shape[1:] == want["input"], path
+    assert f"features.{len(rows) + 1}" in shapes  # then the head
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_stem_and_head_match_the_papers_table(name: str) -> None:
+    table = TABLES[name]["rows"]
+    stem, last_conv, nbn = table[0], table[-4], table[-2]
+    p = lightnets.profile(name, resolution=224)
+    model = _build(name)
+    first = model.get_submodule("features.0")
+    assert first[0].kernel_size == (3, 3) and first[0].stride == (2, 2) and first[0].out_channels == stem[3]
+    assert isinstance(first[2], nn.Hardswish) and stem[5] == "HS"
+    head = model.get_submodule(f"features.{len(_bneck_rows(name)) + 1}")
+    assert head[0].kernel_size == (1, 1) and head[0].out_channels == last_conv[3]
+    assert isinstance(head[2], nn.Hardswish) and last_conv[5] == "HS"
+    # "conv2d 1×1, NBN" on the pooled 1×1 map: a fully connected layer with bias and h-swish, no batch norm
+    fc = model.get_submodule("classifier.0")
+    assert (fc.in_features, fc.out_features) == (last_conv[3], nbn[3]) and fc.bias is not None
+    assert isinstance(model.get_submodule("classifier.1"), nn.Hardswish)
+    assert not any(r.op == "bn" and r.block.startswith("classifier") for r in p.layers)
+    assert p.blocks[-1].output_shape == (1, 1000)
+
+
+def test_small_has_no_se_on_its_last_conv_despite_table2() -> None:
+    """Table 2 prints SE on the 'conv2d 1×1, 576' row; the paper's own 2.5M parameters rule it out."""
+    assert TABLES["mobilenet_v3_small"]["rows"][-4][4] is True  # as printed
+    model = _build("mobilenet_v3_small")
+    assert not any(isinstance(m, SqueezeExcite) for m in model.get_submodule("features.12").modules())
+    params = lightnets.profile("mobilenet_v3_small").params
+    se_576 = 576 * 144 + 144 + 144 * 576 + 576  # an SE with squeeze 576/4 = 144 and biases
+    assert round(params / 1e6, 1) == 2.5 and round((params + se_576) / 1e6, 1) != 2.5
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_residual_adds_where_shapes_allow(name: str) -> None:
+    expected = sum(1 for r in _bneck_rows(name) if r["stride"] == 1 and r["input"][0] == r["out"])
+    p = lightnets.profile(name, resolution=224)
+    assert sum(1 for r in p.layers if r.op == "add") == expected
+
+
+def test_large_at_075_follows_the_tf_slim_width_rule() -> None:
+    """Worked by hand from TF-slim's rule (make_divisible to 8): out = md(c·0.75); exp = md(c_in·e), e = the
+    table's exp / in, of the *already scaled* input. E.g. row 5: in 32, e = 120/40 = 3 → 96 (torchvision's
+    width_mult gives md(120·0.75) = 88); row 9: in 64, e = 184/80 → md(147.2) = 144 (torchvision: 136)."""
+    expected = [  # (exp, out) per bneck row
+        (16, 16), (64, 24), (72, 24), (72, 32), (96, 32), (96, 32), (192, 64), (160, 64), (144, 64), (144, 64),
+        (384, 88), (528, 88), (528, 120), (720, 120), (720, 120)]
+    model = _build("mobilenet_v3_large", alpha=0.75)
+    inside = [_inside(model.get_submodule(f"features.{i}")) for i in range(1, 16)]
+    got = [(block["exp"], block["out"]) for block in inside]
+    assert got == expected
+    assert model.get_submodule("features.0")[0].out_channels == 16  # md(12) = 16
+    assert model.get_submodule("features.16")[0].out_channels == 720  # the last conv is scaled …
+    assert model.get_submodule("classifier.0").out_features == 1280  # … the layer after pooling is not
+    # SE squeeze = md(exp / 4): 72 → md(18) = 24, 96 → 24, 384 → 96, 528 → md(132) = 136
+    squeeze = [m.fc1.out_channels for m in model.modules() if isinstance(m, SqueezeExcite)]
+    assert squeeze == [24, 24, 24, 96, 136, 136, 184, 184]
+
+
+@pytest.mark.parametrize("name,head", [("mobilenet_v3_large", 1280), ("mobilenet_v3_small", 1024)])
+def test_head_after_pooling_is_not_reduced_below_alpha_1(name: str, head: int) -> None:
+    for alpha in (0.25, 0.5, 0.75, 1.0):
+        assert _build(name, alpha=alpha).get_submodule("classifier.0").out_features == head
+    assert _build(name, alpha=1.5).get_submodule("classifier.0").out_features == head * 3 // 2
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_se_false_removes_every_squeeze_excite(name: str) -> None:
+    on = lightnets.profile(name, resolution=224)
+    off = lightnets.profile(name, resolution=224, se=False)
+    expected = sum(r["se"] for r in _bneck_rows(name))
+    assert sum(1 for r in on.layers if r.op == "scale") == expected > 0
+    assert not any(r.op == "scale" for r in off.layers)
+    assert not any(isinstance(m, SqueezeExcite) for m in _build(name, se=False).modules())
+    assert off.params < on.params
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_hswish_false_is_relu_everywhere_at_the_same_cost(name: str) -> None:
+    model = _build(name, hswish=False)
+    assert not any(isinstance(m, nn.Hardswish) for m in model.modules())
+    assert isinstance(model.get_submodule("features.0")[2], nn.ReLU)
+    assert isinstance(model.get_submodule("classifier.1"), nn.ReLU)
+    # SE still gates with a hard sigmoid: a gate needs a 0…1 output, which ReLU is not
+    assert all(isinstance(m.scale_activation, nn.Hardsigmoid) for m in model.modules() if isinstance(m, SqueezeExcite))
+    on, off = lightnets.profile(name), lightnets.profile(name, hswish=False)
+    assert (off.params, off.macs) == (on.params, on.macs)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_block_traces_with_torch_fx(name: str) -> None:
+    model = lightnets.build(name).eval()
+    shapes = {b.path: b.input_shape for b in lightnets.profile(name, resolution=64).blocks}
+    for block in model.blocks:
+        module = model.get_submodule(block.path)
+        traced = torch.fx.symbolic_trace(module)
+        x = torch.randn(shapes[block.path])
+        with torch.no_grad():
+            torch.testing.assert_close(traced(x), module(x), rtol=0, atol=0, msg=block.path)
