@@ -127,10 +127,17 @@ class Reference:
     # Where the printed parameter count disagrees with the paper's own architecture table, the count that
     # architecture gives (from the official code or checkpoint, named in ``note``); tests check this one.
     architecture_params_m: float | None = None
+    # Likewise where the source counts multiply-adds by another convention than conv + linear MACs (e.g. the
+    # EfficientNet-Lite README, which adds batch-norm work): our count of the same architecture, explained in ``note``.
+    architecture_macs_m: float | None = None
 
     @property
     def expected_params_m(self) -> float | None:
         return self.architecture_params_m if self.architecture_params_m is not None else self.params_m
+
+    @property
+    def expected_macs_m(self) -> float | None:
+        return self.architecture_macs_m if self.architecture_macs_m is not None else self.macs_m
 
 
 @functools.cache
@@ -141,14 +148,15 @@ def paper_entries() -> dict[int, dict[str, Any]]:
 
 
 def reference(entry_id: int, note: str = "", architecture_params_m: float | None = None,
-              **knobs: Any) -> Reference:
+              architecture_macs_m: float | None = None, **knobs: Any) -> Reference:
     """A ``Reference`` read from papers.json entry ``entry_id``, at our knob values ``knobs``."""
     entry = paper_entries()[entry_id]
     resolution = int(entry.get("knobs", {}).get("resolution", 224))
     return Reference(
         label=entry["variant"], knobs=dict(knobs), resolution=resolution,
         params_m=entry["params_m"], macs_m=entry["madds_m"], top1=entry["top1"], source=entry["source"],
-        provenance=entry["provenance"], note=note, architecture_params_m=architecture_params_m)
+        provenance=entry["provenance"], note=note, architecture_params_m=architecture_params_m,
+        architecture_macs_m=architecture_macs_m)
 
 
 # --------------------------------------------------------------------------------------------------
