@@ -1,0 +1,671 @@
+"""Block graphs as graphviz DOT text: the whole network, and the inside of one block.
+
+The whole-network graph draws the same ``Block`` rows that ``build`` assembles, one node per row (identical
+consecutive rows folded into "× n"), with the tensor shapes ``cost.profile`` finds between them. The inside of
+a block is read from the built module itself: ``torch.fx`` traces it symbolically, an interpreter runs the trace
+on meta tensors for the shapes, and conv → BN → activation chains are collapsed into one readable node. The
+drawing therefore cannot disagree with the model.
+
+Only DOT text is produced here; the browser lays it out (``st.graphviz_chart``), so no graphviz binary is needed.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import graphviz
+import torch
+import torch.fx
+from torch import nn
+
+from lightnets.cost import CONV_KINDS, Profile, profile
+from lightnets.figures.style import OP_COLORS
+from lightnets.layers import ChannelShuffle
+from lightnets.registry import Block, assemble, blocks, spec
+
+FONT = "Helvetica,Arial,sans-serif"
+_WHITE = "#ffffff"
+
+
+def _lighten(color: str, amount: float = 0.55) -> str:
+    """``color`` mixed with white: a fill light enough for black text on a projector."""
+    r, g, b = (int(color[i:i + 2], 16) for i in (1, 3, 5))
+    return "#" + "".join(f"{round(c + (255 - c) * amount):02x}" for c in (r, g, b))
+
+
+# Block kinds (``Block.kind``). Plain layers reuse the chart colours of their op kind, lightened; each block
+# family gets a colour of ColorBrewer's Set3, pastel and mutually distinguishable.
+BLOCK_KIND_COLORS: dict[str, str] = {
+    "conv": _lighten(OP_COLORS["dense"]),
+    "pool": _lighten(OP_COLORS["pool"]),
+    "linear": _lighten(OP_COLORS["linear"]),
+    "act": _lighten(OP_COLORS["act"]),
+    "bn": _lighten(OP_COLORS["bn"]),
+    "shuffle": _lighten(OP_COLORS["shuffle"]),
+    "squeeze-excite": _lighten(OP_COLORS["scale"]),
+    "dropout": "#e8e8e8",
+    "flatten": "#e8e8e8",
+    "fire": "#8dd3c7",
+    "depthwise separable": "#b3de69",
+    "inverted residual": "#80b1d3",
+    "bneck": "#bebada",
+    "shuffle unit": "#fdb462",
+    "shuffle v2 unit": "#ffed6f",
+    "MBConv": "#fccde5",
+}
+# for kinds registered later (new families): a stable pick from the rest of Set3 and Pastel1
+_SPARE_COLORS = ("#ccebc5", "#fb8072", "#bc80bd", "#ffffb3", "#decbe4", "#fed9a6", "#e5d8bd", "#b3cde3")
+
+
+def block_kind_color(kind: str) -> str:
+    """Fill colour of a block kind in the graphs and their legend."""
+    color = BLOCK_KIND_COLORS.get(kind)
+    if color is None:
+        color = _SPARE_COLORS[zlib.crc32(kind.encode()) % len(_SPARE_COLORS)]
+    return color
+
+
+# inner-graph op kinds: cost.OP_KINDS plus the graph's own
+INNER_COLORS: dict[str, str] = {op: _lighten(color) for op, color in OP_COLORS.items()}
+INNER_COLORS.update({"input": _WHITE, "output": _WHITE, "split": _lighten(OP_COLORS["concat"]), "block": "#e8e8e8"})
+
+
+def shape_text(shape: tuple[int, ...]) -> str:
+    """A tensor shape without its batch dimension: ``C×H×W`` or ``C``."""
+    return "×".join(str(int(d)) for d in shape[1:]) or "scalar"
+
+
+def _dot_text(text: str) -> str:
+    """A label for the graphviz package: keep backslashes literal, turn newlines into DOT line breaks."""
+    return text.replace("\\", "\\\\").replace("\n", "\\n")
+
+
+def _canonical(name: str, resolution: int | None, knobs: Mapping[str, Any]) -> Profile:
+    """Validate everything once (model, knobs, resolution) through the cached profile."""
+    return profile(name, resolution, **knobs)
+
+
+# --------------------------------------------------------------------------------------------------
+# the whole network
+
+
+@dataclass(frozen=True)
+class GraphNode:
+    """One node of the block graph: a block row, or a run of identical consecutive rows."""
+
+    id: str  # path of the first row
+    paths: tuple[str, ...]
+    label: str
+    kind: str
+    stage: str
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
+    takes_image: bool = False
+
+    @property
+    def count(self) -> int:
+        return len(self.paths)
+
+
+def block_nodes(name: str, resolution: int | None = None, **knobs: Any) -> list[GraphNode]:
+    """The nodes of ``block_graph``: ``blocks(name)`` rows with consecutive identical rows folded."""
+    prof = _canonical(name, resolution, knobs)
+    rows = blocks(name, **prof.knobs)
+    shapes = {b.path: (b.input_shape, b.output_shape) for b in prof.blocks}
+    nodes: list[GraphNode] = []
+    previous: Block | None = None
+    for row in rows:
+        shape_in, shape_out = shapes[row.path]
+        if (previous is not None and nodes and row.layer is previous.layer and dict(row.args) == dict(previous.args)
+                and row.stage == previous.stage and (shape_in, shape_out) == (nodes[-1].input_shape,
+                                                                              nodes[-1].output_shape)):
+            nodes[-1] = replace(nodes[-1], paths=nodes[-1].paths + (row.path,))
+        else:
+            nodes.append(GraphNode(row.path, (row.path,), row.label, row.kind, row.stage, shape_in, shape_out,
+                                   bool(getattr(row.layer, "takes_image", False))))
+        previous = row
+    return nodes
+
+
+def _knob_text(knobs: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in knobs.items())
+
+
+def _legend(kinds: list[str]) -> str:
+    rows = "".join(f'<TR><TD BGCOLOR="{block_kind_color(k)}" WIDTH="28"> </TD>'
+                   f'<TD ALIGN="LEFT">{html.escape(k)}</TD></TR>' for k in kinds)
+    return f'<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="2" CELLPADDING="4"><TR><TD COLSPAN="2"><B>block kinds</B>' \
+           f"</TD></TR>{rows}</TABLE>>"
+
+
+def _digraph(name: str, title: str) -> graphviz.Digraph:
+    # sizes chosen for a projector: 16 pt nodes, 14 pt shapes on the edges, a 22 pt title
+    return graphviz.Digraph(
+        name,
+        graph_attr=dict(rankdir="TB", fontname=FONT, fontsize="22", labelloc="t", label=_dot_text(title),
+                        nodesep="0.35", ranksep="0.45", bgcolor="transparent"),
+        node_attr=dict(shape="box", style="rounded,filled", fontname=FONT, fontsize="16", margin="0.2,0.1",
+                       penwidth="1.2", color="#444444"),
+        edge_attr=dict(fontname=FONT, fontsize="14", color="#555555", arrowsize="0.8"),
+    )
+
+
+def block_graph(name: str, resolution: int | None = None, **knobs: Any) -> str:
+    """DOT text of the whole network: input → stem → stages → head → output.
+
+    One node per block row (identical consecutive rows folded into "× n"), labelled with ``Block.label``,
+    filled by ``Block.kind`` (legend included) and grouped by stage; edges carry the tensor shape C×H×W at
+    ``resolution`` (the model's default when None). ``ValueError`` for unknown models, knobs or resolutions.
+    """
+    prof = _canonical(name, resolution, knobs)
+    return _block_graph_dot(name, prof.resolution, tuple(sorted(prof.knobs.items())))
+
+
+@functools.lru_cache(maxsize=128)
+def _block_graph_dot(name: str, resolution: int, knob_items: tuple[tuple[str, Any], ...]) -> str:
+    knobs = dict(knob_items)
+    nodes = block_nodes(name, resolution, **knobs)
+    model_spec = spec(name)
+    title = f"{model_spec.title} — {_knob_text(knobs)} — input {resolution}×{resolution}"
+    dot = _digraph(name, title)
+    image_shape = (1, 3, resolution, resolution)
+    dot.node("__input__", _dot_text(f"input image\n{shape_text(image_shape)}"), shape="box", style="filled",
+             fillcolor=_WHITE)
+    # consecutive nodes of one stage share a cluster
+    runs: list[list[GraphNode]] = []
+    for node in nodes:
+        if runs and node.stage and runs[-1][0].stage == node.stage:
+            runs[-1].append(node)
+        else:
+            runs.append([node])
+    for index, run in enumerate(runs):
+        def add(target: graphviz.Digraph, node: GraphNode) -> None:
+            label = node.label + (f"\n× {node.count}" if node.count > 1 else "")
+            tooltip = node.paths[0] if node.count == 1 else f"{node.paths[0]} … {node.paths[-1]} ({node.count} blocks)"
+            target.node(node.id, _dot_text(label), fillcolor=block_kind_color(node.kind), tooltip=tooltip)
+
+        if run[0].stage:
+            with dot.subgraph(name=f"cluster_{index}") as cluster:
+                cluster.attr(label=_dot_text(run[0].stage), style="rounded,dashed", color="#888888",
+                             fontsize="18", labeljust="l")
+                for node in run:
+                    add(cluster, node)
+        else:
+            for node in run:
+                add(dot, node)
+    previous = "__input__"
+    for node in nodes:
+        dot.edge(previous, node.id, label=shape_text(node.input_shape))
+        if node.takes_image:  # the block also reads the (down-sampled) input image
+            dot.edge("__input__", node.id, label=f"image {shape_text(image_shape)}", style="dashed")
+        previous = node.id
+    dot.node("__output__", _dot_text(f"output\n{shape_text(nodes[-1].output_shape)}"), shape="box",
+             style="filled", fillcolor=_WHITE)
+    dot.edge(previous, "__output__", label=shape_text(nodes[-1].output_shape))
+    kinds = list(dict.fromkeys(node.kind for node in nodes))
+    dot.node("__legend__", _legend(kinds), shape="plaintext", style="")
+    return dot.source
+
+
+# --------------------------------------------------------------------------------------------------
+# inside one block
+
+
+@dataclass(frozen=True)
+class InnerNode:
+    id: str
+    label: str
+    op: str  # a cost.OP_KINDS kind, or input / output / split / block
+    shape: tuple[int, ...]  # the tensor it produces (batch 1); its input for split and output nodes
+    modules: tuple[str, ...] = ()  # qualified names (inside the block) of the modules it stands for
+
+
+@dataclass(frozen=True)
+class InnerEdge:
+    tail: str
+    head: str
+    shape: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class InnerGraph:
+    """The inside of one block; ``traced`` is False when it fell back to a single node."""
+
+    path: str
+    label: str
+    kind: str
+    nodes: tuple[InnerNode, ...]
+    edges: tuple[InnerEdge, ...]
+    traced: bool
+    note: str = ""
+
+    def node(self, node_id: str) -> InnerNode:
+        return next(n for n in self.nodes if n.id == node_id)
+
+    def ops(self, op: str) -> list[InnerNode]:
+        return [n for n in self.nodes if n.op == op]
+
+    def successors(self, node_id: str) -> list[InnerNode]:
+        return [self.node(e.head) for e in self.edges if e.tail == node_id]
+
+    def predecessors(self, node_id: str) -> list[InnerNode]:
+        return [self.node(e.tail) for e in self.edges if e.head == node_id]
+
+
+_ACT_NAMES: dict[type, str] = {
+    nn.ReLU: "ReLU", nn.ReLU6: "ReLU6", nn.Hardswish: "h-swish", nn.Hardsigmoid: "h-sigmoid", nn.SiLU: "swish",
+    nn.Sigmoid: "sigmoid", nn.PReLU: "PReLU", nn.Tanh: "tanh", nn.GELU: "GELU", nn.LeakyReLU: "leaky ReLU",
+    nn.ELU: "ELU",
+}
+_ACT_FUNCTIONS = {"relu": "ReLU", "relu_": "ReLU", "relu6": "ReLU6", "hardswish": "h-swish",
+                  "hardsigmoid": "h-sigmoid", "sigmoid": "sigmoid", "sigmoid_": "sigmoid", "silu": "swish",
+                  "prelu": "PReLU", "hardtanh": "hardtanh", "tanh": "tanh", "gelu": "GELU", "leaky_relu": "leaky ReLU",
+                  "elu": "ELU"}
+# treated as single operators when tracing (everything else from torch.nn is a leaf by fx's own rule)
+_LEAVES: tuple[type, ...] = (nn.Conv2d, nn.Linear, nn.BatchNorm2d, nn.BatchNorm1d, nn.MaxPool2d, nn.AvgPool2d,
+                             nn.AdaptiveAvgPool2d, nn.Dropout, nn.Flatten, nn.Identity, nn.Upsample,
+                             ChannelShuffle, *_ACT_NAMES)
+# names of module attributes too generic to say anything on a node
+_GENERIC_ROLES = {"conv", "block", "layers", "layer", "body", "features", "module", "op", "ops", "seq", "main"}
+_TRANSPARENT = "transparent"
+_SKIP = "skip"
+
+
+class _Tracer(torch.fx.Tracer):
+    def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
+        return isinstance(m, _LEAVES) or super().is_leaf_module(m, module_qualified_name)
+
+
+class _Wrap(nn.Module):
+    """Holds the block as a submodule, so that a block which is itself a leaf layer still shows as one node."""
+
+    def __init__(self, block: nn.Module) -> None:
+        super().__init__()
+        self.block = block
+
+    def forward(self, x: torch.Tensor) -> Any:
+        return self.block(x)
+
+
+class _WrapImage(_Wrap):
+    def forward(self, x: torch.Tensor, image: torch.Tensor) -> Any:  # type: ignore[override]
+        return self.block(x, image)
+
+
+class _Shapes(torch.fx.Interpreter):
+    """Runs a traced graph and keeps every node's value (meta tensors: shapes only)."""
+
+    def __init__(self, module: torch.fx.GraphModule) -> None:
+        super().__init__(module)
+        self.values: dict[str, Any] = {}
+
+    def run_node(self, n: torch.fx.Node) -> Any:
+        out = super().run_node(n)
+        self.values[n.name] = out
+        return out
+
+
+def _is_tensor(value: Any) -> bool:
+    return isinstance(value, torch.Tensor)
+
+
+def _spatial_one(shape: tuple[int, ...]) -> bool:
+    return len(shape) == 2 or (len(shape) == 4 and shape[2] == shape[3] == 1)
+
+
+def _conv_label(m: nn.Conv2d, in_shape: tuple[int, ...]) -> tuple[str, str]:
+    kh, kw = m.kernel_size
+    cin, cout, g = m.in_channels, m.out_channels, m.groups
+    if (kh, kw) == (1, 1) and g == 1 and _spatial_one(in_shape):
+        return "pointwise", f"FC {cin}→{cout}"  # a 1×1 conv on a 1×1 map, as in squeeze-excite
+    if g == 1:
+        op = "pointwise" if (kh, kw) == (1, 1) else "dense"
+        text = f"{'PW' if op == 'pointwise' else 'conv'} {kh}×{kw}, {cin}→{cout}"
+    elif g == cin and cout % cin == 0:
+        op, text = "depthwise", f"DW {kh}×{kw}, {cout}"
+    else:
+        op, text = "group", f"GConv {kh}×{kw}, g={g}, {cin}→{cout}"
+    if m.stride != (1, 1):
+        text += f", s{m.stride[0]}" if m.stride[0] == m.stride[1] else f", s{m.stride[0]}×{m.stride[1]}"
+    if m.dilation != (1, 1):
+        text += f", dilation {m.dilation[0]}"
+    return op, text
+
+
+def _pool_label(m: nn.Module, out_shape: tuple[int, ...]) -> str:
+    if isinstance(m, nn.AdaptiveAvgPool2d):
+        return "global avg pool" if _spatial_one(out_shape) else "adaptive avg pool"
+    k = m.kernel_size if isinstance(m.kernel_size, int) else m.kernel_size[0]
+    s = m.stride if isinstance(m.stride, int) else m.stride[0]
+    return f"{'max' if isinstance(m, nn.MaxPool2d) else 'avg'} pool {k}×{k}, s{s}"
+
+
+def _module_op(m: nn.Module, in_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> tuple[str, str]:
+    if isinstance(m, nn.Identity):
+        return _TRANSPARENT, ""
+    if isinstance(m, nn.Conv2d):
+        return _conv_label(m, in_shape)
+    if isinstance(m, nn.Linear):
+        return "linear", f"FC {m.in_features}→{m.out_features}"
+    if isinstance(m, (nn.BatchNorm2d, nn.BatchNorm1d)):
+        return "bn", "BN"
+    if type(m) in _ACT_NAMES:
+        return "act", _ACT_NAMES[type(m)]
+    if isinstance(m, (nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d)):
+        return "pool", _pool_label(m, out_shape)
+    if isinstance(m, ChannelShuffle):
+        return "shuffle", f"channel shuffle, g={m.groups}"
+    if isinstance(m, nn.Dropout):
+        return "other", f"dropout p={m.p:g}"
+    if isinstance(m, nn.Flatten):
+        return "other", "flatten"
+    if isinstance(m, nn.Upsample):
+        return "other", "upsample"
+    return "other", type(m).__name__
+
+
+def _target_name(n: torch.fx.Node) -> str:
+    if n.op == "call_method":
+        return str(n.target)
+    return getattr(n.target, "__name__", str(n.target)).lstrip("_")
+
+
+def _function_op(n: torch.fx.Node, values: dict[str, Any]) -> tuple[str, str]:
+    name = _target_name(n)
+    value = values[n.name]
+    ins = [values[i.name] for i in n.all_input_nodes]
+    tensors = [v for v in ins if _is_tensor(v)]
+    if name in ("contiguous", "clone", "to", "type", "float", "detach", "identity"):
+        return _TRANSPARENT, ""
+    if name == "getitem":
+        source = n.args[0]
+        if isinstance(source, torch.fx.Node) and isinstance(values.get(source.name), (tuple, list)):
+            return _TRANSPARENT, ""  # one piece of a split: an edge out of the split node
+        if _is_tensor(value) and tensors:
+            return "other", f"slice to {shape_text(tuple(value.shape))}"
+        return _SKIP, ""
+    if isinstance(value, (tuple, list)) and value and all(_is_tensor(v) for v in value):
+        return "split", f"split in {len(value)}"
+    if not _is_tensor(value):
+        return _SKIP, ""  # sizes and other Python values
+    if name in ("add", "iadd", "add_"):
+        return "add", "add"
+    if name in ("sub", "isub", "sub_"):
+        return "add", "subtract"
+    if name in ("mul", "imul", "mul_"):
+        small = [t for t in tensors if _spatial_one(tuple(t.shape))]
+        return "scale", "scale" if small and len(small) < len(tensors) else "multiply"
+    if name in ("truediv", "div", "div_"):
+        return "scale", "divide"
+    if name in ("cat", "concat", "concatenate"):
+        return "concat", "concat"
+    if name == "channel_shuffle":
+        groups = n.args[1] if len(n.args) > 1 else n.kwargs.get("groups")
+        return "shuffle", f"channel shuffle, g={groups}"
+    if name in ("adaptive_avg_pool2d", "mean"):
+        return "pool", "global avg pool" if _spatial_one(tuple(value.shape)) else "avg pool"
+    if name in ("avg_pool2d", "max_pool2d"):
+        return "pool", name.replace("_pool2d", " pool")
+    if name in _ACT_FUNCTIONS:
+        return "act", _ACT_FUNCTIONS[name]
+    if name in ("flatten", "view", "reshape", "squeeze", "unsqueeze"):
+        return "other", "flatten" if value.dim() == 2 else "reshape"
+    if name in ("pad", "tf_same_pad", "constant_pad_nd"):
+        return "pad", "pad"
+    if name in ("interpolate", "upsample"):
+        return "other", "upsample"
+    if name == "dropout":
+        return "other", "dropout"
+    return "other", name
+
+
+def _role(qualname: str) -> str:
+    """The meaningful module attribute name of a node (``expand3x3``, ``shortcut``), or ''."""
+    for part in reversed(qualname.split(".")[1:]):  # [0] is the wrapper's "block"
+        if not part.isdigit():
+            part = part.strip("_")
+            return "" if part in _GENERIC_ROLES else part.replace("_", " ")
+    return ""
+
+
+@dataclass
+class _Draft:
+    """A mutable node while the graph is simplified."""
+
+    id: str
+    label: str
+    op: str
+    shape: tuple[int, ...]
+    modules: list[str] = field(default_factory=list)
+    role: str = ""
+    merged_bn: bool = False
+    merged_act: bool = False
+    fc: bool = False
+
+
+def _draft_graph(module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> tuple[list[_Draft], list[list]]:
+    root = _WrapImage(module) if len(inputs) == 2 else _Wrap(module)
+    graph = _Tracer().trace(root)
+    gm = torch.fx.GraphModule(root, graph)
+    interpreter = _Shapes(gm)
+    with torch.no_grad():
+        interpreter.run(*inputs)
+    values = interpreter.values
+    modules = dict(gm.named_modules())
+    drafts: dict[str, _Draft] = {}
+    alias: dict[str, str] = {}
+    edges: list[list] = []
+
+    def shape_of(value: Any) -> tuple[int, ...]:
+        return tuple(value.shape) if _is_tensor(value) else ()
+
+    for n in graph.nodes:
+        value = values.get(n.name)
+        if n.op == "get_attr":
+            continue
+        sources = [i for i in n.all_input_nodes if _is_tensor(values.get(i.name)) and
+                   alias.get(i.name, i.name) in drafts]
+        if n.op == "placeholder":
+            drafts[n.name] = _Draft(n.name, "input" if not drafts else "image", "input", shape_of(value))
+            continue
+        if n.op == "output":
+            out = value[0] if isinstance(value, (tuple, list)) else value
+            drafts[n.name] = _Draft(n.name, "output", "output", shape_of(out))
+        elif n.op == "call_module":
+            sub = modules[str(n.target)]
+            in_shape = shape_of(values[sources[0].name]) if sources else ()
+            op, label = _module_op(sub, in_shape, shape_of(value))
+            if op == _TRANSPARENT:
+                alias[n.name] = alias.get(sources[0].name, sources[0].name) if sources else ""
+                continue
+            fc = isinstance(sub, nn.Linear) or label.startswith("FC")
+            role = _role(str(n.target)) if op in CONV_KINDS + ("pool",) and not fc else ""
+            drafts[n.name] = _Draft(n.name, label, op, shape_of(value), [str(n.target)[len("block."):]], role,
+                                    fc=fc)
+        else:
+            op, label = _function_op(n, values)
+            if op == _SKIP:
+                continue
+            if op == _TRANSPARENT:  # e.g. a piece of a split: consumers connect to the split itself
+                linked = [i for i in n.all_input_nodes if alias.get(i.name, i.name) in drafts]
+                if linked:
+                    alias[n.name] = alias.get(linked[0].name, linked[0].name)
+                continue
+            shape = shape_of(values[sources[0].name]) if op == "split" and sources else shape_of(value)
+            drafts[n.name] = _Draft(n.name, label, op, shape)
+        for source in sources:
+            tail = alias.get(source.name, source.name)
+            edge = [tail, n.name, shape_of(values[source.name])]
+            if edge not in edges:
+                edges.append(edge)
+    return list(drafts.values()), edges
+
+
+def _collapse(drafts: list[_Draft], edges: list[list]) -> tuple[list[_Draft], list[list]]:
+    """Fold conv → BN → act (and BN → act) chains into their first node."""
+    by_id = {d.id: d for d in drafts}
+    removed: set[str] = set()
+    for draft in drafts:
+        if draft.id in removed or not ((draft.op in CONV_KINDS and not draft.fc) or draft.op == "bn"):
+            continue
+        while True:
+            outs = [e for e in edges if e[0] == draft.id]
+            if len(outs) != 1:
+                break
+            nxt = by_id[outs[0][1]]
+            if len([e for e in edges if e[1] == nxt.id]) != 1:
+                break
+            if nxt.op == "bn" and draft.op != "bn" and not draft.merged_bn and not draft.merged_act:
+                draft.merged_bn = True
+            elif nxt.op == "act" and not draft.merged_act:
+                draft.merged_act = True
+            else:
+                break
+            draft.label += f", {nxt.label}"
+            draft.shape = nxt.shape
+            draft.modules += nxt.modules
+            edges = [e for e in edges if e is not outs[0]]
+            for e in edges:
+                if e[0] == nxt.id:
+                    e[0] = draft.id
+            removed.add(nxt.id)
+    return [d for d in drafts if d.id not in removed], edges
+
+
+def module_inner_graph(module: nn.Module, input_shapes: tuple[tuple[int, ...], ...], path: str = "",
+                       label: str = "", kind: str = "", output_shape: tuple[int, ...] = ()) -> InnerGraph:
+    """The inside of any block ``module`` given its input shape(s) (one, or two for blocks that take the image).
+
+    Falls back to a single node labelled ``label`` when the module cannot be traced or run on shapes.
+    """
+    label = label or type(module).__name__
+    try:
+        inputs = tuple(torch.empty(shape, device="meta") for shape in input_shapes)
+        drafts, edges = _collapse(*_draft_graph(module.eval(), inputs))
+    except Exception as err:  # noqa: BLE001 - any failure of tracing means: draw the block as one node
+        return _fallback(path, label, kind, input_shapes, output_shape,
+                         f"inside not traced ({type(err).__name__})")
+    nodes = tuple(InnerNode(d.id, f"{d.role}\n{d.label}" if d.role else d.label, d.op, d.shape, tuple(d.modules))
+                  for d in drafts)
+    return InnerGraph(path, label, kind, nodes, tuple(InnerEdge(*e) for e in edges), traced=True)
+
+
+def _fallback(path: str, label: str, kind: str, input_shapes: tuple[tuple[int, ...], ...],
+              output_shape: tuple[int, ...], note: str) -> InnerGraph:
+    nodes = [InnerNode("input", "input", "input", tuple(input_shapes[0]) if input_shapes else ())]
+    edges = [InnerEdge("input", "block", nodes[0].shape)]
+    if len(input_shapes) > 1:
+        nodes.append(InnerNode("image", "image", "input", tuple(input_shapes[1])))
+        edges.append(InnerEdge("image", "block", nodes[-1].shape))
+    nodes += [InnerNode("block", label, "block", output_shape), InnerNode("output", "output", "output", output_shape)]
+    edges.append(InnerEdge("block", "output", output_shape))
+    return InnerGraph(path, label, kind, tuple(nodes), tuple(edges), traced=False, note=note)
+
+
+def _find_block(name: str, block_path: str, knobs: Mapping[str, Any]) -> Block:
+    rows = blocks(name, **knobs)
+    for row in rows:
+        if row.path == block_path:
+            return row
+    raise ValueError(f"{name} has no block {block_path!r}; its blocks are: {', '.join(r.path for r in rows)}")
+
+
+def block_inner_data(name: str, block_path: str, resolution: int | None = None, **knobs: Any) -> InnerGraph:
+    """The inside of block ``block_path`` of ``name`` at these knobs and resolution, as nodes and edges."""
+    prof = _canonical(name, resolution, knobs)
+    return _inner(name, block_path, prof.resolution, tuple(sorted(prof.knobs.items())))
+
+
+@functools.lru_cache(maxsize=512)
+def _inner(name: str, block_path: str, resolution: int, knob_items: tuple[tuple[str, Any], ...]) -> InnerGraph:
+    knobs = dict(knob_items)
+    block = _find_block(name, block_path, knobs)
+    cost = next(b for b in profile(name, resolution, **knobs).blocks if b.path == block_path)
+    shapes: tuple[tuple[int, ...], ...] = (cost.input_shape,)
+    if getattr(block.layer, "takes_image", False):
+        shapes += ((1, 3, resolution, resolution),)
+    try:
+        with torch.device("meta"):
+            module = block.make()
+    except Exception as err:  # noqa: BLE001 - a block that cannot be built on meta is drawn as one node
+        return _fallback(block_path, block.label, block.kind, shapes, cost.output_shape,
+                         f"inside not traced ({type(err).__name__})")
+    return module_inner_graph(module, shapes, block_path, block.label, block.kind, cost.output_shape)
+
+
+def inner_dot(inner: InnerGraph, title: str = "") -> str:
+    """DOT text of an ``InnerGraph``."""
+    dot = _digraph(inner.path or "block", title or f"{inner.path}: {inner.label}")
+    for node in inner.nodes:
+        attrs: dict[str, str] = {"fillcolor": INNER_COLORS.get(node.op, _WHITE),
+                                 "tooltip": ", ".join(node.modules) or node.label}
+        label = node.label
+        if node.op == "input" or node.op == "output":
+            label = f"{node.label}\n{shape_text(node.shape)}"
+            attrs.update(shape="box", style="filled")
+        elif node.op == "add":
+            attrs.update(shape="circle", fontsize="22", margin="0.05")
+            label = "+" if node.label == "add" else node.label
+        elif node.op == "block":
+            attrs["fillcolor"] = block_kind_color(inner.kind)
+        dot.node(node.id, _dot_text(label), **attrs)
+    for edge in inner.edges:
+        dot.edge(edge.tail, edge.head, label=shape_text(edge.shape))
+    if inner.note:
+        dot.node("__note__", _dot_text(inner.note), shape="plaintext", style="", fontsize="14")
+    return dot.source
+
+
+def block_inner_graph(name: str, block_path: str, resolution: int | None = None, **knobs: Any) -> str:
+    """DOT text of the inside of one block, with its real channel counts and shapes at these knobs.
+
+    Traced from the built block with torch.fx (conv → BN → act chains collapsed; add, concat, split, shuffle,
+    pool and scale shown); a block that cannot be traced is drawn as one node. ``ValueError`` naming the valid
+    paths for an unknown ``block_path``.
+    """
+    return inner_dot(block_inner_data(name, block_path, resolution, **knobs))
+
+
+# --------------------------------------------------------------------------------------------------
+# choices and summary
+
+
+def block_choices(name: str, resolution: int | None = None, **knobs: Any) -> list[tuple[str, str]]:
+    """(path, label) of the blocks worth drawing inside, in network order: the first block of every distinct
+    configuration whose inside has more than one operator."""
+    prof = _canonical(name, resolution, knobs)
+    seen: list[tuple[type, dict]] = []
+    out: list[tuple[str, str]] = []
+    for row in blocks(name, **prof.knobs):
+        key = (row.layer, dict(row.args))
+        if key in seen:
+            continue
+        seen.append(key)
+        inner = block_inner_data(name, row.path, prof.resolution, **prof.knobs)
+        inside = [n for n in inner.nodes if n.op not in ("input", "output")]
+        if len(inside) > 1 or (not inner.traced and not row.layer.__module__.startswith("torch.")):
+            out.append((row.path, row.label))
+    return out
+
+
+def model_summary(name: str, resolution: int | None = None, **knobs: Any) -> str:
+    """The torchinfo summary of the built model (run on meta tensors, so it takes well under a second)."""
+    prof = _canonical(name, resolution, knobs)
+    return _summary(name, prof.resolution, tuple(sorted(prof.knobs.items())))
+
+
+@functools.lru_cache(maxsize=64)
+def _summary(name: str, resolution: int, knob_items: tuple[tuple[str, Any], ...]) -> str:
+    import torchinfo  # imported here: it is only needed for this text
+
+    with torch.device("meta"):
+        model = assemble(blocks(name, **dict(knob_items)))
+    stats = torchinfo.summary(model, input_size=(1, 3, resolution, resolution), device="meta", verbose=0, depth=4,
+                              col_names=("input_size", "output_size", "num_params", "mult_adds"),
+                              row_settings=("var_names",), mode="eval")
+    return str(stats)
