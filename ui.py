@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import streamlit as st
 
 import lightnets
+from lightnets import analysis
 from lightnets.analysis import resolution_for
 
 PREFERRED_MODEL = "mobilenet_v2"  # the default when it is registered; otherwise the first registered model
@@ -145,6 +146,86 @@ def has_api(name: str) -> bool:
     except (AttributeError, ImportError):
         return False
     return True
+
+
+def chart(fig: Any, key: str | None = None) -> None:
+    """A plotly figure at full width, keeping the figure's own large-font style (not Streamlit's theme)."""
+    st.plotly_chart(fig, theme=None, width="stretch", key=key)
+
+
+# --------------------------------------------------------------------------------------------------
+# cached sweeps (profiles are cached inside lightnets; this also skips rebuilding the point lists)
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def cached_knob_sweep(name: str, knob: str, knob_items: tuple[tuple[str, Any], ...],
+                      rho: float) -> list[analysis.SweepPoint]:
+    return analysis.knob_sweep(name, knob, dict(knob_items), rho)
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def cached_rho_sweep(name: str, knob_items: tuple[tuple[str, Any], ...],
+                     rhos: tuple[float, ...]) -> list[analysis.SweepPoint]:
+    return analysis.rho_sweep(name, dict(knob_items), list(rhos))
+
+
+def rho_sweep_values(selection: Selection, max_points: int = 13) -> list[float]:
+    """ρ values for a sweep: spread over the sidebar's grid, with the current ρ among them."""
+    current = round(selection.rho * RHO_DENOMINATOR)
+    return [rho_of(step) for step in analysis.sweep_values(list(RHO_STEPS), current, max_points)]
+
+
+# --------------------------------------------------------------------------------------------------
+# latency: measured only on a button, kept per configuration for the session
+
+_LATENCY = "ui.latency"  # {(name, knob items, resolution, threads): LatencyResult}
+
+
+def _latency_key(name: str, knobs: dict[str, Any], resolution: int,
+                 threads: int | None) -> tuple[str, tuple[tuple[str, Any], ...], int, int | None]:
+    return name, tuple(sorted(knobs.items())), resolution, threads
+
+
+def measured_latency(name: str, knobs: dict[str, Any], resolution: int, threads: int | None = None) -> Any:
+    """The LatencyResult measured earlier in this session for this configuration, or None."""
+    return st.session_state.get(_LATENCY, {}).get(_latency_key(name, knobs, resolution, threads))
+
+
+@st.cache_data(show_spinner=False, max_entries=256, ttl=3600)
+def _measure(name: str, knob_items: tuple[tuple[str, Any], ...], resolution: int, threads: int | None) -> Any:
+    # shared by all sessions: a configuration measured once is not measured again for an hour
+    return lightnets.measure_latency(name, resolution=resolution, threads=threads, **dict(knob_items))
+
+
+def measure_latency(name: str, knobs: dict[str, Any], resolution: int, threads: int | None = None) -> Any:
+    """Measure now (slow: call only from a button) and remember the result for this session."""
+    result = _measure(name, tuple(sorted(knobs.items())), resolution, threads)
+    st.session_state.setdefault(_LATENCY, {})[_latency_key(name, knobs, resolution, threads)] = result
+    return result
+
+
+def sweep_latency(name: str, points: list[analysis.SweepPoint]) -> dict[Any, tuple[float, float, float]]:
+    """(median, p25, p75) in ms of each sweep point measured so far in this session."""
+    out = {}
+    for pt in points:
+        result = None if pt.error else measured_latency(name, pt.knobs, pt.resolution)
+        if result is not None:
+            out[pt.value] = (result.median_ms, result.p25_ms, result.p75_ms)
+    return out
+
+
+def measure_sweep(name: str, points: list[analysis.SweepPoint], max_points: int = 7) -> None:
+    """Measure up to ``max_points`` buildable points of a sweep (spread out), with a progress bar."""
+    todo = [pt for pt in points if not pt.error]
+    if len(todo) > max_points:
+        picks = {round(k * (len(todo) - 1) / (max_points - 1)) for k in range(max_points)}
+        todo = [todo[i] for i in sorted(picks)]
+    bar = st.progress(0.0, text="measuring latency …")
+    for i, pt in enumerate(todo, start=1):
+        if measured_latency(name, pt.knobs, pt.resolution) is None:
+            measure_latency(name, pt.knobs, pt.resolution)
+        bar.progress(i / len(todo), text=f"measured {i} of {len(todo)} settings")
+    bar.empty()
 
 
 # --------------------------------------------------------------------------------------------------

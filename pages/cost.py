@@ -1,7 +1,147 @@
+"""Cost: params, MACs, memory traffic and latency of the current configuration, per layer, along each knob,
+and against the other families."""
+
+from __future__ import annotations
+
+import os
+
 import streamlit as st
 
+import lightnets
 import ui
+from lightnets import analysis
+from lightnets.figures import cost as figures
 
 selection = ui.sidebar()
-st.title("cost")
-st.write(selection)
+ui.intro("Cost", "What the current configuration costs, computed exactly from its layer shapes: parameters, "
+         "multiply-adds (MACs) and the bytes every layer moves. Move a knob in the sidebar and every figure "
+         "follows at once; latency is the one figure that must be measured, so it waits for a button.")
+
+p = ui.profile(selection)
+if p is None:
+    st.stop()
+spec = selection.spec
+
+# ---- totals, with the paper's figures where a paper publishes this exact setting --------------------------
+st.header("Totals")
+refs = spec.matching_references(selection.knobs, selection.resolution)
+ref = refs[0] if refs else None
+cells = [
+    ("params", ui.fmt_count(p.params), f"paper: {ref.params_m:g} M" if ref and ref.params_m else ""),
+    ("MACs", ui.fmt_count(p.macs), f"paper: {ref.macs_m:g} M" if ref and ref.macs_m else ""),
+    ("FLOPs", ui.fmt_count(p.flops), "2 × MACs"),
+    ("memory access", ui.fmt_bytes(p.mem_bytes), "bytes read + written by all ops (ShuffleNet V2's MAC)"),
+    ("size fp32", ui.fmt_bytes(p.size_fp32_bytes), "4 bytes per parameter"),
+    ("size int8", ui.fmt_bytes(p.size_int8_bytes), "1 byte per parameter"),
+    ("peak activations", ui.fmt_bytes(p.peak_activation_bytes), "largest input + output of one op"),
+    ("element-wise ops", ui.fmt_count(p.elementwise_total), "BN, activations, adds, pooling, shuffle"),
+]
+for start in (0, 4):
+    for column, (label, value, note) in zip(st.columns(4), cells[start:start + 4]):
+        column.metric(label, value)
+        column.caption(note)
+if ref:
+    st.success(f"These knobs are a published setting: **{ref.label}**, {ref.source}. Paper: "
+               + ", ".join(part for part in (f"{ref.params_m:g} M params" if ref.params_m else "",
+                                             f"{ref.macs_m:g} M MACs" if ref.macs_m else "",
+                                             f"top-1 {ref.top1:g}%" if ref.top1 else "") if part) + ".")
+    for note in {r.note for r in refs if r.note}:
+        st.caption(note)
+elif spec.references:
+    settings = "; ".join(f"{r.label} ({r.resolution} px)" for r in spec.references)
+    st.caption(f"No paper publishes figures for exactly these knobs. Published settings: {settings}.")
+st.dataframe({"figure": ["params", "MACs", "FLOPs", "memory access (bytes)", "element-wise ops"],
+              "exact value": [p.params, p.macs, p.flops, p.mem_bytes, p.elementwise_total]},
+             hide_index=True, key="exact_totals")
+
+# ---- per layer ----------------------------------------------------------------------------------------------
+st.header("Per layer")
+shares = p.macs_by_kind()
+top_kind = max(shares, key=shares.get)
+st.markdown(f"**{top_kind}** layers do {100 * shares[top_kind] / p.macs:.0f}% of the multiply-adds. In a "
+            "MobileNet the 1×1 (pointwise) convs dominate: the depthwise 3×3 convs that do the spatial filtering "
+            "are almost free in MACs.")
+ui.chart(figures.kind_share_chart(p))
+ui.chart(figures.layer_chart(p))
+with st.expander("Per-layer table"):
+    st.dataframe(p.table(), hide_index=True)
+
+# ---- depthwise separable saving ------------------------------------------------------------------------------
+st.header("Depthwise separable saving")
+pairs = analysis.separable_pairs(p)
+if not pairs:
+    st.info(f"{spec.title} has no depthwise convolution at these knobs, so there is nothing to factorise.")
+else:
+    st.markdown("A standard k×k conv from M to N channels costs Dk²·M·N·H·W MACs. A depthwise k×k conv "
+                "(Dk²·M·H·W) followed by a 1×1 conv (M·N·H·W) does the same job for a fraction of it:")
+    chosen = st.selectbox("depthwise layer", range(len(pairs)), format_func=lambda i: pairs[i].label,
+                          key="cost.depthwise")
+    pair = pairs[chosen]
+    g = f"{pair.groups}\\cdot " if pair.groups > 1 else ""
+    st.latex(rf"\frac{{D_k^2 M HW + M N HW{'/g' if pair.groups > 1 else ''}}}{{D_k^2 M N HW}}"
+             rf" = \frac{{1}}{{N}} + \frac{{1}}{{{g}D_k^2}} = \frac{{1}}{{{pair.out_channels}}}"
+             rf" + \frac{{1}}{{{g}{pair.kernel_area}}} = {pair.formula:.4f}")
+    left, right = st.columns([1, 2])
+    left.metric("measured ratio", f"{pair.ratio:.4f}")
+    left.metric("saving", f"{1 / pair.ratio:.1f}× fewer MACs")
+    left.caption(f"standard conv {pair.standard_macs:,} MACs; separable {pair.separable_macs:,} MACs")
+    with right:
+        ui.chart(figures.separable_chart(pair))
+
+# ---- sweeps --------------------------------------------------------------------------------------------------
+st.header("Sweeps")
+st.markdown("How cost moves along one knob while the others stay where the sidebar has them. Parameters do "
+            "not depend on the input size; MACs grow with ρ².")
+options = [knob.name for knob in spec.knobs] + ["rho"]
+labels = {knob.name: knob.label for knob in spec.knobs} | {"rho": "resolution multiplier ρ"}
+swept = st.radio("sweep against", options, format_func=labels.get, horizontal=True, key="cost.sweep")
+knob_items = tuple(sorted(selection.knobs.items()))
+if swept == "rho":
+    points = ui.cached_rho_sweep(selection.name, knob_items, tuple(ui.rho_sweep_values(selection)))
+    current = selection.rho
+else:
+    points = ui.cached_knob_sweep(selection.name, swept, knob_items, selection.rho)
+    current = selection.knobs[swept]
+failed = [pt for pt in points if pt.error]
+if failed:
+    st.caption("Not buildable: " + "; ".join(f"{ui.format_value(pt.value)} ({pt.error})" for pt in failed))
+can_time = ui.has_api("measure_latency")
+ui.chart(figures.sweep_chart(points, labels[swept], current, ui.sweep_latency(selection.name, points) or None))
+if not can_time:
+    ui.pending("Latency along the sweep", 6)
+elif st.button("Measure latency along this sweep", key="cost.sweep_latency",
+               help="Times up to 7 settings of this sweep on this machine; takes a few seconds each."):
+    with ui.guard():
+        ui.measure_sweep(selection.name, points)
+        st.rerun()
+
+# ---- across families -----------------------------------------------------------------------------------------
+st.header("Across families")
+st.markdown("Each bubble is a result a paper published: its ImageNet top-1 against the MACs of that setting "
+            "(bubble area ∝ parameters). Up and to the left is better.")
+top1, _ = analysis.published_top1(selection.name, selection.knobs, selection.resolution)
+ui.chart(figures.family_chart(analysis.family_points(), p.macs, p.params, top1, spec.title))
+
+# ---- latency -------------------------------------------------------------------------------------------------
+st.header("Latency on this machine")
+if not can_time:
+    ui.pending("Measured latency", 6)
+else:
+    st.markdown("MACs are not time: memory traffic, the number of separate ops and how well each op uses the "
+                "hardware decide latency. Measured at batch 1 after warm-up; the spread shows how steady it is.")
+    threads = st.selectbox("threads", [None, *range(1, (os.cpu_count() or 1) + 1)], key="cost.threads",
+                           format_func=lambda t: "library default" if t is None else str(t))
+    if st.button("Measure latency", key="cost.measure", type="primary"):
+        with st.spinner("measuring …"), ui.guard():
+            ui.measure_latency(selection.name, selection.knobs, selection.resolution, threads)
+    result = ui.measured_latency(selection.name, selection.knobs, selection.resolution, threads)
+    if result is None:
+        st.caption("Not measured yet for this configuration.")
+    else:
+        cols = st.columns(4)
+        cols[0].metric("median", f"{result.median_ms:.2f} ms")
+        cols[1].metric("spread (IQR)", f"{result.iqr_ms:.2f} ms")
+        cols[2].metric("p90", f"{result.p90_ms:.2f} ms")
+        cols[3].metric("threads · device", f"{result.threads} · {result.device}")
+        st.caption(f"{result.runs} runs at batch {result.batch}, {result.resolution}×{result.resolution} px; "
+                   f"p25–p75 {result.p25_ms:.2f}–{result.p75_ms:.2f} ms, fastest {result.min_ms:.2f} ms.")
