@@ -82,6 +82,8 @@ MODELS = [
                       "width: the paper's Table 4 baseline, about 8× the cost for 1% more accuracy."),
         ),
         blocks=mobilenet_v1_blocks,
+        # Every conv pads, so the net runs on any size; 32 px (a 1×1 final map) is the package's floor.
+        min_resolution=32,
         references=(
             reference(0, alpha=1.0),
             reference(1, alpha=0.75),

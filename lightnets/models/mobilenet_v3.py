@@ -136,6 +136,9 @@ def _knobs() -> tuple[Knob, ...]:
     )
 
 
+# Every conv pads, so the net runs on any size; 32 px (a 1×1 final map) is the package's floor.
+MIN_RESOLUTION = 32
+
 _MINIMALISTIC = ("TF-slim's 'minimalistic' checkpoints (README of tensorflow/models research/slim/nets/mobilenet) "
                  "drop SE and h-swish and also replace every 5×5 depthwise kernel by 3×3; se=False, hswish=False "
                  "here keeps the 5×5 kernels, so their published figures ({figures}) are not cited.")
@@ -153,6 +156,7 @@ MODELS = [
              "a slimmed head that pools before its last wide 1×1 layer.",
         knobs=_knobs(),
         blocks=mobilenet_v3_large_blocks,
+        min_resolution=MIN_RESOLUTION,
         references=(
             reference(71, alpha=1.0),
             reference(72, alpha=0.75),
@@ -178,6 +182,7 @@ MODELS = [
              "last wide 1×1 layer.",
         knobs=_knobs(),
         blocks=mobilenet_v3_small_blocks,
+        min_resolution=MIN_RESOLUTION,
         references=(
             reference(73, alpha=1.0),
             reference(74, alpha=0.75),

@@ -63,6 +63,8 @@ MODELS = [
                       "multiple of 1×; 2× also doubles the last 1×1 conv to 2048)."),
         ),
         blocks=shufflenet_v2_blocks,
+        # Every conv and the max pool pad, so the net runs on any size; 32 px (a 1×1 final map) is the floor.
+        min_resolution=32,
         references=(
             reference(145, width=0.5),
             reference(146, width=1.0),
