@@ -45,7 +45,8 @@ def mobilenet_v1_blocks(alpha: float, separable: bool) -> list[Block]:
     stage = 1
     for index, (channels, stride) in enumerate(LAYERS, start=1):
         out_ch = width(channels, alpha)
-        stage += stride == 2  # a new stage at every halving of the resolution
+        if stride == 2:  # a new stage at every halving of the resolution
+            stage += 1
         if separable:
             row = Block(f"features.{index}", DepthwiseSeparable, dict(in_ch=in_ch, out_ch=out_ch, stride=stride),
                         f"stage {stage}")

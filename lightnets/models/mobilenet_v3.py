@@ -80,7 +80,8 @@ def _bneck_rows(table: Sequence[Bneck], alpha: float, se: bool, hswish: bool) ->
     table_in = STEM  # the block's input width in the paper's table, to recover its expansion factor
     stage = 1
     for index, row in enumerate(table, start=1):
-        stage += row.stride == 2 and index > 1  # a new stage at every halving of the resolution after the first
+        if row.stride == 2 and index > 1:  # a new stage at every halving of the resolution after the stem's
+            stage += 1
         exp_ch = make_divisible(in_ch * row.exp / table_in, 8)
         out_ch = make_divisible(row.out * alpha, 8)
         rows.append(Block(f"features.{index}", MobileNetV3Block,
