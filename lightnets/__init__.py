@@ -25,6 +25,10 @@ _API = {
     # weights and prediction
     "weights_available": "weights", "load_weights": "weights", "load_image": "predict", "predict": "predict",
     "Prediction": "predict", "ImageError": "predict",
+    "WeightsError": "weights", "WeightsStatus": "weights", "Checkpoint": "weights", "checkpoints": "weights",
+    "find_checkpoint": "weights", "read_checkpoint": "weights",
+    "sample_images": "predict", "imagenet_labels": "predict", "pretrained_model": "predict",
+    "feature_layers": "predict", "feature_maps": "predict",
 }
 
 __all__ = sorted(_API)
