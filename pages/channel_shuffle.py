@@ -1,7 +1,67 @@
+"""Channel shuffle: ShuffleNet's reshape → transpose → flatten, why it is needed, and ShuffleNet V2's unit."""
+
+from __future__ import annotations
+
 import streamlit as st
 
+import lightnets
 import ui
+from lightnets.figures import shuffle as figures
 
 selection = ui.sidebar()
-st.title("channel_shuffle")
-st.write(selection)
+ui.intro("Channel shuffle", "A group convolution splits its channels into g groups and filters each group on "
+         "its own, which divides its cost by g — but stacked group convs would then never mix information across "
+         "groups. ShuffleNet fixes this with a free channel shuffle: view the channels as a (g, n) grid, "
+         "transpose it, and read it back. Press play and follow any one cell.")
+
+
+def _valid_value(key: str, options: list[int], default: int) -> None:
+    """Keep a select slider's stored value among its current options (they change with the other control)."""
+    if st.session_state.get(key) not in options:
+        wanted = st.session_state.get(key, default)
+        st.session_state[key] = min(options, key=lambda v: (abs(v - wanted), v))
+
+
+# ---- the shuffle ---------------------------------------------------------------------------------------------
+left, right = st.columns(2)
+with left:
+    # start from the selected model's own groups where it has that knob (ShuffleNet V1)
+    if "shuffle.groups" not in st.session_state:
+        start = selection.knobs.get("groups", 3)
+        st.session_state["shuffle.groups"] = start if start in range(2, 9) else 3
+    groups = st.select_slider("groups g", options=list(range(1, 9)), key="shuffle.groups",
+                              help="The group count of the group convolution before the shuffle.")
+with right:
+    choices = lightnets.valid_channels(groups, max_channels=48)
+    _valid_value("shuffle.channels", choices, 12)
+    channels = st.select_slider("channels", options=choices, key="shuffle.channels",
+                                help="Only counts that g groups split evenly.")
+anim = ui.attempt(lightnets.shuffle_frames, channels, groups)
+if anim is not None:
+    ui.chart(figures.shuffle_animation(anim, f"{channels} channels, g = {groups}"), key="shuffle.anim")
+    st.caption("Order after the shuffle: " + ", ".join(map(str, anim.permutation)))
+
+# ---- why -----------------------------------------------------------------------------------------------------
+st.header("Why shuffle?")
+st.markdown("Two group convolutions in a row, each with g groups. Without a shuffle, every output channel of the "
+            "second conv depends on one input group only: the groups are separate networks side by side. With a "
+            "shuffle between them, each output sees (up to) all groups.")
+matrices = ui.attempt(lambda: (lightnets.group_visibility(channels, groups, False),
+                               lightnets.group_visibility(channels, groups, True)))
+if matrices is not None:
+    ui.chart(figures.visibility_heatmaps(*matrices), key="shuffle.visibility")
+
+# ---- ShuffleNet V2 -------------------------------------------------------------------------------------------
+st.header("ShuffleNet V2: split, branch, concat, shuffle")
+st.markdown("ShuffleNet V2 drops the group convolutions after measuring speed rather than counting FLOPs. Its "
+            "guidelines: **G1** equal input and output widths minimise memory access; **G2** group convs cost "
+            "memory access; **G3** fragmented, many-branch blocks run slowly; **G4** element-wise ops are not free. "
+            "So a unit splits its channels in half, sends one half through 1×1 → depthwise 3×3 → 1×1 convs of equal "
+            "width, concatenates instead of adding, and shuffles with g = 2 so the halves mix in the next unit.")
+v2_choices = list(range(4, 33, 2))
+_valid_value("shuffle.v2_channels", v2_choices, 8)
+v2_channels = st.select_slider("channels entering the unit", options=v2_choices, key="shuffle.v2_channels")
+split = ui.attempt(lightnets.split_shuffle_frames, v2_channels)
+if split is not None:
+    ui.chart(figures.shuffle_animation(split, f"ShuffleNet V2 unit, {v2_channels} channels"), key="shuffle.v2")
+    st.caption("Outlined cells went through the branch; the shuffle interleaves them with the untouched half.")
