@@ -345,8 +345,8 @@ def _registry() -> dict[str, ModelSpec]:
 
 
 def list_models() -> list[str]:
-    """Registered model names, in registration order (family files alphabetically)."""
-    return list(_registry())
+    """Registered model names, oldest paper first (the order a course meets them), then by name."""
+    return sorted(_registry(), key=lambda name: (_registry()[name].paper.year, name))
 
 
 def spec(name: str) -> ModelSpec:
