@@ -128,6 +128,8 @@ MODELS = [
         notes=(
             _SIZE_NOTE,
             "Model sizes in the paper are 32-bit weights in MiB: 1,248,424 parameters × 4 bytes = 4.8 MB.",
+            "Table 1 lists a 224×224 input but 111×111 after conv1 (7×7/2, no padding), which is what the Caffe "
+            "model's 227-px crop gives; at 224 px conv1 gives 109×109 and the pools 54, 27 and 13.",
             "Fire module channels come from the metaparameters base_e = 128, incr_e = 128, freq = 2; channel "
             "counts are rounded half up, with at least one filter per layer.",
         ),
