@@ -120,8 +120,10 @@ class GhostBottleneck(nn.Module):
     @classmethod
     def describe(cls, in_ch: int, mid_ch: int, out_ch: int, kernel: int = 3, stride: int = 1, se: bool = False,
                  ratio: int = 2, dw_kernel: int = 3) -> str:
-        return (f"G-bneck k{kernel}, exp {mid_ch}, {out_ch}" + (f", s{stride}" if stride != 1 else "")
-                + (", SE" if se else ""))
+        # k sizes the depthwise convs of stride-2 blocks and of reshaping shortcuts only: say it only there
+        uses_kernel = stride != 1 or in_ch != out_ch
+        return ("G-bneck" + (f" k{kernel}" if uses_kernel else "") + f", exp {mid_ch}, {out_ch}"
+                + (f", s{stride}" if stride != 1 else "") + (", SE" if se else ""))
 
 
 def ghostnet_blocks(width: float, ratio: int, dw_kernel: int) -> list[Block]:
@@ -195,6 +197,9 @@ MODELS = [
                            "to 141M."),
         ),
         notes=(
+            "As in the paper's Figure 3 and the official code, a stride-1 Ghost bottleneck is two Ghost modules "
+            "(and SE) with no depthwise conv between them; the table's kernel size k is used by the stride-2 "
+            "blocks' depthwise conv and by the depthwise + pointwise shortcut where the width changes.",
             "The paper's table 'G-bneck' rows and the official cfgs agree; the depthwise kernel (3 or 5) of each "
             "bottleneck comes from the cfgs, where the paper's table does not print it.",
             "The published figures are at s = 2, d = 3; the ratio and kernel knobs explore the paper's ablation "
