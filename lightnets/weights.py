@@ -19,6 +19,7 @@ import io
 import json
 import os
 import pickle
+import socket
 import tempfile
 import time
 import urllib.error
@@ -191,12 +192,24 @@ def _unreachable(url: str) -> str | None:
         with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"),  # noqa: S310
                                     timeout=PROBE_TIMEOUT_S):
             problem = None
-    except urllib.error.HTTPError as err:
-        problem = f"the server answered {err.code} {err.reason}"
     except (urllib.error.URLError, OSError, http.client.HTTPException) as err:
-        problem = str(getattr(err, "reason", None) or err)
+        problem = plain_reason(err)
     _probes[url] = (now, problem)
     return problem
+
+
+def plain_reason(err: BaseException) -> str:
+    """Why a download failed, in words a user can act on."""
+    if isinstance(err, urllib.error.HTTPError):
+        return f"the server answered {err.code} {err.reason}"
+    reason = getattr(err, "reason", err)
+    if isinstance(reason, socket.gaierror):
+        return "no internet connection: the download server's name cannot be resolved"
+    if isinstance(reason, ConnectionRefusedError):
+        return "the download server refused the connection"
+    if isinstance(reason, (TimeoutError, socket.timeout)):
+        return "the download server did not answer in time"
+    return str(reason)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -233,8 +246,8 @@ def fetch(ckpt: Checkpoint, timeout: float = DOWNLOAD_TIMEOUT_S) -> Path:
                                f"with {got[:len(ckpt.sha256_prefix)]}, expected {ckpt.sha256_prefix}); it was discarded")
         os.replace(tmp_name, path)
     except (urllib.error.URLError, OSError, http.client.HTTPException) as err:
-        reason = getattr(err, "reason", None) or err
-        _probes[url] = (time.monotonic(), str(reason))
+        reason = plain_reason(err)
+        _probes[url] = (time.monotonic(), reason)
         raise WeightsError(f"Could not download {ckpt.file} ({reason}); download {ckpt.url} and place it at "
                            f"{path}") from None
     finally:

@@ -1,4 +1,149 @@
+"""Predict: a model with real pretrained weights on an uploaded image or a sample photo; top-5, the input as the
+model sees it, the inference time and one layer's feature maps."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
 import streamlit as st
 
-st.title("Predict")
-st.info("Predictions with pretrained weights are being built (issue 4).")
+import lightnets
+import ui
+from lightnets.figures import predict as figures
+
+IMAGE_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif"]
+IMAGE_MB = 20  # = lightnets.predict.MAX_IMAGE_BYTES; the server-wide limit in .streamlit/config.toml is larger
+CHECKPOINT_MB = 64  # = lightnets.weights.MAX_CHECKPOINT_BYTES
+
+
+def _config_text(name: str, knobs: dict[str, Any]) -> str:
+    inner = ", ".join(f"{k}={ui.format_value(v)}" for k, v in knobs.items())
+    return f"{lightnets.spec(name).title} ({inner})" if inner else lightnets.spec(name).title
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _own_model(name: str, knob_items: tuple, digest: str, _data: bytes) -> Any:
+    """The user's checkpoint in the sidebar's configuration (keyed by the file's hash, not its bytes)."""
+    return lightnets.load_weights(name, _data, **dict(knob_items))
+
+
+selection = ui.sidebar()
+ui.intro("Predict", "Run a network with real ImageNet weights on a photo. On the left is the image exactly as the "
+         "network receives it — resized and centre-cropped the way its weights were trained; on the right, the "
+         "five classes it finds most likely, with softmax probabilities and the time one forward pass took on "
+         "this server. Configurations without published weights can use a checkpoint of your own.")
+
+# ---- the image -----------------------------------------------------------------------------------------------
+image_col, model_col = st.columns(2)
+with image_col:
+    st.subheader("Image")
+    upload = st.file_uploader("Upload a photo (JPEG, PNG, WebP, BMP or GIF)", type=IMAGE_TYPES,
+                              max_upload_size=IMAGE_MB, key="predict.upload")
+    samples = lightnets.sample_images()
+    sample = st.selectbox("…or use a sample photo", list(samples), key="predict.sample", disabled=upload is not None,
+                          help="Public-domain and Creative Commons photos shipped with the project "
+                               "(lightnets/data/samples/README.md).")
+
+# ---- the model -----------------------------------------------------------------------------------------------
+with model_col:
+    st.subheader("Model and weights")
+    registered = lightnets.list_models()
+    options: dict[str, tuple[str, dict[str, Any], str]] = {}  # label → (model, knobs, source)
+    unavailable: dict[str, str] = {}  # configuration → why it cannot predict now
+    for ckpt in lightnets.checkpoints():
+        if ckpt.model not in registered:
+            continue
+        knobs = lightnets.spec(ckpt.model).validate(ckpt.knobs)
+        status = lightnets.weights_available(ckpt.model, **knobs)
+        label = _config_text(ckpt.model, dict(ckpt.knobs))
+        if status:
+            options[f"{label} — {ckpt.source} weights"] = (ckpt.model, knobs, "published")
+        else:
+            unavailable[label] = status.reason
+    published = {ckpt.model for ckpt in lightnets.checkpoints()}
+    for other in registered:
+        if other not in published:
+            unavailable[lightnets.spec(other).title] = lightnets.weights_available(other).reason
+
+    sidebar_status = lightnets.weights_available(selection.name, **selection.knobs)
+    with st.expander("Your own weights for the sidebar's configuration", expanded=not sidebar_status):
+        if not sidebar_status:
+            st.caption(f"{_config_text(selection.name, selection.knobs)}: {sidebar_status.reason}.")
+        own_file = st.file_uploader("A .pth/.pt state_dict saved with torch.save(model.state_dict(), …)",
+                                    type=["pth", "pt"], max_upload_size=CHECKPOINT_MB, key="predict.checkpoint")
+    follow = None  # an option to select for the user: their new checkpoint, or the sidebar's new choice
+    if own_file is not None and not selection.error:
+        data = own_file.getvalue()
+        digest = hashlib.sha256(data).hexdigest()
+        own = ui.attempt(_own_model, selection.name, tuple(sorted(selection.knobs.items())), digest, data)
+        if own is not None:
+            own_label = f"{_config_text(selection.name, selection.knobs)} — your checkpoint"
+            options = {own_label: (selection.name, selection.knobs, "own"), **options}
+            if st.session_state.get("predict.own_digest") != digest:
+                st.session_state["predict.own_digest"] = digest
+                follow = own_label
+    if st.session_state.get("predict.sidebar") != selection.key:
+        st.session_state["predict.sidebar"] = selection.key
+        follow = follow or next((label for label, (n, k, _) in options.items()
+                                 if (n, k) == (selection.name, selection.knobs)), None)
+    if follow is not None or st.session_state.get("predict.model") not in options:
+        st.session_state["predict.model"] = follow or next(iter(options), None)
+
+    if not options:
+        st.error("No model can predict right now; the table below says why.")
+    choice = st.selectbox("Model with pretrained weights", list(options), key="predict.model",
+                          help="The configurations whose ImageNet weights can be used now. Pick the "
+                               "architecture in the sidebar to use ρ and your own checkpoint.")
+    with st.expander(f"Models that cannot predict now ({len(unavailable)})", expanded=not options):
+        st.dataframe({"model": list(unavailable), "why": list(unavailable.values())}, hide_index=True,
+                     key="predict.unavailable", column_config={"why": st.column_config.TextColumn(width="large")})
+    if not options:
+        st.stop()
+    name, knobs, source = options[choice]
+
+# ---- predict ---------------------------------------------------------------------------------------------------
+image = ui.attempt(lightnets.load_image, upload if upload is not None else samples[sample])
+if image is None:
+    st.stop()
+same_as_sidebar = (name, knobs) == (selection.name, selection.knobs)
+resolution = selection.resolution if same_as_sidebar else None
+if source == "own":
+    model = own
+else:
+    with st.spinner("Loading the weights (a torchvision checkpoint is downloaded once into torch's cache)…"):
+        model = ui.attempt(lightnets.pretrained_model, name, **knobs)
+if model is None:
+    st.stop()
+prediction = ui.attempt(lightnets.predict, model, image, 5, resolution)
+if prediction is None:
+    st.stop()
+
+left, right = st.columns(2)
+with left:
+    st.plotly_chart(figures.model_input(prediction), key="predict.input")
+    pre = prediction.preprocess
+    st.caption(f"Normalised per channel with mean {tuple(round(m, 3) for m in pre.mean)} and std "
+               f"{tuple(round(s, 3) for s in pre.std)} (the recipe of these weights). "
+               + (f"Input size from the sidebar's ρ = {selection.rho:.3g}." if same_as_sidebar else
+                  "Pick this architecture in the sidebar to change the input size with ρ."))
+with right:
+    st.metric("inference time (one image, CPU)", f"{prediction.seconds * 1000:.0f} ms")
+    st.plotly_chart(figures.topk_bars(prediction), key="predict.topk")
+    st.caption(f"Weights: {prediction.weights}. Probabilities are the softmax over the 1000 ImageNet classes.")
+
+# ---- feature maps -----------------------------------------------------------------------------------------------
+st.header("Feature maps")
+st.markdown("What one block computes from this image: each small image is one output channel, brighter where "
+            "the channel responds more. Early layers respond to edges and colours, later ones to parts and textures "
+            "at lower resolution.")
+layers = lightnets.feature_layers(model)
+names = [path for path, _ in layers]
+described = dict(layers)
+fcol, ccol = st.columns([3, 1])
+layer = fcol.selectbox("layer", names, index=min(len(names) - 1, len(names) // 3), key="predict.layer",
+                       format_func=lambda path: f"{path} — {described[path]}")
+channels = ccol.select_slider("channels shown", [4, 9, 16, 25, 36, 64], value=16, key="predict.channels")
+maps = ui.attempt(lightnets.feature_maps, model, prediction.input, layer)
+if maps is not None:
+    st.plotly_chart(figures.feature_grid(maps, layer, channels), key="predict.features")

@@ -1,0 +1,77 @@
+"""Plotly figures of the Predict page: the top-k classes as bars, the image as the model sees it, and a grid
+of one layer's feature maps.
+
+Each function takes lightnets data (a ``Prediction``, a C×H×W tensor) and returns a ``go.Figure`` whose numbers
+are those data, so tests can read them back.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+import torch
+
+from lightnets.predict import Prediction
+
+FONT_SIZE = 16  # readable on a projector
+BAR_COLOR = "#1f77b4"
+
+
+def _style(fig: go.Figure, title: str, height: int) -> go.Figure:
+    fig.update_layout(template="plotly_white", title=dict(text=title, font=dict(size=FONT_SIZE + 2)),
+                      font=dict(size=FONT_SIZE), height=height, margin=dict(l=20, r=30, t=70, b=40))
+    return fig
+
+
+def topk_bars(prediction: Prediction) -> go.Figure:
+    """Horizontal bars, most probable class on top, labelled with its probability in percent."""
+    rows = prediction.topk[::-1]  # plotly draws the first bar at the bottom
+    percent = [100 * p for _, _, p in rows]
+    fig = go.Figure(go.Bar(
+        x=percent, y=[label for _, label, _ in rows], orientation="h", marker_color=BAR_COLOR,
+        text=[f"{p:.1f}%" for p in percent], textposition="outside", cliponaxis=False,
+        customdata=[index for index, _, _ in rows],
+        hovertemplate="%{y} (class %{customdata})<br>%{x:.2f}%<extra></extra>"))
+    fig.update_xaxes(title="probability (%)", range=[0, 110], ticksuffix="%")
+    fig.update_yaxes(automargin=True)
+    return _style(fig, f"Top-{len(rows)} ImageNet classes", height=120 + 50 * len(rows))
+
+
+def model_input(prediction: Prediction) -> go.Figure:
+    """The resized and centre-cropped image the network receives (before mean/std normalisation)."""
+    pixels = np.asarray(prediction.view)
+    size = pixels.shape[0]
+    fig = go.Figure(go.Image(z=pixels, hovertemplate="x %{x}, y %{y}<br>RGB %{z}<extra></extra>"))
+    fig.update_xaxes(showticklabels=False, showgrid=False)
+    fig.update_yaxes(showticklabels=False, showgrid=False, scaleanchor="x")
+    pre = prediction.preprocess
+    return _style(fig, f"As the model sees it: {size}×{size} px "
+                       f"(shorter side → {pre.resize}, centre crop {pre.crop}, {pre.interpolation})", height=460)
+
+
+def feature_grid(maps: torch.Tensor, layer: str, channels: int = 16) -> go.Figure:
+    """The first ``channels`` feature maps of a C×H×W tensor as a grid of small images, each scaled to its own
+    min–max range (so weak and strong channels are equally visible), gaps between them left blank."""
+    if maps.dim() != 3:
+        raise ValueError(f"feature maps must be C×H×W, got shape {tuple(maps.shape)}")
+    shown = maps[:max(1, min(channels, maps.shape[0]))].float().cpu().numpy()
+    count, height, width = shown.shape
+    cols = math.ceil(math.sqrt(count))
+    rows = math.ceil(count / cols)
+    gap = 1
+    grid = np.full((rows * (height + gap) - gap, cols * (width + gap) - gap), np.nan)
+    channel = np.full(grid.shape, -1)
+    for i, fmap in enumerate(shown):
+        low, high = float(fmap.min()), float(fmap.max())
+        scaled = (fmap - low) / (high - low) if high > low else np.zeros_like(fmap)
+        r, c = divmod(i, cols)
+        top, left = r * (height + gap), c * (width + gap)
+        grid[top:top + height, left:left + width] = scaled
+        channel[top:top + height, left:left + width] = i
+    fig = go.Figure(go.Heatmap(z=grid, customdata=channel, colorscale="Viridis", showscale=False,
+                               hovertemplate="channel %{customdata}<br>activation (scaled) %{z:.2f}<extra></extra>"))
+    fig.update_xaxes(showticklabels=False, showgrid=False)
+    fig.update_yaxes(showticklabels=False, showgrid=False, autorange="reversed", scaleanchor="x")
+    return _style(fig, f"{layer}: {count} of {maps.shape[0]} channels, {height}×{width} each", height=560)
