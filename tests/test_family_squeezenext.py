@@ -24,8 +24,9 @@ def _blocks(model: nn.Module) -> list[SqueezeNextBlock]:
 
 
 def test_1_0_sqnxt_23_is_the_official_caffe_net() -> None:
-    """1.0-SqNxt-23/train_val.prototxt: 111 convolutions (Convolution1 … Convolution111), 21 blocks in stages of
-    6, 6, 8, 1, feature maps 111 → 55 (pool) → 55, 28, 14, 7 on the 227-px crop, a 128-channel 1×1 conv and fc1000."""
+    """1.0-SqNxt-23/train_val.prototxt: 111 convolutions (Convolution1 … Convolution111), 21 blocks in stages
+    of 6, 6, 8, 1, feature maps 111 → 55 (pool) → 55, 28, 14, 7 on the 227-px crop, a 128-channel 1×1 conv and
+    fc1000."""
     p = lightnets.profile("squeezenext")
     convs = [r for r in p.layers if r.op in CONV_KINDS]
     assert len(convs) == 111

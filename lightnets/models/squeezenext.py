@@ -79,7 +79,8 @@ class SqueezeNextBlock(nn.Module):
 
 def squeezenext_blocks(width: float, depth: int) -> list[Block]:
     if depth not in BLOCKS_PER_STAGE:
-        raise ValueError(f"depth={depth!r} is not allowed: depth must be one of {', '.join(map(str, BLOCKS_PER_STAGE))}")
+        allowed = ", ".join(map(str, BLOCKS_PER_STAGE))
+        raise ValueError(f"depth={depth!r} is not allowed: depth must be one of {allowed}")
     channels = [int(c * width) for c in STAGE_WIDTHS]
     if any(c % 4 for c in channels):  # C/4 squeeze channels must be whole
         raise ValueError(f"width={width:g} gives stage widths {channels}, which do not divide by 4")
