@@ -52,7 +52,8 @@ elif spec.references:
     st.caption(f"No paper publishes figures for exactly these knobs. Published settings: {settings}.")
 st.dataframe({"figure": ["params", "MACs", "FLOPs", "memory access (bytes)", "element-wise ops"],
               "exact value": [p.params, p.macs, p.flops, p.mem_bytes, p.elementwise_total]},
-             hide_index=True, key="exact_totals")
+             hide_index=True, key="exact_totals",
+             column_config={"exact value": st.column_config.NumberColumn(format="localized")})
 
 # ---- per layer ----------------------------------------------------------------------------------------------
 st.header("Per layer")

@@ -15,23 +15,16 @@ ui.intro("LightNets Explorer", "Lightweight CNNs trade a little accuracy for a l
 
 st.header("The families")
 rows = analysis.overview()
-st.dataframe(
-    {"model": [r.title for r in rows], "year": [r.year for r in rows], "key idea": [r.idea for r in rows],
-     "input (px)": [r.resolution for r in rows], "params": [r.params for r in rows],
-     "MACs": [r.macs for r in rows], "paper top-1 (%)": [r.top1 for r in rows],
-     "top-1 source": [r.top1_source for r in rows]},
-    hide_index=True, key="home.overview", row_height=60,
-    column_config={
-        "year": st.column_config.NumberColumn(format="%d"),
-        "key idea": st.column_config.TextColumn(width="large"),
-        "params": st.column_config.NumberColumn(format="localized", help="at the default knobs"),
-        "MACs": st.column_config.NumberColumn(format="localized", help="multiply-adds of one 1×3×H×W image"),
-        "paper top-1 (%)": st.column_config.NumberColumn(
-            format="%.1f", help="ImageNet top-1 the paper publishes for exactly this setting; empty where "
-                                "it publishes none"),
-    })
-st.caption("Params and MACs are computed by lightnets from the layer shapes at each model's default knobs; "
-           "top-1 is the published figure. The Cost page compares all published settings in one chart.")
+# st.table wraps the long "key idea" text instead of cutting it off
+st.table({"model": [r.title for r in rows], "year": [str(r.year) for r in rows],
+          "key idea": [r.idea for r in rows], "params": [ui.fmt_count(r.params) for r in rows],
+          "MACs": [ui.fmt_count(r.macs) for r in rows],
+          "paper top-1": [f"{r.top1:g}%" if r.top1 is not None else "—" for r in rows]})
+st.caption("Params and MACs are computed by lightnets from the layer shapes at each model's default knobs and "
+           "input size; top-1 is the paper's ImageNet figure for exactly that setting (— where it publishes none). "
+           "The Cost page compares every published setting in one chart.")
+with st.expander("Sources of the top-1 figures"):
+    st.markdown("\n".join(f"- **{r.title}**: {r.top1_source}" for r in rows if r.top1_source))
 
 st.header("The pages")
 PAGES = [

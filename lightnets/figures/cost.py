@@ -16,7 +16,11 @@ from plotly.subplots import make_subplots
 
 from lightnets.analysis import FamilyPoint, SeparableSaving, SweepPoint
 from lightnets.cost import OP_KINDS, Profile
-from lightnets.figures.style import GROUP_COLORS, OP_COLORS
+from lightnets.figures.style import OP_COLORS
+
+# one colour per family in the cross-family chart: more families than style.GROUP_COLORS has entries
+FAMILY_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf",
+                 "#bcbd22", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d"]
 
 FONT_SIZE = 16  # readable on a projector
 CURRENT_COLOR = "#000000"
@@ -160,7 +164,7 @@ def family_chart(points: Sequence[FamilyPoint], current_macs: int, current_param
         fig.add_trace(go.Scatter(
             x=[pt.macs for pt in group], y=[pt.top1 for pt in group], mode="markers", name=family,
             marker=dict(size=[pt.params for pt in group], sizemode="area", sizeref=sizeref, sizemin=5,
-                        color=GROUP_COLORS[i % len(GROUP_COLORS)], opacity=0.75, line=dict(width=1, color="white")),
+                        color=FAMILY_COLORS[i % len(FAMILY_COLORS)], opacity=0.75, line=dict(width=1, color="white")),
             customdata=[[pt.label, pt.params, pt.resolution, pt.source] for pt in group],
             hovertemplate="%{customdata[0]}<br>%{x:,} MACs, %{customdata[1]:,} params, %{customdata[2]} px"
                           "<br>top-1 %{y}%<br>%{customdata[3]}<extra></extra>"))

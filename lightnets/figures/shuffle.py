@@ -8,6 +8,8 @@ of every channel is animated, not just the end result.
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -40,11 +42,17 @@ def _frame_trace(anim: ShuffleAnimation, frame: ShuffleFrame, size: float) -> go
         hovertemplate="channel %{customdata[0]} (group %{customdata[1]})<extra></extra>", showlegend=False)
 
 
+def _wrap(text: str, width: int = 95) -> str:
+    return "<br>".join(textwrap.wrap(text, width))
+
+
 def _frame_layout(frame: ShuffleFrame, heading: str) -> dict:
     title = f"{heading}: <b>{frame.title}</b>" if heading else f"<b>{frame.title}</b>"
+    # the caption sits between the title and the cells, wrapped: plotly does not wrap text itself
     return dict(title=dict(text=title),
-                annotations=[dict(text=frame.caption, xref="paper", yref="paper", x=0, y=-0.02, xanchor="left",
-                                  yanchor="top", showarrow=False, font=dict(size=FONT_SIZE), align="left")])
+                annotations=[dict(text=_wrap(frame.caption), xref="paper", yref="paper", x=0, y=1.03,
+                                  xanchor="left", yanchor="bottom", showarrow=False, font=dict(size=FONT_SIZE),
+                                  align="left")])
 
 
 def shuffle_animation(anim: ShuffleAnimation, heading: str = "") -> go.Figure:
@@ -62,26 +70,28 @@ def shuffle_animation(anim: ShuffleAnimation, heading: str = "") -> go.Figure:
                                                                           easing="cubic-in-out"),
                 fromcurrent=True, mode="immediate")
     pause = dict(frame=dict(duration=0, redraw=False), transition=dict(duration=0), mode="immediate")
-    steps = [dict(method="animate", label=frame.title if frame.key else "",
-                  args=[[str(i)], dict(frame=dict(duration=0, redraw=True), transition=dict(duration=0),
+    # the slider stops at key frames only (their labels stay legible); play runs through every frame, and
+    # plotly moves the slider along whenever it reaches a key frame
+    steps = [dict(method="animate", label=frame.title.split()[0], value=str(i),
+                  args=[[str(i)], dict(frame=dict(duration=0, redraw=True), transition=dict(duration=TRANSITION_MS),
                                        mode="immediate")])
-             for i, frame in enumerate(anim.frames)]
+             for i, frame in enumerate(anim.frames) if frame.key]
     fig.update_layout(
         _frame_layout(anim.frames[0], heading),
         xaxis=dict(range=[min(xs) - 1, max(xs) + 1], visible=False, fixedrange=True),
         yaxis=dict(range=[min(ys) - 1, max(ys) + 1], visible=False, fixedrange=True, scaleanchor="x",
                    scaleratio=1),
-        updatemenus=[dict(type="buttons", direction="left", x=0, y=1.22, xanchor="left", yanchor="top",
-                          showactive=False, pad=dict(r=10, t=0),
+        updatemenus=[dict(type="buttons", direction="left", x=0, y=-0.04, xanchor="left", yanchor="top",
+                          showactive=False, pad=dict(r=10, t=10), font=dict(size=FONT_SIZE),
                           buttons=[dict(label="▶ play", method="animate", args=[None, play]),
                                    dict(label="❚❚ pause", method="animate", args=[[None], pause])])],
-        sliders=[dict(active=0, steps=steps, x=0, len=1.0, y=-0.18, yanchor="top", pad=dict(t=30),
-                      currentvalue=dict(visible=False), font=dict(size=FONT_SIZE - 4))],
-        legend=dict(orientation="h", x=1, xanchor="right", y=1.22, yanchor="top"),
+        sliders=[dict(active=0, steps=steps, x=0.25, len=0.75, y=-0.04, yanchor="top", pad=dict(t=10),
+                      currentvalue=dict(visible=False), font=dict(size=FONT_SIZE - 2))],
+        legend=dict(x=1.01, xanchor="left", y=1.0, yanchor="top"),
     )
     rows = max(ys) - min(ys) + 3
-    style(fig, fig.layout.title.text, height=int(min(760, max(380, 240 + rows * size * 1.25))))
-    fig.update_layout(margin=dict(t=130, b=150))
+    style(fig, fig.layout.title.text, height=int(min(760, max(400, 260 + rows * size * 1.25))))
+    fig.update_layout(margin=dict(t=150, b=110))
     return fig
 
 
