@@ -237,7 +237,7 @@ def default_model() -> str:
     return PREFERRED_MODEL if PREFERRED_MODEL in names else names[0]
 
 
-def _knob_key(name: str, knob: str) -> str:
+def knob_key(name: str, knob: str) -> str:
     return f"ui.knob.{name}.{knob}"
 
 
@@ -295,13 +295,13 @@ def _start_session() -> None:
     st.session_state[_RHO_KEY] = step
     st.session_state[_SAVED] = {name: knobs}
     for knob, value in knobs.items():
-        st.session_state[_knob_key(name, knob)] = value
+        st.session_state[knob_key(name, knob)] = value
     if problems:
         st.warning("Some values in the link were not valid and fell back to defaults: " + "; ".join(problems) + ".")
 
 
 def _knob_widget(name: str, knob: lightnets.Knob) -> Any:
-    key = _knob_key(name, knob.name)
+    key = knob_key(name, knob.name)
     if key not in st.session_state:  # first time this model is shown, or it was dropped while hidden
         saved = st.session_state[_SAVED].get(name, {})
         st.session_state[key] = saved.get(knob.name, knob.default)
