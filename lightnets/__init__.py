@@ -22,6 +22,8 @@ _API = {
     "valid_groups": "shuffle", "valid_channels": "shuffle", "ShuffleAnimation": "shuffle", "ShuffleFrame": "shuffle",
     # latency and deployment
     "measure_latency": "latency", "layer_latency": "latency", "optimize_for_inference": "latency",
+    "predict_latency": "latency", "fold_batchnorm": "latency", "LatencyResult": "latency",
+    "LayerLatency": "latency", "LatencyPrediction": "latency", "LatencyTable": "latency",
     # weights and prediction
     "weights_available": "weights", "load_weights": "weights", "load_image": "predict", "predict": "predict",
     "Prediction": "predict", "ImageError": "predict",
