@@ -1,0 +1,1018 @@
+"""Measured latency: whole-network timing, per-layer timing, an FBNet-style lookup table, and a deployment mode.
+
+How the figures are taken, and why they can be trusted:
+
+* ``measure_latency`` runs the model in ``eval()`` under ``torch.inference_mode`` with a fixed intra-op thread
+  count (reported with the result), warms it up (oneDNN primitive creation, allocator, caches), then times single
+  forward passes one by one with ``time.perf_counter`` (CUDA: events, after a synchronize) until a time budget is
+  spent or the median is known to ±1% (95% confidence from the IQR, McGill's notch rule). This is
+  ``torch.utils.benchmark``'s adaptive method, written out so that every run's time is kept: the result carries
+  the median, quartiles, p90, minimum and every run.
+* ``torch.set_num_threads`` is process-wide, so every measurement holds one process-wide lock and puts the
+  thread count back afterwards: two browser sessions measuring at once take turns and cannot corrupt each other.
+* ``layer_latency`` times every ATen operator in place, inside a real forward pass (a dispatch mode with a clock
+  around each kernel call), so each operator sees the cache and thread state the full network gives it. Its rows
+  are ``lightnets.profile``'s rows, one for one, so time can be set against multiply-adds.
+* ``predict_latency`` is FBNet's latency lookup table: every distinct operator (ATen op, tensor shapes and layout,
+  kernel, stride, groups, padding) is timed once, alone, per device and thread count, and kept in a JSON file in
+  the user's cache directory; a network's predicted latency is the sum of its operators' entries.
+* ``optimize_for_inference`` folds BatchNorm into the preceding convolution, switches to channels_last and, on CPU,
+  freezes a TorchScript trace; outputs equal the eager model's to 1e-4 (checked when it is built).
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import gc
+import hashlib
+import json
+import math
+import os
+import platform
+import re
+import statistics
+import tempfile
+import threading
+import time
+import warnings
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.utils._pytree as pytree
+from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
+
+# One lock for the whole process: the thread count and the CPU itself are shared by every session.
+_LOCK = threading.RLock()
+
+MAX_BATCH = 256
+MAX_THREADS = 256
+
+# --------------------------------------------------------------------------------------------------
+# statistics
+
+
+def quantile(sorted_values: Sequence[float], q: float) -> float:
+    """The ``q`` quantile of already sorted values, interpolating linearly between order statistics.
+
+    The same rule as ``numpy.quantile``'s default and ``statistics.quantiles(method="inclusive")``.
+    """
+    if not sorted_values:
+        raise ValueError("no values to take a quantile of")
+    pos = q * (len(sorted_values) - 1)
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(sorted_values) - 1)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
+
+
+def median_ci95(times_ms: Sequence[float]) -> float:
+    """Half-width of the 95% confidence interval of the median: 1.57·IQR/√n (McGill, Tukey & Larsen 1978)."""
+    ordered = sorted(times_ms)
+    iqr = quantile(ordered, 0.75) - quantile(ordered, 0.25)
+    return 1.57 * iqr / math.sqrt(len(ordered))
+
+
+@dataclass(frozen=True)
+class LatencyResult:
+    """Timing of one configuration: statistics over ``runs`` single forward passes, all in milliseconds."""
+
+    name: str
+    mode: str  # "eager" | "optimized" | "cuda graph"
+    device: str  # "cpu: <processor>" or "cuda: <GPU name>"
+    threads: int  # intra-op threads used for the measurement
+    batch: int
+    resolution: int
+    median_ms: float
+    p25_ms: float
+    p75_ms: float
+    p90_ms: float
+    min_ms: float
+    mean_ms: float
+    ci95_ms: float  # half-width of the median's 95% confidence interval
+    runs: int
+    warmup_runs: int
+    stable: bool  # the median was known to ±1% before the budget ran out
+    load_average: float | None  # the machine's 1-minute load when the measurement ended (other work disturbs it)
+    times_ms: tuple[float, ...] = field(repr=False)
+    knobs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def iqr_ms(self) -> float:
+        return self.p75_ms - self.p25_ms
+
+    @property
+    def images_per_s(self) -> float:
+        return 1000.0 * self.batch / self.median_ms
+
+    def speedup_over(self, baseline: LatencyResult) -> float:
+        """How many times faster this median is than ``baseline``'s (2.0: half the time)."""
+        return baseline.median_ms / self.median_ms
+
+    @classmethod
+    def from_times(cls, times_ms: Sequence[float], *, name: str = "", mode: str = "eager", device: str = "cpu",
+                   threads: int = 1, batch: int = 1, resolution: int = 224, warmup_runs: int = 0,
+                   knobs: dict[str, Any] | None = None, load_average: float | None = None,
+                   precision: float = 0.01) -> LatencyResult:
+        """Statistics of the given per-run times."""
+        if not times_ms:
+            raise ValueError("no timed runs")
+        ordered = sorted(float(t) for t in times_ms)
+        median = quantile(ordered, 0.5)
+        ci = median_ci95(ordered)
+        return cls(name=name, mode=mode, device=device, threads=threads, batch=batch, resolution=resolution,
+                   median_ms=median, p25_ms=quantile(ordered, 0.25), p75_ms=quantile(ordered, 0.75),
+                   p90_ms=quantile(ordered, 0.9), min_ms=ordered[0], mean_ms=statistics.fmean(ordered),
+                   ci95_ms=ci, runs=len(ordered), warmup_runs=warmup_runs,
+                   stable=len(ordered) >= 10 and ci <= precision * median, load_average=load_average,
+                   times_ms=tuple(float(t) for t in times_ms), knobs=dict(knobs or {}))
+
+
+# --------------------------------------------------------------------------------------------------
+# arguments, devices, threads
+
+
+def _check_int(what: str, value: Any, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+        raise ValueError(f"{what}={value!r} is not allowed: it must be a whole number from {low} to {high}")
+    if not low <= int(value) <= high:
+        raise ValueError(f"{what}={int(value)} is not allowed: it must be from {low} to {high}")
+    return int(value)
+
+
+def _check_device(device: Any) -> torch.device:
+    text = str(device).strip().lower()
+    if not re.fullmatch(r"cpu|cuda(:\d+)?", text):
+        raise ValueError(f"unknown device {device!r}: use 'cpu' or 'cuda'")
+    dev = torch.device(text)
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError("device='cuda' is not available: this machine's PyTorch sees no CUDA GPU; use 'cpu'")
+        index = dev.index or 0
+        if index >= torch.cuda.device_count():
+            raise ValueError(f"device={device!r} does not exist: this machine has {torch.cuda.device_count()} GPU(s)")
+        dev = torch.device("cuda", index)
+    return dev
+
+
+@functools.cache
+def cpu_name() -> str:
+    """The processor's marketing name (Linux /proc/cpuinfo), else what ``platform`` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def device_name(device: str | torch.device = "cpu") -> str:
+    """``cpu: <processor>`` or ``cuda: <GPU name>``, as results report it."""
+    dev = _check_device(device)
+    if dev.type == "cuda":
+        return f"cuda: {torch.cuda.get_device_name(dev)}"
+    return f"cpu: {cpu_name()}"
+
+
+@contextmanager
+def _exclusive(threads: int | None) -> Iterator[int]:
+    """Hold the process-wide measurement lock with ``threads`` intra-op threads; restore the setting afterwards."""
+    with _LOCK:
+        before = torch.get_num_threads()
+        used = before if threads is None else threads
+        try:
+            if used != before:
+                torch.set_num_threads(used)
+            yield torch.get_num_threads()
+        finally:
+            if torch.get_num_threads() != before:
+                torch.set_num_threads(before)
+
+
+def _load_average() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+# --------------------------------------------------------------------------------------------------
+# models by name, cached per configuration
+
+
+def _knob_items(name: str, knobs: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    from lightnets.registry import spec
+
+    return tuple(sorted(spec(name).validate(knobs).items()))
+
+
+@functools.lru_cache(maxsize=8)
+def _built(name: str, knob_items: tuple[tuple[str, Any], ...], device: str) -> nn.Module:
+    from lightnets.registry import build
+
+    return build(name, **dict(knob_items)).eval().to(device)
+
+
+@functools.lru_cache(maxsize=8)
+def _deployed(name: str, knob_items: tuple[tuple[str, Any], ...], device: str, resolution: int,
+              batch: int) -> nn.Module:
+    return optimize_for_inference(_built(name, knob_items, device), resolution=resolution, batch=batch)
+
+
+def _resolve(model_or_name: nn.Module | str, resolution: int | None, knobs: dict[str, Any], device: torch.device,
+             optimized: bool, batch: int) -> tuple[nn.Module, str, dict[str, Any], int]:
+    """(model on ``device``, display name, knobs, resolution) for a name or a module."""
+    if isinstance(model_or_name, str):
+        from lightnets.cost import check_resolution
+        from lightnets.registry import spec
+
+        items = _knob_items(model_or_name, knobs)
+        model_spec = spec(model_or_name)
+        res = check_resolution(model_or_name, model_spec.resolution(dict(items)) if resolution is None
+                               else resolution)
+        if optimized:
+            model = _deployed(model_or_name, items, str(device), res, batch)
+        else:
+            model = _built(model_or_name, items, str(device))
+        return model, model_or_name, dict(items), res
+    if not isinstance(model_or_name, nn.Module):
+        raise ValueError(f"expected a model name or an nn.Module, got {type(model_or_name).__name__}")
+    if knobs:
+        raise ValueError(f"knobs ({', '.join(sorted(knobs))}) apply to a model name, not to a built model")
+    res = _check_int("resolution", 224 if resolution is None else resolution, 8, 4096)
+    model = model_or_name
+    if optimized and not isinstance(model, DeployedModel):
+        model = optimize_for_inference(model, resolution=res, batch=batch)
+    return model, getattr(model_or_name, "name", "") or type(model_or_name).__name__, \
+        dict(getattr(model_or_name, "knobs", {}) or {}), res
+
+
+def _param_device(model: nn.Module) -> torch.device | None:
+    tensor = next(model.parameters(), None)
+    if tensor is None:
+        tensor = next(model.buffers(), None)
+    return None if tensor is None else tensor.device
+
+
+@contextmanager
+def _evaluating(model: nn.Module) -> Iterator[None]:
+    """``model`` in eval mode for the duration, put back the way it was (a user's model is not ours to change)."""
+    was = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was)
+
+
+# --------------------------------------------------------------------------------------------------
+# whole-network latency
+
+
+def _timed_runs(fn: Callable[[], Any], device: torch.device, budget_s: float, min_runs: int, max_runs: int,
+                precision: float) -> tuple[list[float], int]:
+    """(per-run milliseconds, warm-up runs) of ``fn``; see the module docstring for the stopping rule."""
+    start = time.perf_counter()
+    warm_until = start + min(0.3, 0.2 * budget_s)
+    warmup = 0
+    while warmup < 2 or (time.perf_counter() < warm_until and warmup < 50):
+        fn()
+        warmup += 1
+    _sync(device)
+    deadline = start + budget_s
+    times: list[float] = []
+    events = device.type == "cuda"
+    gc_was = gc.isenabled()
+    gc.disable()  # a collection inside a run would be charged to the model
+    try:
+        while len(times) < max_runs:
+            if events:
+                begin, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                begin.record()
+                fn()
+                end.record()
+                end.synchronize()
+                times.append(begin.elapsed_time(end))
+            else:
+                t0 = time.perf_counter()
+                fn()
+                times.append((time.perf_counter() - t0) * 1000.0)
+            n = len(times)
+            if n >= min_runs and time.perf_counter() >= deadline:
+                break
+            if n >= 30 and n % 10 == 0 and median_ci95(times) <= precision * statistics.median(times):
+                break
+    finally:
+        if gc_was:
+            gc.enable()
+    return times, warmup
+
+
+def _cuda_graph(model: nn.Module, x: torch.Tensor) -> Callable[[], Any]:
+    """Capture one forward pass of ``model`` on the static input ``x`` as a CUDA graph; return its replay.
+
+    A graph replays every kernel with one launch, which removes the CPU launch overhead that dominates
+    batch-1 latency of small nets. Warm-up runs on a side stream first, as capture requires.
+    """
+    stream = torch.cuda.Stream(device=x.device)
+    stream.wait_stream(torch.cuda.current_stream(x.device))
+    with torch.cuda.stream(stream):
+        for _ in range(3):
+            model(x)
+    torch.cuda.current_stream(x.device).wait_stream(stream)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        model(x)
+    return graph.replay
+
+
+def measure_latency(model_or_name: nn.Module | str, resolution: int | None = 224, batch: int = 1,
+                    threads: int | None = None, device: str = "cpu", *, optimized: bool = False,
+                    cuda_graph: bool = False, budget_s: float = 2.0, min_runs: int = 5, max_runs: int = 5000,
+                    precision: float = 0.01, **knobs: Any) -> LatencyResult:
+    """Median latency of one forward pass (batch ``batch``, ``resolution``² px) and its spread.
+
+    ``model_or_name`` is a registered name (built with ``knobs``, random weights, cached per configuration;
+    ``resolution=None`` takes the model's own) or any ``nn.Module`` taking a 3-channel image. ``threads``
+    defaults to the process's current intra-op thread count. ``optimized`` times the deployment mode
+    (``optimize_for_inference``); ``cuda_graph`` replays a captured CUDA graph (``device="cuda"`` only).
+    Timing stops after ``budget_s`` seconds (warm-up included, at least ``min_runs`` runs) or once the median is
+    known to ±``precision``. Raises ``ValueError`` with one sentence for bad arguments.
+    """
+    batch = _check_int("batch", batch, 1, MAX_BATCH)
+    if threads is not None:
+        threads = _check_int("threads", threads, 1, MAX_THREADS)
+    dev = _check_device(device)
+    if not (isinstance(budget_s, (int, float)) and 0 < budget_s <= 600):
+        raise ValueError(f"budget_s={budget_s!r} is not allowed: it must be a number of seconds from 0 to 600")
+    min_runs = _check_int("min_runs", min_runs, 1, 100000)
+    max_runs = _check_int("max_runs", max_runs, min_runs, 1000000)
+    if cuda_graph and dev.type != "cuda":
+        raise ValueError("cuda_graph=True needs device='cuda': CUDA graphs exist only on NVIDIA GPUs")
+    with _exclusive(threads) as used:
+        model, name, full_knobs, res = _resolve(model_or_name, resolution, knobs, dev, optimized, batch)
+        where = _param_device(model)
+        if where is not None and where != dev and not isinstance(model_or_name, str):
+            raise ValueError(f"the model's weights are on {where}, not on {dev}; move it with .to({str(dev)!r})")
+        x = torch.randn(batch, 3, res, res, device=dev)
+        with _evaluating(model), torch.inference_mode():
+            try:
+                fn: Callable[[], Any] = _cuda_graph(model, x) if cuda_graph else functools.partial(model, x)
+                times, warmup = _timed_runs(fn, dev, float(budget_s), min_runs, max_runs, precision)
+            except RuntimeError as err:
+                raise ValueError(f"{name} cannot run on a {batch}×3×{res}×{res} input: "
+                                 f"{str(err).splitlines()[0]}") from None
+        mode = "cuda graph" if cuda_graph else "optimized" if optimized else "eager"
+        return LatencyResult.from_times(times, name=name, mode=mode, device=device_name(dev), threads=used,
+                                        batch=batch, resolution=res, warmup_runs=warmup, knobs=full_knobs,
+                                        load_average=_load_average(), precision=precision)
+
+
+# --------------------------------------------------------------------------------------------------
+# timing every operator in place
+
+
+@dataclass(frozen=True)
+class _TensorSpec:
+    shape: tuple[int, ...]
+    stride: tuple[int, ...]
+    dtype: torch.dtype
+
+    def text(self) -> str:
+        dtype = str(self.dtype).removeprefix("torch.")
+        layout = ""
+        if len(self.shape) == 4 and not _is_contiguous(self.shape, self.stride):
+            layout = ":cl" if self.stride == _channels_last_strides(self.shape) else f":s{list(self.stride)}"
+        return f"{dtype}{list(self.shape)}{layout}"
+
+    def make(self, device: torch.device) -> torch.Tensor:
+        """A tensor of this shape, stride and dtype with harmless values (positive: no NaN from sqrt or log)."""
+        size = 1 + sum((s - 1) * st for s, st in zip(self.shape, self.stride)) if all(self.shape) else 0
+        if self.dtype.is_floating_point:
+            base = torch.rand(size, device=device).mul_(0.9).add_(0.1).to(self.dtype)
+        else:
+            base = torch.zeros(size, dtype=self.dtype, device=device)
+        return base.as_strided(self.shape, self.stride)
+
+
+def _is_contiguous(shape: tuple[int, ...], stride: tuple[int, ...]) -> bool:
+    expected = 1
+    for size, st in reversed(list(zip(shape, stride))):
+        if size != 1 and st != expected:
+            return False
+        expected *= size
+    return True
+
+
+def _channels_last_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
+    n, c, h, w = shape
+    return (h * w * c, 1, w * c, c)
+
+
+def _spec_of(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return _TensorSpec(tuple(value.shape), tuple(value.stride()), value.dtype)
+    return value
+
+
+def _op_key(func: Any, specs: Any) -> str:
+    """The lookup-table key of one operator call: the ATen overload and every argument (shapes, kernel, stride…)."""
+    args, kwargs = specs
+    parts = [a.text() if isinstance(a, _TensorSpec) else _arg_text(a) for a in args]
+    parts += [f"{k}={_arg_text(v)}" for k, v in sorted(kwargs.items())]
+    return f"{func}({', '.join(parts)})"
+
+
+def _arg_text(value: Any) -> str:
+    if isinstance(value, _TensorSpec):
+        return value.text()
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_arg_text(v) for v in value) + "]"
+    return repr(value)
+
+
+@dataclass
+class _OpCall:
+    module: str  # qualified name of the innermost module running the op
+    func: Any
+    out_shape: tuple[int, ...]
+    specs: Any  # (args, kwargs) with tensors replaced by _TensorSpec, for the lookup table
+
+    @property
+    def key(self) -> str:
+        return _op_key(self.func, self.specs)
+
+
+class _OpClock(TorchDispatchMode):
+    """Times every ATen call of a forward pass; on the first pass also records what each call was."""
+
+    def __init__(self, device: torch.device) -> None:
+        super().__init__()
+        self.device = device
+        self.stack: list[str] = [""]
+        self.calls: list[_OpCall] | None = None  # filled on the recording pass
+        self.times: list[float] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: D105
+        kwargs = kwargs or {}
+        cuda = self.device.type == "cuda"
+        if cuda:
+            torch.cuda.synchronize(self.device)
+        t0 = time.perf_counter()
+        out = func(*args, **kwargs)
+        if cuda:
+            torch.cuda.synchronize(self.device)
+        self.times.append((time.perf_counter() - t0) * 1000.0)
+        if self.calls is not None:
+            outs = [t for t in pytree.tree_leaves(out) if isinstance(t, torch.Tensor)]
+            self.calls.append(_OpCall(self.stack[-1], func, tuple(outs[0].shape) if outs else (),
+                                      pytree.tree_map(_spec_of, (tuple(args), dict(kwargs)))))
+        return out
+
+
+@contextmanager
+def _module_stack(model: nn.Module, clock: _OpClock) -> Iterator[None]:
+    """Keep ``clock.stack`` naming the innermost module running, through forward hooks."""
+    def enter(name: str) -> Callable[..., None]:
+        def hook(module: nn.Module, args: Any) -> None:
+            clock.stack.append(name)
+        return hook
+
+    def leave(module: nn.Module, args: Any, output: Any) -> None:  # returns None: the output stays untouched
+        clock.stack.pop()
+
+    handles = []
+    for name, module in model.named_modules():
+        if name:
+            handles.append(module.register_forward_pre_hook(enter(name)))
+            handles.append(module.register_forward_hook(leave))
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def _eager_of(model: nn.Module) -> nn.Module:
+    """The eager module to instrument: the folded channels_last model inside a deployed one, else the model."""
+    return model.eager if isinstance(model, DeployedModel) else model
+
+
+def _clocked_runs(model: nn.Module, x: torch.Tensor, device: torch.device, budget_s: float,
+                  min_runs: int) -> tuple[list[_OpCall], list[list[float]]]:
+    """Run ``model`` under the op clock until the budget is spent: (the op calls, per-run op times)."""
+    eager = _eager_of(model)
+    clock = _OpClock(device)
+    feed = x.contiguous(memory_format=torch.channels_last) if isinstance(model, DeployedModel) else x
+    runs: list[list[float]] = []
+    with _evaluating(eager), torch.inference_mode(), _module_stack(eager, clock):
+        eager(feed)  # warm-up outside the clock
+        calls: list[_OpCall] = []
+        clock.calls = calls  # the first clocked pass also records what each call is
+        deadline = time.perf_counter() + budget_s
+        while len(runs) < min_runs or (time.perf_counter() < deadline and len(runs) < 1000):
+            clock.times = []
+            with clock:
+                eager(feed)
+            clock.calls = None
+            if len(clock.times) != len(calls):
+                raise RuntimeError("the network ran a different sequence of operators on a later pass")
+            runs.append(clock.times)
+    return calls, runs
+
+
+@dataclass(frozen=True)
+class LayerTime:
+    """One row of ``lightnets.profile`` with its measured time (median over passes; 0 for a folded op)."""
+
+    name: str
+    block: str
+    stage: str
+    op: str
+    output_shape: tuple[int, ...]
+    macs: int
+    elementwise: int
+    mem_bytes: int
+    time_ms: float
+    timed: bool  # False where the op did not run (BatchNorm folded into its conv in deployment mode)
+
+
+@dataclass(frozen=True)
+class BlockTime:
+    path: str
+    label: str
+    kind: str
+    stage: str
+    macs: int
+    time_ms: float
+
+
+@dataclass(frozen=True)
+class LayerLatency:
+    """Where the time goes: per-operator times aligned with ``lightnets.profile``'s rows and blocks."""
+
+    name: str
+    mode: str
+    device: str
+    threads: int
+    batch: int
+    resolution: int
+    runs: int  # instrumented forward passes the per-op medians come from
+    rows: tuple[LayerTime, ...] = field(repr=False)
+    blocks: tuple[BlockTime, ...] = field(repr=False)
+    unattributed_ms: float  # ops outside the profile's rows (views, layout conversion)
+    measured: LatencyResult | None  # the whole network timed without instrumentation
+
+    @property
+    def ops_ms(self) -> float:
+        """Sum of the operators' own times."""
+        return sum(r.time_ms for r in self.rows) + self.unattributed_ms
+
+    @property
+    def overhead_ms(self) -> float | None:
+        """Measured end-to-end time not spent inside operators: Python, dispatch, allocation."""
+        return None if self.measured is None else self.measured.median_ms - self.ops_ms
+
+    def by_kind(self) -> dict[str, tuple[int, float]]:
+        """op kind → (MACs, milliseconds), in the order kinds first appear."""
+        out: dict[str, list[float]] = {}
+        for row in self.rows:
+            entry = out.setdefault(row.op, [0, 0.0])
+            entry[0] += row.macs
+            entry[1] += row.time_ms
+        return {kind: (int(m), t) for kind, (m, t) in out.items()}
+
+    def shares(self) -> dict[str, tuple[float, float]]:
+        """op kind → (share of the MACs, share of the operator time), as fractions of the profile's rows."""
+        kinds = self.by_kind()
+        macs = sum(m for m, _ in kinds.values())
+        total = sum(t for _, t in kinds.values())
+        return {kind: (m / macs if macs else 0.0, t / total if total else 0.0) for kind, (m, t) in kinds.items()}
+
+
+def layer_latency(model_or_name: nn.Module | str, resolution: int | None = 224, batch: int = 1,
+                  threads: int | None = None, device: str = "cpu", *, optimized: bool = False,
+                  budget_s: float = 1.5, min_runs: int = 3, end_to_end: bool = True, **knobs: Any) -> LayerLatency:
+    """Time of every operator of ``lightnets.profile``'s rows, measured in place in real forward passes.
+
+    Method: the network runs under a dispatch mode that reads a clock just before and just after each ATen
+    kernel call (CUDA: synchronising around it), with forward hooks naming the module that runs it, repeatedly
+    for ``budget_s`` seconds; each op's time is its median over the passes. The ops are matched in execution
+    order to the profile's rows (same module, same output shape), so ``rows[i]`` is ``profile.layers[i]``.
+    An op's time includes the few microseconds PyTorch needs to dispatch it (what it costs in eager mode),
+    not the Python between ops; that remainder is ``overhead_ms`` against the uninstrumented measurement
+    (``end_to_end``). In deployment mode (``optimized``) the folded channels_last eager network is timed, and
+    folded BatchNorm rows take no time.
+    """
+    batch = _check_int("batch", batch, 1, MAX_BATCH)
+    if threads is not None:
+        threads = _check_int("threads", threads, 1, MAX_THREADS)
+    dev = _check_device(device)
+    if not (isinstance(budget_s, (int, float)) and 0 < budget_s <= 600):
+        raise ValueError(f"budget_s={budget_s!r} is not allowed: it must be a number of seconds from 0 to 600")
+    from lightnets.cost import profile
+
+    with _exclusive(threads) as used:
+        model, name, full_knobs, res = _resolve(model_or_name, resolution, knobs, dev, optimized, batch)
+        base = model_or_name if isinstance(model_or_name, nn.Module) else None
+        prof = profile(model_or_name, res, **knobs) if base is None else profile(
+            base.eager if isinstance(base, DeployedModel) else base, res)
+        x = torch.randn(batch, 3, res, res, device=dev)
+        calls, runs = _clocked_runs(model, x, dev, float(budget_s), min_runs)
+        medians = [statistics.median(col) for col in zip(*runs)]
+        rows, used_calls = _align(prof, calls, medians)
+        unattributed = sum(t for i, t in enumerate(medians) if i not in used_calls)
+        measured = measure_latency(model, res, batch, used, str(dev), optimized=optimized,
+                                   budget_s=max(0.5, budget_s * 0.6)) if end_to_end else None
+    return LayerLatency(name=name, mode="optimized" if optimized else "eager", device=device_name(dev),
+                        threads=used, batch=batch, resolution=res, runs=len(runs), rows=rows,
+                        blocks=_block_times(prof, rows), unattributed_ms=unattributed, measured=measured)
+
+
+def _align(prof: Any, calls: list[_OpCall], medians: list[float]) -> tuple[tuple[LayerTime, ...], set[int]]:
+    """Match profile rows to timed calls in execution order (same module name, same output shape but batch)."""
+    rows: list[LayerTime] = []
+    used: set[int] = set()
+    pointer = 0
+    for layer in prof.layers:
+        found = None
+        for j in range(pointer, min(len(calls), pointer + 64)):
+            if calls[j].module == layer.name and calls[j].out_shape[1:] == tuple(layer.output_shape[1:]):
+                found = j
+                break
+        if found is not None:
+            used.add(found)
+            pointer = found + 1
+        rows.append(LayerTime(name=layer.name, block=layer.block, stage=layer.stage, op=layer.op,
+                              output_shape=tuple(layer.output_shape), macs=layer.macs, elementwise=layer.elementwise,
+                              mem_bytes=layer.mem_bytes, time_ms=medians[found] if found is not None else 0.0,
+                              timed=found is not None))
+    return tuple(rows), used
+
+
+def _block_times(prof: Any, rows: tuple[LayerTime, ...]) -> tuple[BlockTime, ...]:
+    per_block: dict[str, float] = defaultdict(float)
+    for row in rows:
+        per_block[row.block] += row.time_ms
+    return tuple(BlockTime(path=b.path, label=b.label, kind=b.kind, stage=b.stage, macs=b.macs,
+                           time_ms=per_block.get(b.path, 0.0)) for b in prof.blocks)
+
+
+# --------------------------------------------------------------------------------------------------
+# the latency lookup table (FBNet)
+
+
+def cache_dir() -> Path:
+    """Where measured tables live: ``$LIGHTNETS_CACHE_DIR``, else ``$XDG_CACHE_HOME/lightnets``, else ~/.cache."""
+    if os.environ.get("LIGHTNETS_CACHE_DIR"):
+        return Path(os.environ["LIGHTNETS_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "lightnets"
+
+
+class LatencyTable:
+    """Per-operator latencies of one device at one thread count, persisted as JSON.
+
+    An entry is keyed by the operator call (``aten.convolution.default(float32[1, 32, 112, 112], …, [2, 2],
+    …, 32)``: op, shapes, layout, kernel, stride, padding, groups) and holds its median time in ms, measured
+    alone on random data. A table belongs to one device, thread count and PyTorch version; a file written by
+    another version is ignored.
+    """
+
+    VERSION = 1
+
+    def __init__(self, device: str, threads: int, path: Path | None = None,
+                 entries: dict[str, float] | None = None) -> None:
+        self.device = device
+        self.threads = threads
+        self.torch = torch.__version__
+        self.path = path
+        self.entries: dict[str, float] = dict(entries or {})
+
+    @classmethod
+    def default_path(cls, device: str, threads: int) -> Path:
+        digest = hashlib.sha1(f"{device}|{threads}|{torch.__version__}".encode()).hexdigest()[:10]
+        slug = re.sub(r"[^a-z0-9]+", "-", device.lower()).strip("-")[:40]
+        return cache_dir() / f"latency-table-{slug}-{threads}t-{digest}.json"
+
+    @classmethod
+    def load(cls, device: str, threads: int, path: Path | str | None = None) -> LatencyTable:
+        """The table stored at ``path`` (default: the user cache), or an empty one if none matches."""
+        where = Path(path) if path is not None else cls.default_path(device, threads)
+        try:
+            data = json.loads(where.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return cls(device, threads, where)
+        same = (data.get("version") == cls.VERSION and data.get("device") == device
+                and data.get("threads") == threads and data.get("torch") == torch.__version__)
+        entries = {str(k): float(v) for k, v in data.get("entries", {}).items()} if same else {}
+        return cls(device, threads, where, entries)
+
+    def save(self) -> None:
+        """Write the table atomically (a reader never sees half a file)."""
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        data = {"version": self.VERSION, "device": self.device, "threads": self.threads, "torch": self.torch,
+                "entries": dict(sorted(self.entries.items()))}
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".latency-table-", suffix=".json")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=0)
+        os.replace(tmp, self.path)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def predict(self, keys: Sequence[str]) -> float:
+        """Sum of the entries of ``keys`` (one per operator call, repeats included); KeyError if one is missing."""
+        return sum(self.entries[k] for k in keys)
+
+
+def _time_alone(call: _OpCall, device: torch.device, budget_s: float = 0.01, min_runs: int = 5) -> float:
+    """Median ms of one operator call replayed alone on fresh random tensors of the recorded shapes."""
+    args, kwargs = pytree.tree_map(lambda v: v.make(device) if isinstance(v, _TensorSpec) else v, call.specs,
+                                   is_leaf=lambda v: isinstance(v, _TensorSpec))
+    for _ in range(2):
+        call.func(*args, **kwargs)
+    times: list[float] = []
+    deadline = time.perf_counter() + budget_s
+    while len(times) < min_runs or (time.perf_counter() < deadline and len(times) < 200):
+        _sync(device)
+        t0 = time.perf_counter()
+        call.func(*args, **kwargs)
+        _sync(device)
+        times.append((time.perf_counter() - t0) * 1000.0)
+    return statistics.median(times)
+
+
+@dataclass(frozen=True)
+class OpEstimate:
+    module: str
+    key: str
+    ms: float
+
+
+@dataclass(frozen=True)
+class LatencyPrediction:
+    """A network's latency predicted from the lookup table: the sum of its operators' entries."""
+
+    name: str
+    mode: str
+    device: str
+    threads: int
+    batch: int
+    resolution: int
+    predicted_ms: float
+    ops: tuple[OpEstimate, ...] = field(repr=False)
+    new_entries: int  # operators measured for this prediction (the rest came from the table)
+    table_entries: int
+    table_path: str | None
+
+    def error(self, measured_ms: float) -> float:
+        """Relative error of the prediction against a measurement: (predicted − measured) / measured."""
+        if measured_ms <= 0:
+            raise ValueError("a measured latency must be positive")
+        return (self.predicted_ms - measured_ms) / measured_ms
+
+
+def predict_latency(model_or_name: nn.Module | str, resolution: int | None = 224, batch: int = 1,
+                    threads: int | None = None, device: str = "cpu", *, optimized: bool = False,
+                    table: LatencyTable | None = None, save: bool = True, **knobs: Any) -> LatencyPrediction:
+    """Predicted latency from the per-device lookup table, timing (and storing) only operators it lacks.
+
+    The network runs once to list its operator calls; each call not yet in the table is timed alone on random
+    inputs of its shapes; the prediction is the sum over all calls. It leaves out what isolated operators do
+    not see (Python between ops, cold caches, the allocator), so compare it with ``measure_latency``.
+    ``table`` defaults to the one stored for this device and thread count in ``cache_dir()``.
+    """
+    batch = _check_int("batch", batch, 1, MAX_BATCH)
+    if threads is not None:
+        threads = _check_int("threads", threads, 1, MAX_THREADS)
+    dev = _check_device(device)
+    with _exclusive(threads) as used:
+        model, name, _, res = _resolve(model_or_name, resolution, knobs, dev, optimized, batch)
+        where = device_name(dev)
+        if table is None:
+            table = LatencyTable.load(where, used)
+        elif (table.device, table.threads) != (where, used):
+            raise ValueError(f"the table was measured on {table.device} with {table.threads} thread(s), "
+                             f"not on {where} with {used}")
+        x = torch.randn(batch, 3, res, res, device=dev)
+        calls, _ = _clocked_runs(model, x, dev, budget_s=0.0, min_runs=1)
+        new = 0
+        with torch.inference_mode():
+            for call in calls:
+                key = call.key
+                if key not in table.entries:
+                    table.entries[key] = _time_alone(call, dev)
+                    new += 1
+        if new and save:
+            table.save()
+        ops = tuple(OpEstimate(c.module, c.key, table.entries[c.key]) for c in calls)
+    return LatencyPrediction(name=name, mode="optimized" if optimized else "eager", device=where, threads=used,
+                             batch=batch, resolution=res, predicted_ms=sum(o.ms for o in ops), ops=ops,
+                             new_entries=new, table_entries=len(table), table_path=str(table.path or "") or None)
+
+
+# --------------------------------------------------------------------------------------------------
+# deployment mode
+
+
+def _runs_in_order(module: nn.Module) -> bool:
+    """True if ``module`` feeds each child's output to the next child only (a plain Sequential chain)."""
+    from lightnets.registry import Network
+
+    return type(module).forward is nn.Sequential.forward or isinstance(module, Network)
+
+
+def _sequential_pairs(model: nn.Module) -> list[tuple[str, str]]:
+    """(conv, BN) names of adjacent children of containers that run their children in order."""
+    pairs = []
+    for prefix, module in model.named_modules():
+        if not _runs_in_order(module):
+            continue
+        names = list(module._modules)
+        for first, second in zip(names, names[1:]):
+            if isinstance(module._modules[first], nn.Conv2d) and isinstance(module._modules[second], nn.BatchNorm2d):
+                pairs.append((f"{prefix}.{first}" if prefix else first, f"{prefix}.{second}" if prefix else second))
+    return pairs
+
+
+def _dataflow_pairs(model: nn.Module, example: torch.Tensor) -> list[tuple[str, str]]:
+    """(conv, BN) names where, in a real forward pass, a BN's input is a conv's output and nothing else reads it.
+
+    Needed for blocks that call ``self.bn(self.conv(x))`` in their own ``forward`` (EfficientNet's MBConv,
+    GhostNet's stride-2 bottleneck): attribute order says nothing about data flow there, the run does. A conv
+    or BN called more than once (shared weights) is left alone.
+    """
+    stack = [""]
+    produced: dict[str, list[torch.Tensor]] = defaultdict(list)
+    fed: dict[str, list[torch.Tensor]] = defaultdict(list)
+    readers: dict[int, set[str]] = defaultdict(set)
+    alive: list[torch.Tensor] = []  # keeps every seen tensor alive, so an id() cannot be reused mid-pass
+
+    class Readers(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: D105
+            for t in pytree.tree_leaves((args, kwargs or {})):
+                if isinstance(t, torch.Tensor):
+                    readers[id(t)].add(stack[-1])
+                    alive.append(t)
+            return func(*args, **(kwargs or {}))
+
+    def enter(name: str) -> Callable[..., None]:
+        def hook(module: nn.Module, args: Any) -> None:
+            stack.append(name)
+            if isinstance(module, nn.BatchNorm2d) and args:
+                fed[name].append(args[0])
+        return hook
+
+    def leave(name: str) -> Callable[..., None]:
+        def hook(module: nn.Module, args: Any, output: Any) -> None:
+            stack.pop()
+            if isinstance(module, nn.Conv2d) and isinstance(output, torch.Tensor):
+                produced[name].append(output)
+        return hook
+
+    handles = []
+    for name, module in model.named_modules():
+        if name:
+            handles += [module.register_forward_pre_hook(enter(name)), module.register_forward_hook(leave(name))]
+    try:
+        with _evaluating(model), torch.no_grad(), Readers():
+            model(example)
+    finally:
+        for handle in handles:
+            handle.remove()
+    by_output = {id(outs[0]): conv for conv, outs in produced.items() if len(outs) == 1}
+    return [(by_output[id(ins[0])], bn) for bn, ins in fed.items()
+            if len(ins) == 1 and id(ins[0]) in by_output and readers[id(ins[0])] == {bn}]
+
+
+@torch.no_grad()
+def fold_batchnorm(model: nn.Module, example: torch.Tensor | None = None) -> int:
+    """Fold every eval-mode BatchNorm2d that reads only a Conv2d's output into that conv, in place.
+
+    An eval-mode BN is the per-channel affine map y = γ·(x − μ)/√(σ² + ε) + β, so conv followed by BN equals one
+    conv with weight W·s (s = γ/√(σ² + ε), per output channel) and bias (b − μ)·s + β; the BN becomes
+    ``nn.Identity``. Pairs are adjacent children of a Sequential chain (the conv's output can only go to the BN)
+    and, given an ``example`` input, every pair a real forward pass shows (the BN reads the conv's output, and
+    nothing else does). Computed in float64. Returns the number of BatchNorms folded.
+    """
+    pairs = dict((bn, conv) for conv, bn in _sequential_pairs(model))
+    if example is not None:
+        pairs.update((bn, conv) for conv, bn in _dataflow_pairs(model, example))
+    modules = dict(model.named_modules())
+    folded = 0
+    for bn_name, conv_name in pairs.items():
+        conv, bn = modules[conv_name], modules[bn_name]
+        if bn.running_mean is None or bn.running_var is None or bn.num_features != conv.out_channels:
+            continue  # a BN without running statistics normalises with batch statistics: not foldable
+        scale = torch.rsqrt(bn.running_var.double() + bn.eps)
+        if bn.affine:
+            scale = scale * bn.weight.double()
+        shift = bn.bias.double() if bn.affine else torch.zeros_like(scale)
+        bias = conv.bias.double() if conv.bias is not None else torch.zeros_like(scale)
+        dtype = conv.weight.dtype
+        conv.weight = nn.Parameter((conv.weight.double() * scale.view(-1, 1, 1, 1)).to(dtype), requires_grad=False)
+        conv.bias = nn.Parameter(((bias - bn.running_mean.double()) * scale + shift).to(dtype), requires_grad=False)
+        parent, _, leaf = bn_name.rpartition(".")
+        setattr(modules[parent] if parent else model, leaf, nn.Identity())
+        folded += 1
+    return folded
+
+
+class DeployedModel(nn.Module):
+    """A model in deployment mode: BatchNorm folded, channels_last, and (CPU) a frozen TorchScript trace.
+
+    The trace is specialised to the input shape it was traced with; any other shape runs ``eager`` (the folded
+    channels_last network), which gives the same outputs. Inference only: there is no BatchNorm left to train.
+    """
+
+    def __init__(self, eager: nn.Module, scripted: nn.Module | None, example_shape: tuple[int, ...],
+                 folded: int, steps: tuple[str, ...]) -> None:
+        super().__init__()
+        self.eager = eager
+        self.scripted = scripted
+        self.example_shape = example_shape
+        self.folded_batchnorms = folded
+        self.steps = steps
+        self.name = getattr(eager, "name", "")
+        self.knobs = getattr(eager, "knobs", {})
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.scripted is not None and tuple(x.shape) == self.example_shape:
+            return self.scripted(x)
+        return self.eager(x.contiguous(memory_format=torch.channels_last))
+
+
+class _ChannelsLastInput(nn.Module):
+    """Converts the input to channels_last inside the traced graph, so callers may pass ordinary NCHW tensors."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x.contiguous(memory_format=torch.channels_last))
+
+
+BACKENDS = ("auto", "eager", "torchscript")
+
+
+def optimize_for_inference(model: nn.Module, *, backend: str = "auto", resolution: int = 224, batch: int = 1,
+                           check: bool = True) -> DeployedModel:
+    """A copy of ``model`` for deployment: BatchNorm folded into convs, channels_last, frozen TorchScript.
+
+    ``backend``: ``"eager"`` stops after folding and channels_last; ``"torchscript"`` also traces the network
+    at ``batch``×3×``resolution``² and freezes it (constants inlined, conv+ReLU fused by oneDNN); ``"auto"`` picks
+    TorchScript on CPU and eager elsewhere. ``torch.compile`` is not offered: it takes tens of seconds to compile
+    on a 2-core CPU, too long for an interactive app, and its gain over the frozen trace is small here
+    (see benchmarks/README.md). With ``check`` the copy's outputs are compared with the eager model's on a random
+    input and a ``RuntimeError`` is raised if they differ by more than 1e-4. The given model is not changed.
+    """
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"optimize_for_inference needs an nn.Module, got {type(model).__name__}")
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
+    if isinstance(model, DeployedModel):
+        return model
+    resolution = _check_int("resolution", resolution, 8, 4096)
+    batch = _check_int("batch", batch, 1, MAX_BATCH)
+    device = _param_device(model) or torch.device("cpu")
+    eager = copy.deepcopy(model).eval()
+    for p in eager.parameters():
+        p.requires_grad_(False)
+    example = torch.randn(batch, 3, resolution, resolution, device=device)
+    folded = fold_batchnorm(eager, example)
+    eager = eager.to(memory_format=torch.channels_last)
+    steps = [f"folded {folded} BatchNorm layers into their convolutions", "channels_last memory format"]
+    scripted = None
+    if backend == "torchscript" or (backend == "auto" and device.type == "cpu"):
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")  # TorchScript's deprecation and tracer warnings: the check below decides
+            # check_trace=False: the tracer's own check re-runs the trace (doubling the wait); ours below compares
+            # the outputs with the original model instead
+            scripted = torch.jit.freeze(torch.jit.trace(_ChannelsLastInput(eager).eval(), example,
+                                                        check_trace=False))
+        steps.append("frozen TorchScript trace")
+    deployed = DeployedModel(eager, scripted, tuple(example.shape), folded, tuple(steps))
+    if check:
+        with _evaluating(model), torch.inference_mode():
+            expected, got = model(example), deployed(example)
+            both = deployed.eager(example.contiguous(memory_format=torch.channels_last))
+        for what, out in (("deployed", got), ("folded", both)):
+            if not torch.allclose(out, expected, atol=1e-4, rtol=1e-4):
+                diff = float((out - expected).abs().max())
+                raise RuntimeError(f"the {what} model's outputs differ from the eager model's by up to {diff:.2e}")
+    return deployed
