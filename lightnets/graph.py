@@ -48,8 +48,8 @@ BLOCK_KIND_COLORS: dict[str, str] = {
     "bn": _lighten(OP_COLORS["bn"]),
     "shuffle": _lighten(OP_COLORS["shuffle"]),
     "squeeze-excite": _lighten(OP_COLORS["scale"]),
-    "dropout": "#e8e8e8",
-    "flatten": "#e8e8e8",
+    "dropout": "#f2f2f2",
+    "flatten": "#ffffff",
     "fire": "#8dd3c7",
     "depthwise separable": "#b3de69",
     "inverted residual": "#80b1d3",
@@ -57,9 +57,15 @@ BLOCK_KIND_COLORS: dict[str, str] = {
     "shuffle unit": "#fdb462",
     "shuffle v2 unit": "#ffed6f",
     "MBConv": "#fccde5",
+    "squeezenext block": "#ccebc5",
+    "ghost bottleneck": "#fb8072",
+    "ghost module": "#fdcdac",
+    "fbnet block": "#bc80bd",
+    "eesp": "#d9d9d9",
+    "strided eesp": "#b3cde3",
 }
 # for kinds registered later (new families): a stable pick from the rest of Set3 and Pastel1
-_SPARE_COLORS = ("#ccebc5", "#fb8072", "#bc80bd", "#ffffb3", "#decbe4", "#fed9a6", "#e5d8bd", "#b3cde3")
+_SPARE_COLORS = ("#ffffb3", "#decbe4", "#fed9a6", "#e5d8bd", "#f2f2f2", "#fddaec", "#c7e9c0", "#fdd0a2")
 
 
 def block_kind_color(kind: str) -> str:
@@ -202,7 +208,8 @@ def _block_graph_dot(name: str, resolution: int, knob_items: tuple[tuple[str, An
     for node in nodes:
         dot.edge(previous, node.id, label=shape_text(node.input_shape))
         if node.takes_image:  # the block also reads the (down-sampled) input image
-            dot.edge("__input__", node.id, label=f"image {shape_text(image_shape)}", style="dashed")
+            dot.edge("__input__", node.id, label=f"image {shape_text(image_shape)}", style="dashed",
+                     constraint="false")
         previous = node.id
     dot.node("__output__", _dot_text(f"output\n{shape_text(nodes[-1].output_shape)}"), shape="box",
              style="filled", fillcolor=_WHITE)
@@ -223,6 +230,7 @@ class InnerNode:
     op: str  # a cost.OP_KINDS kind, or input / output / split / block
     shape: tuple[int, ...]  # the tensor it produces (batch 1); its input for split and output nodes
     modules: tuple[str, ...] = ()  # qualified names (inside the block) of the modules it stands for
+    group: str = ""  # the submodule (qualified name) whose cluster it is drawn in, if any
 
 
 @dataclass(frozen=True)
@@ -243,6 +251,7 @@ class InnerGraph:
     edges: tuple[InnerEdge, ...]
     traced: bool
     note: str = ""
+    groups: tuple[tuple[str, str], ...] = ()  # (submodule, caption) of the clusters
 
     def node(self, node_id: str) -> InnerNode:
         return next(n for n in self.nodes if n.id == node_id)
@@ -387,6 +396,8 @@ def _function_op(n: torch.fx.Node, values: dict[str, Any]) -> tuple[str, str]:
         if isinstance(source, torch.fx.Node) and isinstance(values.get(source.name), (tuple, list)):
             return _TRANSPARENT, ""  # one piece of a split: an edge out of the split node
         if _is_tensor(value) and tensors:
+            if tuple(value.shape) == tuple(tensors[0].shape):
+                return _TRANSPARENT, ""  # a slice that keeps everything (Ghost module when s divides out)
             return "other", f"slice to {shape_text(tuple(value.shape))}"
         return _SKIP, ""
     if isinstance(value, (tuple, list)) and value and all(_is_tensor(v) for v in value):
@@ -410,7 +421,7 @@ def _function_op(n: torch.fx.Node, values: dict[str, Any]) -> tuple[str, str]:
     if name in ("adaptive_avg_pool2d", "mean"):
         return "pool", "global avg pool" if _spatial_one(tuple(value.shape)) else "avg pool"
     if name in ("avg_pool2d", "max_pool2d"):
-        return "pool", name.replace("_pool2d", " pool")
+        return "pool", _functional_pool_label(n, name)
     if name in _ACT_FUNCTIONS:
         return "act", _ACT_FUNCTIONS[name]
     if name in ("flatten", "view", "reshape", "squeeze", "unsqueeze"):
@@ -424,12 +435,28 @@ def _function_op(n: torch.fx.Node, values: dict[str, Any]) -> tuple[str, str]:
     return "other", name
 
 
-def _role(qualname: str) -> str:
+def _functional_pool_label(n: torch.fx.Node, name: str) -> str:
+    args = list(n.args[1:3]) + [None] * 2
+    kernel = n.kwargs.get("kernel_size", args[0])
+    stride = n.kwargs.get("stride", args[1]) or kernel
+    k = kernel if isinstance(kernel, int) else (kernel or [0])[0]
+    st = stride if isinstance(stride, int) else (stride or [0])[0]
+    return f"{name.split('_')[0]} pool {k}×{k}, s{st}" if k else f"{name.split('_')[0]} pool"
+
+
+# role words that only repeat what the operator label already says
+_REDUNDANT_ROLES = {"depthwise": ("depthwise", "dw"), "pointwise": ("pointwise", "pw"), "pool": ("pool",)}
+
+
+def _role(qualname: str, op: str) -> str:
     """The meaningful module attribute name of a node (``expand3x3``, ``shortcut``), or ''."""
     for part in reversed(qualname.split(".")[1:]):  # [0] is the wrapper's "block"
         if not part.isdigit():
             part = part.strip("_")
-            return "" if part in _GENERIC_ROLES else part.replace("_", " ")
+            words = part.lower().replace("_", " ")
+            if part in _GENERIC_ROLES or any(w in words for w in _REDUNDANT_ROLES.get(op, ())):
+                return ""
+            return words
     return ""
 
 
@@ -446,9 +473,22 @@ class _Draft:
     merged_bn: bool = False
     merged_act: bool = False
     fc: bool = False
+    scope: list[str] = field(default_factory=list)  # enclosing modules that may become a cluster, outermost first
 
 
-def _draft_graph(module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> tuple[list[_Draft], list[list]]:
+def _cluster_label(qualname: str, module: nn.Module) -> str:
+    """The caption of a submodule drawn as a cluster (``ghost1 (ghost module)``, ``branch2``), or '' for none."""
+    name = qualname.rpartition(".")[2].strip("_").replace("_", " ")
+    kind = getattr(type(module), "kind", "")
+    if isinstance(module, _LEAVES) or kind == "conv":
+        return ""
+    if name.isdigit() or name in _GENERIC_ROLES:
+        return kind
+    return f"{name} ({kind})" if kind and kind not in name else name
+
+
+def _draft_graph(module: nn.Module, inputs: tuple[torch.Tensor, ...]
+                 ) -> tuple[list[_Draft], list[list], dict[str, str]]:
     root = _WrapImage(module) if len(inputs) == 2 else _Wrap(module)
     graph = _Tracer().trace(root)
     gm = torch.fx.GraphModule(root, graph)
@@ -456,7 +496,8 @@ def _draft_graph(module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> tuple[l
     with torch.no_grad():
         interpreter.run(*inputs)
     values = interpreter.values
-    modules = dict(gm.named_modules())
+    modules = dict(root.named_modules())  # the GraphModule keeps only plain containers above its leaves
+    clusters = {q: label for q, m in modules.items() if q.startswith("block.") and (label := _cluster_label(q, m))}
     drafts: dict[str, _Draft] = {}
     alias: dict[str, str] = {}
     edges: list[list] = []
@@ -484,7 +525,9 @@ def _draft_graph(module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> tuple[l
                 alias[n.name] = alias.get(sources[0].name, sources[0].name) if sources else ""
                 continue
             fc = isinstance(sub, nn.Linear) or label.startswith("FC")
-            role = _role(str(n.target)) if op in CONV_KINDS + ("pool",) and not fc else ""
+            role = _role(str(n.target), op) if op in CONV_KINDS + ("pool",) and not fc else ""
+            if role and all(word in label.lower() for word in role.split()):
+                role = ""  # says nothing the label does not
             drafts[n.name] = _Draft(n.name, label, op, shape_of(value), [str(n.target)[len("block."):]], role,
                                     fc=fc)
         else:
@@ -498,12 +541,26 @@ def _draft_graph(module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> tuple[l
                 continue
             shape = shape_of(values[sources[0].name]) if op == "split" and sources else shape_of(value)
             drafts[n.name] = _Draft(n.name, label, op, shape)
+        if n.name in drafts:
+            stack = n.meta.get("nn_module_stack") or {}
+            drafts[n.name].scope = [q for q in stack if q in clusters and q != n.target]
         for source in sources:
             tail = alias.get(source.name, source.name)
             edge = [tail, n.name, shape_of(values[source.name])]
             if edge not in edges:
                 edges.append(edge)
-    return list(drafts.values()), edges
+    return list(drafts.values()), edges, clusters
+
+
+def _groups(drafts: list[_Draft], clusters: dict[str, str]) -> dict[str, str]:
+    """Node id → the outermost enclosing submodule holding two or more, but not all, of the drawn operators."""
+    ops = [d for d in drafts if d.op not in ("input", "output")]
+    count: dict[str, int] = {}
+    for d in ops:
+        for q in d.scope:
+            count[q] = count.get(q, 0) + 1
+    useful = {q for q, c in count.items() if 2 <= c < len(ops)}
+    return {d.id: next((q for q in d.scope if q in useful), "") for d in ops}
 
 
 def _collapse(drafts: list[_Draft], edges: list[list]) -> tuple[list[_Draft], list[list]]:
@@ -546,13 +603,17 @@ def module_inner_graph(module: nn.Module, input_shapes: tuple[tuple[int, ...], .
     label = label or type(module).__name__
     try:
         inputs = tuple(torch.empty(shape, device="meta") for shape in input_shapes)
-        drafts, edges = _collapse(*_draft_graph(module.eval(), inputs))
+        drafts, edges, clusters = _draft_graph(module.eval(), inputs)
+        drafts, edges = _collapse(drafts, edges)
+        group_of = _groups(drafts, clusters)
     except Exception as err:  # noqa: BLE001 - any failure of tracing means: draw the block as one node
         return _fallback(path, label, kind, input_shapes, output_shape,
                          f"inside not traced ({type(err).__name__})")
-    nodes = tuple(InnerNode(d.id, f"{d.role}\n{d.label}" if d.role else d.label, d.op, d.shape, tuple(d.modules))
-                  for d in drafts)
-    return InnerGraph(path, label, kind, nodes, tuple(InnerEdge(*e) for e in edges), traced=True)
+    nodes = tuple(InnerNode(d.id, f"{d.role}\n{d.label}" if d.role else d.label, d.op, d.shape, tuple(d.modules),
+                            group_of.get(d.id, "")) for d in drafts)
+    used = dict.fromkeys(n.group for n in nodes if n.group)
+    groups = tuple((q, clusters[q]) for q in used)
+    return InnerGraph(path, label, kind, nodes, tuple(InnerEdge(*e) for e in edges), traced=True, groups=groups)
 
 
 def _fallback(path: str, label: str, kind: str, input_shapes: tuple[tuple[int, ...], ...],
@@ -601,6 +662,11 @@ def _inner(name: str, block_path: str, resolution: int, knob_items: tuple[tuple[
 def inner_dot(inner: InnerGraph, title: str = "") -> str:
     """DOT text of an ``InnerGraph``."""
     dot = _digraph(inner.path or "block", title or f"{inner.path}: {inner.label}")
+    clusters: dict[str, graphviz.Digraph] = {}
+    for i, (q, caption) in enumerate(inner.groups):
+        clusters[q] = graphviz.Digraph(name=f"cluster_{i}")
+        clusters[q].attr(label=_dot_text(caption), style="rounded,dashed", color="#888888", fontsize="16",
+                         labeljust="l")
     for node in inner.nodes:
         attrs: dict[str, str] = {"fillcolor": INNER_COLORS.get(node.op, _WHITE),
                                  "tooltip": ", ".join(node.modules) or node.label}
@@ -613,7 +679,9 @@ def inner_dot(inner: InnerGraph, title: str = "") -> str:
             label = "+" if node.label == "add" else node.label
         elif node.op == "block":
             attrs["fillcolor"] = block_kind_color(inner.kind)
-        dot.node(node.id, _dot_text(label), **attrs)
+        clusters.get(node.group, dot).node(node.id, _dot_text(label), **attrs)
+    for cluster in clusters.values():
+        dot.subgraph(cluster)
     for edge in inner.edges:
         dot.edge(edge.tail, edge.head, label=shape_text(edge.shape))
     if inner.note:
@@ -647,7 +715,8 @@ def block_choices(name: str, resolution: int | None = None, **knobs: Any) -> lis
             continue
         seen.append(key)
         inner = block_inner_data(name, row.path, prof.resolution, **prof.knobs)
-        inside = [n for n in inner.nodes if n.op not in ("input", "output")]
+        # a reshape is not an operator worth a drawing (global pool → flatten is one step)
+        inside = [n for n in inner.nodes if n.op not in ("input", "output") and n.label not in ("flatten", "reshape")]
         if len(inside) > 1 or (not inner.traced and not row.layer.__module__.startswith("torch.")):
             out.append((row.path, row.label))
     return out
