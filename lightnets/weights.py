@@ -43,6 +43,9 @@ _CHUNK = 1 << 20
 class WeightsError(ValueError):
     """A checkpoint that cannot be found, fetched, read or fitted; the message is one sentence."""
 
+    def __init__(self, message: str) -> None:
+        super().__init__(message if message.endswith(".") else message + ".")
+
 
 @dataclass(frozen=True)
 class Checkpoint:
@@ -293,7 +296,10 @@ def read_checkpoint(data: bytes | str | os.PathLike[str] | BinaryIO) -> dict[str
         raise WeightsError("The checkpoint file is empty")
     try:
         obj = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
+    except pickle.UnpicklingError as err:
+        if "GLOBAL" not in str(err):  # no class or function named in it: garbage that merely looks like a pickle
+            raise WeightsError("The file is not a PyTorch checkpoint that can be read (expected a .pth or .pt "
+                               "file saved with torch.save)") from None
         raise WeightsError("The checkpoint holds Python objects other than tensors, which are never loaded for "
                            "safety; save model.state_dict() instead of the whole model") from None
     except (RuntimeError, EOFError, ValueError, zipfile.BadZipFile, OSError, KeyError, AttributeError,
