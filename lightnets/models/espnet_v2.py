@@ -192,9 +192,11 @@ MODELS = [
                       "the official pretrained models; others would not split evenly into the 4 branches."),
         ),
         blocks=espnet_v2_blocks,
+        # every stride-2 step maps n to ceil(n/2), so 32 px (the project's floor) ends at 1×1 at level 5
+        min_resolution=32,
         references=tuple(_reference(entry, s) for entry, s in zip(range(249, 254), SCALES)),
         notes=(
-            "The official FLOP counter (FlopsCompute.py) counts convolutions only — the input-reinforcement convs "
+            "The repo's FLOP counter (segmentation/FlopsCompute.py, hooks on nn.Conv2d only) counts convolutions only — the input-reinforcement convs "
             "included, the fully connected classifier not. Our multiply-adds add the classifier (1024 or 1280 × "
             "1000), so they are about 1M above the repo's table; the conv part matches it to 0.01M.",
             "The official model also builds a PReLU in each strided EESP and input-reinforcement convs at level 5 "

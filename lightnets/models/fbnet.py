@@ -166,8 +166,9 @@ _NOTES = (
 
 
 def _spec(name: str, title: str, refs: tuple[Reference, ...], notes: tuple[str, ...] = ()) -> ModelSpec:
+    # 32 px (the project's floor) reaches the classifier as a 1×1 map through the five stride-2 layers
     return ModelSpec(name=name, family="FBNet", title=title, paper=PAPER, idea=IDEA, knobs=(),
-                     blocks=_blocks_of(name), references=refs, notes=_NOTES + notes)
+                     blocks=_blocks_of(name), min_resolution=32, references=refs, notes=_NOTES + notes)
 
 
 MODELS = [
