@@ -91,6 +91,17 @@ def _dot_text(text: str) -> str:
     return text.replace("\\", "\\\\").replace("\n", "\\n")
 
 
+def wrap_label(text: str, width: int = 40) -> str:
+    """Break a long "a, b, c" label after commas into lines of about ``width`` characters (narrow boxes)."""
+    lines: list[str] = []
+    for part in text.split(", "):
+        if lines and len(lines[-1]) + 2 + len(part) <= width:
+            lines[-1] += ", " + part
+        else:
+            lines.append(part)
+    return ",\n".join(lines)
+
+
 def _canonical(name: str, resolution: int | None, knobs: Mapping[str, Any]) -> Profile:
     """Validate everything once (model, knobs, resolution) through the cached profile."""
     return profile(name, resolution, **knobs)
@@ -191,7 +202,7 @@ def _block_graph_dot(name: str, resolution: int, knob_items: tuple[tuple[str, An
             runs.append([node])
     for index, run in enumerate(runs):
         def add(target: graphviz.Digraph, node: GraphNode) -> None:
-            label = node.label + (f"\n× {node.count}" if node.count > 1 else "")
+            label = wrap_label(node.label) + (f"\n× {node.count}" if node.count > 1 else "")
             tooltip = node.paths[0] if node.count == 1 else f"{node.paths[0]} … {node.paths[-1]} ({node.count} blocks)"
             target.node(node.id, _dot_text(label), fillcolor=block_kind_color(node.kind), tooltip=tooltip)
 
@@ -327,10 +338,11 @@ def _spatial_one(shape: tuple[int, ...]) -> bool:
     return len(shape) == 2 or (len(shape) == 4 and shape[2] == shape[3] == 1)
 
 
-def _conv_label(m: nn.Conv2d, in_shape: tuple[int, ...]) -> tuple[str, str]:
+def _conv_label(m: nn.Conv2d, in_shape: tuple[int, ...], pooled: bool) -> tuple[str, str]:
+    """Op kind and label of a conv; ``pooled``: its input was pooled to 1×1 inside the block (not a tiny image)."""
     kh, kw = m.kernel_size
     cin, cout, g = m.in_channels, m.out_channels, m.groups
-    if (kh, kw) == (1, 1) and g == 1 and _spatial_one(in_shape):
+    if (kh, kw) == (1, 1) and g == 1 and pooled and _spatial_one(in_shape):
         return "pointwise", f"FC {cin}→{cout}"  # a 1×1 conv on a 1×1 map, as in squeeze-excite
     if g == 1:
         op = "pointwise" if (kh, kw) == (1, 1) else "dense"
@@ -354,11 +366,12 @@ def _pool_label(m: nn.Module, out_shape: tuple[int, ...]) -> str:
     return f"{'max' if isinstance(m, nn.MaxPool2d) else 'avg'} pool {k}×{k}, s{s}"
 
 
-def _module_op(m: nn.Module, in_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> tuple[str, str]:
+def _module_op(m: nn.Module, in_shape: tuple[int, ...], out_shape: tuple[int, ...],
+               pooled: bool = True) -> tuple[str, str]:
     if isinstance(m, nn.Identity):
         return _TRANSPARENT, ""
     if isinstance(m, nn.Conv2d):
-        return _conv_label(m, in_shape)
+        return _conv_label(m, in_shape, pooled)
     if isinstance(m, nn.Linear):
         return "linear", f"FC {m.in_features}→{m.out_features}"
     if isinstance(m, (nn.BatchNorm2d, nn.BatchNorm1d)):
@@ -384,7 +397,7 @@ def _target_name(n: torch.fx.Node) -> str:
     return getattr(n.target, "__name__", str(n.target)).lstrip("_")
 
 
-def _function_op(n: torch.fx.Node, values: dict[str, Any]) -> tuple[str, str]:
+def _function_op(n: torch.fx.Node, values: dict[str, Any], pooled: set[str]) -> tuple[str, str]:
     name = _target_name(n)
     value = values[n.name]
     ins = [values[i.name] for i in n.all_input_nodes]
@@ -409,8 +422,8 @@ def _function_op(n: torch.fx.Node, values: dict[str, Any]) -> tuple[str, str]:
     if name in ("sub", "isub", "sub_"):
         return "add", "subtract"
     if name in ("mul", "imul", "mul_"):
-        small = [t for t in tensors if _spatial_one(tuple(t.shape))]
-        return "scale", "scale" if small and len(small) < len(tensors) else "multiply"
+        gates = [i for i in n.all_input_nodes if i.name in pooled]
+        return "scale", "scale" if gates and len(gates) < len(tensors) else "multiply"
     if name in ("truediv", "div", "div_"):
         return "scale", "divide"
     if name in ("cat", "concat", "concatenate"):
@@ -501,6 +514,7 @@ def _draft_graph(module: nn.Module, inputs: tuple[torch.Tensor, ...]
     drafts: dict[str, _Draft] = {}
     alias: dict[str, str] = {}
     edges: list[list] = []
+    pooled: set[str] = set()
 
     def shape_of(value: Any) -> tuple[int, ...]:
         return tuple(value.shape) if _is_tensor(value) else ()
@@ -520,7 +534,8 @@ def _draft_graph(module: nn.Module, inputs: tuple[torch.Tensor, ...]
         elif n.op == "call_module":
             sub = modules[str(n.target)]
             in_shape = shape_of(values[sources[0].name]) if sources else ()
-            op, label = _module_op(sub, in_shape, shape_of(value))
+            fed_pooled = bool(sources) and sources[0].name in pooled
+            op, label = _module_op(sub, in_shape, shape_of(value), pooled=fed_pooled)
             if op == _TRANSPARENT:
                 alias[n.name] = alias.get(sources[0].name, sources[0].name) if sources else ""
                 continue
@@ -531,7 +546,7 @@ def _draft_graph(module: nn.Module, inputs: tuple[torch.Tensor, ...]
             drafts[n.name] = _Draft(n.name, label, op, shape_of(value), [str(n.target)[len("block."):]], role,
                                     fc=fc)
         else:
-            op, label = _function_op(n, values)
+            op, label = _function_op(n, values, pooled)
             if op == _SKIP:
                 continue
             if op == _TRANSPARENT:  # e.g. a piece of a split: consumers connect to the split itself
@@ -542,6 +557,11 @@ def _draft_graph(module: nn.Module, inputs: tuple[torch.Tensor, ...]
             shape = shape_of(values[sources[0].name]) if op == "split" and sources else shape_of(value)
             drafts[n.name] = _Draft(n.name, label, op, shape)
         if n.name in drafts:
+            # a globally pooled vector, and what 1×1 convs and activations make of it, is an "FC" path (SE)
+            made = drafts[n.name]
+            if (made.op == "pool" and made.label.startswith("global")) or (
+                    made.op in ("pointwise", "linear", "act", "bn") and sources and sources[0].name in pooled):
+                pooled.add(n.name)
             stack = n.meta.get("nn_module_stack") or {}
             drafts[n.name].scope = [q for q in stack if q in clusters and q != n.target]
         for source in sources:

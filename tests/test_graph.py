@@ -225,7 +225,7 @@ def test_block_graph_walks_like_the_built_model(name: str) -> None:
         assert len(run) == n
         for row in run:  # a folded node stands for identical blocks only
             assert row.layer is first.layer and dict(row.args) == dict(first.args) and row.stage == first.stage
-        assert attrs["label"].split("\n× ")[0] == first.label
+        assert attrs["label"].split("\n× ")[0].replace(",\n", ", ") == first.label
         assert attrs["fillcolor"] == block_kind_color(first.kind)
         assert dot.cluster_of.get(node, "") == first.stage
         # the edge into the node and out of it carry the shapes a real forward produces
@@ -408,6 +408,16 @@ def test_mobilenet_v3_bneck_se_and_hswish(se: bool) -> None:
         assert all(n.label.endswith(f", BN, {act}") for n in convs[:-1])  # expand and depthwise
         assert convs[-1].label.endswith(", BN")  # linear projection
     assert any(r.args["se"] for r in rows) == se
+
+
+def test_fc_means_after_a_global_pool_not_a_tiny_map() -> None:
+    needs("mobilenet_v3_large")
+    res = lightnets.spec("mobilenet_v3_large").min_resolution
+    inner = block_inner_data("mobilenet_v3_large", "features.13", res)
+    project = _find(inner, r"^PW 1×1, 672→160, BN$")
+    (into,) = [e for e in inner.edges if e.head == project.id]
+    assert into.shape[2:] == (1, 1)  # the map is 1×1 at this size, yet the conv is no fully connected layer
+    assert _se_chain(inner) == [["global avg pool", "FC", "ReLU", "FC", "h-sigmoid", "scale"]]
 
 
 def test_mobilenet_v3_minimalistic_has_no_hswish() -> None:
