@@ -102,7 +102,7 @@ KNOBS = (
 
 _SIZE_NOTE = ("The paper reports no multiply-adds for SqueezeNet, and others disagree by 2×: the ShuffleNet paper "
               "(Table 6) lists 833M, the MobileNet paper (Table 9) 1700M 'mult-adds', the official README 1.72 "
-              "GFLOPS for v1.0 and 0.72 for v1.1 (2.4× less), which evidently count a multiply and an add as two "
+              "GFLOPS for v1.0 and 0.72 for v1.1 (2.4× less), presumably counting a multiply and an add as two "
               "operations. At 224 px the architecture has 819M (v1.0) and 349M (v1.1) multiply-adds, 2.35× apart.")
 
 MODELS = [
@@ -116,7 +116,7 @@ MODELS = [
              "replaces the fully connected layers.",
         knobs=KNOBS,
         blocks=squeezenet1_0_blocks,
-        min_resolution=32,
+        min_resolution=32,  # the package's floor (v1.0 itself runs from 21 px, v1.1 from 17)
         references=(
             reference(194, squeeze_ratio=0.125, pct3x3=0.5),
             reference(202, squeeze_ratio=0.125, pct3x3=0.5,

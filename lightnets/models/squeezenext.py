@@ -134,7 +134,7 @@ MODELS = [
         ),
         blocks=squeezenext_blocks,
         default_resolution=RESOLUTION,
-        # Every knob value runs down to an 11-px input; 32 px is the package's floor.
+        # 32 px is the package's floor; the net itself runs from 9 px.
         min_resolution=32,
         references=(
             Reference(
