@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -174,20 +175,32 @@ def _resolution(name: str) -> int:
     return max(lightnets.spec(name).min_resolution, 96)
 
 
-def _real_shapes(name: str, resolution: int, **knobs) -> tuple[dict[str, tuple], tuple]:
-    """Input/output shape of every block module in a real forward of the built model."""
-    model = lightnets.build(name, **knobs).eval()
-    shapes: dict[str, tuple] = {}
-    handles = []
-    for row in model.blocks:
-        def hook(module, args, output, path=row.path):
-            shapes.setdefault(path, (tuple(args[0].shape), tuple(output.shape)))
-        handles.append(model.get_submodule(row.path).register_forward_hook(hook))
+@functools.cache
+def _real_forward(name: str) -> tuple[dict[str, tuple], dict[str, list[tuple]], tuple]:
+    """One real forward of the built model at ``_resolution(name)``, seen by hooks on every module.
+
+    Returns each block's (input shape, output shape), every module's output shapes (a module may run more
+    than once, e.g. a shared activation), and the model's output shape.
+    """
+    model = lightnets.build(name).eval()
+    blocks_io: dict[str, tuple] = {}
+    outputs: dict[str, list[tuple]] = {}
+    paths = {row.path for row in model.blocks}
+
+    def keep(q: str):
+        def hook(module, args, output) -> None:
+            outputs.setdefault(q, []).append(tuple(output.shape))
+            if q in paths:
+                blocks_io.setdefault(q, (tuple(args[0].shape), tuple(output.shape)))
+        return hook
+
+    handles = [m.register_forward_hook(keep(q)) for q, m in model.named_modules() if q]
+    res = _resolution(name)
     with torch.no_grad():
-        out = model(torch.randn(1, 3, resolution, resolution))
+        out = model(torch.randn(1, 3, res, res))
     for handle in handles:
         handle.remove()
-    return shapes, tuple(out.shape)
+    return blocks_io, outputs, tuple(out.shape)
 
 
 def _count(label: str) -> int:
@@ -211,7 +224,7 @@ def _main_chain(dot: Dot) -> list[str]:
 @pytest.mark.parametrize("name", NAMES)
 def test_block_graph_walks_like_the_built_model(name: str) -> None:
     res = _resolution(name)
-    real, out_shape = _real_shapes(name, res)
+    real, _, out_shape = _real_forward(name)
     rows = lightnets.blocks(name)
     dot = parse_dot(block_graph(name, res))
     chain = _main_chain(dot)
@@ -552,19 +565,7 @@ def test_every_block_has_an_inside_that_matches_a_real_forward(name: str) -> Non
         assert inner.ops("input")[0].shape == profile[row.path].input_shape
         assert inner.ops("output")[0].shape == profile[row.path].output_shape
     # node shapes against hooks on the real modules of a real forward, for the distinct blocks
-    model = lightnets.build(name).eval()
-    seen: dict[str, list[tuple]] = {}
-
-    def keep(q: str):
-        def hook(module, args, output) -> None:  # a module may run more than once (a shared activation)
-            seen.setdefault(q, []).append(tuple(output.shape))
-        return hook
-
-    handles = [m.register_forward_hook(keep(q)) for q, m in model.named_modules() if q]
-    with torch.no_grad():
-        model(torch.randn(1, 3, res, res))
-    for handle in handles:
-        handle.remove()
+    _, seen, _ = _real_forward(name)
     for path in _choice_paths(name):
         for node in block_inner_data(name, path, res).nodes:
             if node.modules:
