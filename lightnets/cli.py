@@ -54,6 +54,13 @@ def _human(n: float, unit: str = "") -> str:
     return f"{n:g}{unit}"
 
 
+def _figures(ref: Any) -> str:
+    """A published reference's figures in words, skipping the ones its source does not give."""
+    return ", ".join(f for f in (f"{ref.params_m}M params" if ref.params_m is not None else "",
+                                 f"{ref.macs_m}M MACs" if ref.macs_m is not None else "",
+                                 f"top-1 {ref.top1}%" if ref.top1 is not None else "") if f)
+
+
 def cmd_list(args: argparse.Namespace) -> dict[str, Any]:
     rows = []
     for name in lightnets.list_models():
@@ -86,11 +93,7 @@ def cmd_info(args: argparse.Namespace) -> dict[str, Any]:
         for k in s.knobs:
             print(f"  --{k.name} (default {k.default}): {k.allowed()}. {k.help}")
         for r in s.references:
-            figures = ", ".join(f for f in (
-                f"{r.params_m}M params" if r.params_m is not None else "",
-                f"{r.macs_m}M MACs" if r.macs_m is not None else "",
-                f"top-1 {r.top1}%" if r.top1 is not None else "") if f)
-            print(f"  paper: {r.label} @ {r.resolution} px: {figures} [{r.source}]")
+            print(f"  paper: {r.label} @ {r.resolution} px: {_figures(r)} [{r.source}]")
         for note in s.notes:
             print(f"  note: {note}")
     return info
@@ -113,7 +116,7 @@ def cmd_profile(args: argparse.Namespace, extra: list[str]) -> dict[str, Any]:
         print(f"  memory access {_human(p.mem_bytes, 'B')}; activations written {_human(p.activation_bytes, 'B')}")
         print(f"  size          {_human(p.size_fp32_bytes, 'B')} fp32, {_human(p.size_int8_bytes, 'B')} int8")
         for ref in lightnets.spec(args.name).matching_references(knobs, p.resolution):
-            print(f"  paper         {ref.label}: {ref.params_m}M params, {ref.macs_m}M MACs [{ref.source}]")
+            print(f"  paper         {ref.label}: {_figures(ref)} [{ref.source}]")
         if args.layers:
             for row in p.layers:
                 if row.macs:
