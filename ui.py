@@ -33,6 +33,8 @@ _SAVED = "ui.saved"  # {model: {knob: value}} and "rho": survives a model switch
 _SELECTION = "ui.selection"
 _DRAWN = "ui.drawn"
 _STARTED = "ui.started"
+_LINK_WARNING = "ui.link_warning"  # what a bad link got wrong, shown until the selection changes
+_LINK_SELECTION = "ui.link_selection"
 _IN_APP = "ui.in_app"  # True while app.py runs a page
 
 T = TypeVar("T")
@@ -297,7 +299,8 @@ def _start_session() -> None:
     for knob, value in knobs.items():
         st.session_state[knob_key(name, knob)] = value
     if problems:
-        st.warning("Some values in the link were not valid and fell back to defaults: " + "; ".join(problems) + ".")
+        st.session_state[_LINK_WARNING] = ("Some values in the link were not valid and fell back to defaults: "
+                                           + "; ".join(problems) + ".")
 
 
 def _knob_widget(name: str, knob: lightnets.Knob) -> Any:
@@ -349,6 +352,19 @@ def _draw() -> Selection:
             st.error(error)
     st.session_state[_SAVED][name] = dict(knobs)
     return Selection(name=name, knobs=knobs, rho=rho, resolution=resolution, error=error)
+
+
+def _show_link_warning(selection: Selection) -> None:
+    """Keep the warning about a bad link on screen, on every page, until the user changes the selection."""
+    warning = st.session_state.get(_LINK_WARNING)
+    if warning is None:
+        return
+    if _LINK_SELECTION not in st.session_state:
+        st.session_state[_LINK_SELECTION] = selection
+    if st.session_state[_LINK_SELECTION] == selection:
+        st.warning(warning)
+    else:
+        del st.session_state[_LINK_WARNING]
 
 
 def _sync_url(selection: Selection) -> None:
@@ -411,6 +427,7 @@ def sidebar() -> Selection:
         st.session_state[_STARTED] = True
         _start_session()
     selection = _draw()
+    _show_link_warning(selection)
     _sync_url(selection)
     st.session_state[_SELECTION] = selection
     st.session_state[_DRAWN] = True

@@ -1,7 +1,9 @@
-"""Shared fixtures and waits for tests that drive the app in a real browser (Debian chromium + playwright).
+"""Shared fixtures and waits for tests that drive the app: in a real browser (Debian chromium + playwright),
+and one fix for AppTest.
 
 Registered from conftest.py, so any test module can ask for ``app_url`` (the running app), ``browser`` and
-``page`` (a fresh browser context per test = a fresh Streamlit session). The recipe follows
+``page`` (a fresh browser context per test = a fresh Streamlit session); ``apptest_runs_app_py`` applies to
+every test by itself. The recipe follows
 ../shared/BROWSER.md: a free port, health polling, the stApp run-state attributes, generous expect timeouts
 (plotly's bundle takes seconds to paint on 2 cores).
 
@@ -29,6 +31,39 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 TIMEOUT_MS = 30_000  # plotly's first paint takes up to ~9 s on 2 cores; leave room for a busy machine
 SERVER_START_S = 60
+
+
+# --------------------------------------------------------------------------------------------------
+# AppTest
+
+
+class _NavigationPagesManager:
+    """Stands in for streamlit's PagesManager inside AppTest and declares the app a st.navigation app.
+
+    AppTest forgets before every run that app.py called st.navigation, and with a ``pages/`` folder next to
+    app.py it then runs the page script alone (Streamlit's legacy multipage mode). ui.sidebar() recovers
+    by rerunning through app.py, but that rerun drops a button click. A server forgets nothing: after the
+    first st.navigation call it always runs app.py. This makes AppTest behave like that server.
+    """
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        from streamlit.runtime.pages_manager import PagesManager
+
+        manager = PagesManager(*args, **kwargs)
+        PagesManager.uses_pages_directory = False
+        return manager
+
+
+@pytest.fixture(autouse=True)
+def apptest_runs_app_py(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every AppTest run goes through app.py, as on a server that has served its first page."""
+    from streamlit.testing.v1 import app_test
+
+    monkeypatch.setattr(app_test, "PagesManager", _NavigationPagesManager)
+
+
+# --------------------------------------------------------------------------------------------------
+# browser
 
 
 def _unavailable(reason: str) -> None:
