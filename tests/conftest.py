@@ -19,5 +19,6 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 def root() -> Path:
     return ROOT
 
-# Browser fixtures (app_url, browser, page) shared by every browser test module; see browser_support.py.
-from browser_support import app_url, browser, page  # noqa: E402,F401
+# App test fixtures shared by every module: app_url, browser, page (browser tests) and the autouse
+# apptest_runs_app_py (AppTest); see browser_support.py.
+from browser_support import apptest_runs_app_py, app_url, browser, page  # noqa: E402,F401
