@@ -10,6 +10,7 @@ import functools
 import io
 import os
 import sys
+import threading
 import time
 import types
 import warnings
@@ -310,8 +311,15 @@ def feature_maps(model: nn.Module, x: torch.Tensor, layer: str) -> torch.Tensor:
     except AttributeError:
         raise ValueError(f"{layer!r} is not a layer of this model") from None
     captured: list[torch.Tensor] = []
-    # clone: an in-place activation after this block would otherwise change the captured tensor
-    handle = module.register_forward_hook(lambda m, a, out: captured.append(out.detach().clone()))
+    caller = threading.get_ident()
+
+    def keep(module: nn.Module, args: Any, out: torch.Tensor) -> None:
+        # Only this call's forward: the app shares one model between sessions, each in its own thread.
+        # clone: an in-place activation after this block would otherwise change the captured tensor.
+        if threading.get_ident() == caller and not captured:
+            captured.append(out.detach().clone())
+
+    handle = module.register_forward_hook(keep)
     was_training = model.training
     model.eval()
     try:

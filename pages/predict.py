@@ -103,7 +103,7 @@ with model_col:
     name, knobs, source = options[choice]
 
 # ---- predict ---------------------------------------------------------------------------------------------------
-image = ui.attempt(lightnets.load_image, upload if upload is not None else samples[sample])
+image = ui.attempt(lightnets.load_image, upload.getvalue() if upload is not None else samples[sample])
 if image is None:
     st.stop()
 same_as_sidebar = (name, knobs) == (selection.name, selection.knobs)
