@@ -319,11 +319,12 @@ def _timed_runs(fn: Callable[[], Any], device: torch.device, budget_s: float, mi
     return times, warmup
 
 
-def _cuda_graph(model: nn.Module, x: torch.Tensor) -> Callable[[], Any]:
-    """Capture one forward pass of ``model`` on the static input ``x`` as a CUDA graph; return its replay.
+def _cuda_graph(model: nn.Module, x: torch.Tensor) -> tuple[Callable[[], None], Any]:
+    """Capture one forward pass of ``model`` on the static input ``x`` as a CUDA graph: (replay, static output).
 
     A graph replays every kernel with one launch, which removes the CPU launch overhead that dominates
-    batch-1 latency of small nets. Warm-up runs on a side stream first, as capture requires.
+    batch-1 latency of small nets. Replays read ``x`` and overwrite the static output in place. Warm-up runs
+    on a side stream first, as capture requires.
     """
     stream = torch.cuda.Stream(device=x.device)
     stream.wait_stream(torch.cuda.current_stream(x.device))
@@ -333,8 +334,8 @@ def _cuda_graph(model: nn.Module, x: torch.Tensor) -> Callable[[], Any]:
     torch.cuda.current_stream(x.device).wait_stream(stream)
     graph = torch.cuda.CUDAGraph()
     with torch.cuda.graph(graph):
-        model(x)
-    return graph.replay
+        out = model(x)
+    return graph.replay, out
 
 
 def measure_latency(model_or_name: nn.Module | str, resolution: int | None = 224, batch: int = 1,
@@ -368,7 +369,7 @@ def measure_latency(model_or_name: nn.Module | str, resolution: int | None = 224
         x = torch.randn(batch, 3, res, res, device=dev)
         with _evaluating(model), torch.inference_mode():
             try:
-                fn: Callable[[], Any] = _cuda_graph(model, x) if cuda_graph else functools.partial(model, x)
+                fn: Callable[[], Any] = _cuda_graph(model, x)[0] if cuda_graph else functools.partial(model, x)
                 times, warmup = _timed_runs(fn, dev, float(budget_s), min_runs, max_runs, precision)
             except RuntimeError as err:
                 raise ValueError(f"{name} cannot run on a {batch}×3×{res}×{res} input: "
@@ -932,6 +933,18 @@ def fold_batchnorm(model: nn.Module, example: torch.Tensor | None = None) -> int
     return folded
 
 
+@contextmanager
+def _exact_fp32() -> Iterator[None]:
+    """TF32 off for the duration (GPUs use it for fp32 convs by default): the check compares the transform's
+    arithmetic, and TF32's 10-bit mantissa alone would differ by more than 1e-4."""
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+
+
 class DeployedModel(nn.Module):
     """A model in deployment mode: BatchNorm folded, channels_last, and (CPU) a frozen TorchScript trace.
 
@@ -1008,7 +1021,7 @@ def optimize_for_inference(model: nn.Module, *, backend: str = "auto", resolutio
         steps.append("frozen TorchScript trace")
     deployed = DeployedModel(eager, scripted, tuple(example.shape), folded, tuple(steps))
     if check:
-        with _evaluating(model), torch.inference_mode():
+        with _LOCK, _exact_fp32(), _evaluating(model), torch.inference_mode():
             expected, got = model(example), deployed(example)
             both = deployed.eager(example.contiguous(memory_format=torch.channels_last))
         for what, out in (("deployed", got), ("folded", both)):

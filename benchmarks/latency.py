@@ -1,0 +1,168 @@
+"""CPU latency of every family's default build: eager and deployment mode, against torchvision's own models.
+
+For each model at batch 1, 224×224 px, at 1 and 2 intra-op threads, in one process:
+  * lightnets eager (``lightnets.build``), lightnets deployment mode (``optimize_for_inference``);
+  * where torchvision is importable and implements the architecture: torchvision's model eager, and the same
+    deployment transform applied to it (to separate "our code" from "the transform"). Where the state_dict
+    layouts agree, torchvision's weights are loaded into ours, so both compute on the same numbers.
+Variants are interleaved: each round measures every variant once, in a shuffled order, with
+``lightnets.measure_latency`` (adaptive, ``--budget`` seconds each); a figure is the median of the round medians
+and the spread is the range of round medians. Targets (issue 6, 2-core CPU): lightnets eager ≤ 1.05× torchvision
+eager for mobilenet_v2, mobilenet_v3_large/small, shufflenet_v2 1.0 and squeezenet1_1; deployment mode ≤ 0.7×
+torchvision eager.
+
+torchvision does not install beside the project's torch pin; run this with a separate interpreter:
+    python3 -m venv /tmp/tvenv && /tmp/tvenv/bin/pip install --no-cache-dir torch==2.14.1 torchvision==0.29.1 numpy
+    PYTHONPATH=. /tmp/tvenv/bin/python benchmarks/latency.py [--rounds 5] [--budget 0.6] [--models a,b]
+    PYTHONPATH=. /tmp/tvenv/bin/python benchmarks/latency.py --compile mobilenet_v2   # torch.compile's cost
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+
+import lightnets  # noqa: E402
+from lightnets.latency import measure_latency, optimize_for_inference  # noqa: E402
+
+# our name → (torchvision builder name, our knobs)
+TORCHVISION = {
+    "mobilenet_v2": ("mobilenet_v2", {}),
+    "mobilenet_v3_large": ("mobilenet_v3_large", {}),
+    "mobilenet_v3_small": ("mobilenet_v3_small", {}),
+    "shufflenet_v2": ("shufflenet_v2_x1_0", {"width": 1.0}),
+    "squeezenet1_0": ("squeezenet1_0", {}),
+    "squeezenet1_1": ("squeezenet1_1", {}),
+    "efficientnet": ("efficientnet_b0", {}),
+}
+TARGETS = ("mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small", "shufflenet_v2", "squeezenet1_1")
+EAGER_TARGET, DEPLOY_TARGET = 1.05, 0.7
+
+
+def torchvision_model(name: str) -> torch.nn.Module | None:
+    try:
+        import torchvision.models as tvm
+    except ImportError:
+        return None
+    return getattr(tvm, TORCHVISION[name][0])(weights=None).eval() if name in TORCHVISION else None
+
+
+def variants(name: str, resolution: int) -> dict[str, torch.nn.Module]:
+    """The modules to time for one model, and how long building the deployment form took."""
+    knobs = TORCHVISION.get(name, (None, {}))[1]
+    ours = lightnets.build(name, **knobs).eval()
+    out: dict[str, torch.nn.Module] = {"ln eager": ours}
+    theirs = torchvision_model(name)
+    if theirs is not None:
+        try:
+            ours.load_state_dict(theirs.state_dict(), strict=True)  # same numbers in both
+        except RuntimeError:
+            pass  # another layout (EfficientNet): same architecture, own random weights
+        out["tv eager"] = theirs
+    start = time.perf_counter()
+    out["ln deploy"] = optimize_for_inference(ours, resolution=resolution)
+    print(f"  {name}: deployment form built in {time.perf_counter() - start:.1f} s", flush=True)
+    if theirs is not None:
+        out["tv deploy"] = optimize_for_inference(theirs, resolution=resolution)
+    return out
+
+
+def bench(name: str, threads: int, rounds: int, budget: float, resolution: int,
+          modules: dict[str, torch.nn.Module]) -> dict[str, list[float]]:
+    medians: dict[str, list[float]] = {key: [] for key in modules}
+    for _ in range(rounds):
+        order = list(modules)
+        random.shuffle(order)  # no variant always runs first (or right after the heaviest one)
+        for key in order:
+            result = measure_latency(modules[key], resolution, threads=threads, budget_s=budget, min_runs=10)
+            medians[key].append(result.median_ms)
+    return medians
+
+
+def fmt(values: list[float] | None) -> str:
+    if not values:
+        return f"{'—':>17}"
+    return f"{statistics.median(values):7.2f} [{min(values):.1f}–{max(values):.1f}]".rjust(17)
+
+
+def compile_cost(name: str, resolution: int, threads: int) -> None:
+    """How long torch.compile takes to be ready, and what it then gives, against the deployment mode."""
+    torch.set_num_threads(threads)
+    model = lightnets.build(name).eval()
+    x = torch.randn(1, 3, resolution, resolution)
+    start = time.perf_counter()
+    deployed = optimize_for_inference(model, resolution=resolution)
+    print(f"optimize_for_inference ready in {time.perf_counter() - start:.1f} s")
+    for mode in ("default", "max-autotune-no-cudagraphs"):
+        compiled = torch.compile(deployed.eager, mode=mode)
+        start = time.perf_counter()
+        with torch.inference_mode():
+            compiled(x.contiguous(memory_format=torch.channels_last))
+        print(f"torch.compile(mode={mode!r}) ready in {time.perf_counter() - start:.1f} s")
+        for label, module in (("compiled", compiled), ("deployed", deployed), ("eager", model)):
+            r = measure_latency(module, resolution, threads=threads, budget_s=2.0)
+            print(f"  {label:9s} {r.median_ms:7.2f} ms (IQR {r.iqr_ms:.2f}, {r.runs} runs)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default="", help="comma-separated subset (default: every registered model)")
+    parser.add_argument("--threads", default="1,2")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--budget", type=float, default=0.6, help="seconds per variant per round")
+    parser.add_argument("--resolution", type=int, default=224)
+    parser.add_argument("--json", default="", help="also write the round medians here")
+    parser.add_argument("--compile", default="", metavar="MODEL", help="only measure torch.compile on MODEL")
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+    if args.compile:
+        compile_cost(args.compile, args.resolution, int(args.threads.split(",")[-1]))
+        return
+    names = [n for n in args.models.split(",") if n] or lightnets.list_models()
+    thread_counts = [int(t) for t in args.threads.split(",")]
+    try:
+        import torchvision
+        tv = f"torchvision {torchvision.__version__}"
+    except ImportError:
+        tv = "torchvision not importable: lightnets only"
+    print(f"torch {torch.__version__}, {tv}, {lightnets.latency.device_name()}, {os.cpu_count()} CPUs; "
+          f"load average {os.getloadavg()[0]:.2f}; batch 1, {args.resolution} px, {args.rounds} rounds × "
+          f"{args.budget:g} s; ms as median [range] of round medians")
+    table = {}
+    for name in names:
+        modules = variants(name, args.resolution)
+        for threads in thread_counts:
+            table[f"{name}@{threads}"] = bench(name, threads, args.rounds, args.budget, args.resolution, modules)
+    print(f"\n{'model':<20}{'thr':>4}{'ln eager':>17}{'tv eager':>17}{'ln/tv':>7}{'ln deploy':>17}"
+          f"{'dep/tv':>7}{'tv deploy':>17}  targets")
+    for key, medians in table.items():
+        name, threads = key.split("@")
+        m = {k: statistics.median(v) for k, v in medians.items()}
+        eager_ratio = m["ln eager"] / m["tv eager"] if "tv eager" in m else None
+        deploy_ratio = m["ln deploy"] / m["tv eager"] if "tv eager" in m else None
+        verdict = ""
+        if name in TARGETS and eager_ratio is not None:
+            verdict = (f"eager {'ok' if eager_ratio <= EAGER_TARGET else 'MISS'}, "
+                       f"deploy {'ok' if deploy_ratio <= DEPLOY_TARGET else 'MISS'}")
+        print(f"{name:<20}{threads:>4}{fmt(medians['ln eager'])}{fmt(medians.get('tv eager'))}"
+              f"{eager_ratio if eager_ratio is not None else float('nan'):7.3f}{fmt(medians['ln deploy'])}"
+              f"{deploy_ratio if deploy_ratio is not None else float('nan'):7.3f}{fmt(medians.get('tv deploy'))}"
+              f"  {verdict}")
+    print(f"load average at the end {os.getloadavg()[0]:.2f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(table, indent=1))
+
+
+if __name__ == "__main__":
+    main()
