@@ -13,7 +13,8 @@ from lightnets.cost import CONV_KINDS
 from lightnets.models.espnet_v2 import EESP, StridedEESP
 
 # Output widths of level1..level5 and of the last 1×1 conv, worked out by hand from Model.py's config rule
-# (base 32; base_s = ceil(int(32·s)/4)·4; level1 = min(32, base_s); level i = base_s·2^(i-1); 1024, or 1280 for s > 1.5).
+# (base 32; base_s = ceil(int(32·s)/4)·4; level1 = min(32, base_s); level i = base_s·2^(i-1);
+# last conv 1024, or 1280 for s > 1.5).
 WIDTHS = {0.5: (16, 32, 64, 128, 256, 1024), 1.0: (32, 64, 128, 256, 512, 1024),
           1.25: (32, 80, 160, 320, 640, 1024), 1.5: (32, 96, 192, 384, 768, 1024),
           2.0: (32, 128, 256, 512, 1024, 1280)}

@@ -188,17 +188,19 @@ MODELS = [
         knobs=(
             Knob("scale", "width scale s", "choice", 1.0, choices=SCALES,
                  help="Scales the widths of levels 2–5 (32·s·2^i channels, rounded to multiples of 4); the last "
-                      "1×1 conv has 1024 channels up to s = 1.5 and 1280 at s = 2. These are the five sizes of "
-                      "the official pretrained models; others would not split evenly into the 4 branches."),
+                      "1×1 conv has 1024 channels up to s = 1.5 and 1280 at s = 2. Offered: the five sizes of "
+                      "the official pretrained models (some others, e.g. 0.75, would not split evenly into the "
+                      "4 branches)."),
         ),
         blocks=espnet_v2_blocks,
         # every stride-2 step maps n to ceil(n/2), so 32 px (the project's floor) ends at 1×1 at level 5
         min_resolution=32,
         references=tuple(_reference(entry, s) for entry, s in zip(range(249, 254), SCALES)),
         notes=(
-            "The repo's FLOP counter (segmentation/FlopsCompute.py, hooks on nn.Conv2d only) counts convolutions only — the input-reinforcement convs "
-            "included, the fully connected classifier not. Our multiply-adds add the classifier (1024 or 1280 × "
-            "1000), so they are about 1M above the repo's table; the conv part matches it to 0.01M.",
+            "The repo's FLOP counter (segmentation/FlopsCompute.py, hooks on nn.Conv2d only) counts convolutions "
+            "only — the input-reinforcement convs included, the fully connected classifier not. Our multiply-adds "
+            "add the classifier (1024 or 1280 × 1000), so they are about 1M above the repo's table; the conv part "
+            "matches it to 0.01M.",
             "The official model also builds a PReLU in each strided EESP and input-reinforcement convs at level 5 "
             "that its forward pass never runs (0.002–0.006M parameters); they are left out here.",
             "The official code searches the pooled input image's size with a loop; here the number of 3×3/2 "

@@ -20,6 +20,7 @@ block drops the first 1×1 conv at expansion 1 and adds conv biases (244M / 291M
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import torch
@@ -138,12 +139,6 @@ def fbnet_blocks(name: str) -> list[Block]:
     return rows
 
 
-def _blocks_of(name: str) -> Any:
-    def blocks() -> list[Block]:
-        return fbnet_blocks(name)
-    return blocks
-
-
 PAPER = Paper("FBNet: Hardware-Aware Efficient ConvNet Design via Differentiable Neural Architecture Search",
               "Wu, Dai, Zhang, Wang, Sun, Wu, Tian, Vajda, Jia, Keutzer", 2019, "1812.03443")
 
@@ -168,7 +163,8 @@ _NOTES = (
 def _spec(name: str, title: str, refs: tuple[Reference, ...], notes: tuple[str, ...] = ()) -> ModelSpec:
     # 32 px (the project's floor) reaches the classifier as a 1×1 map through the five stride-2 layers
     return ModelSpec(name=name, family="FBNet", title=title, paper=PAPER, idea=IDEA, knobs=(),
-                     blocks=_blocks_of(name), min_resolution=32, references=refs, notes=_NOTES + notes)
+                     blocks=functools.partial(fbnet_blocks, name), min_resolution=32, references=refs,
+                     notes=_NOTES + notes)
 
 
 MODELS = [

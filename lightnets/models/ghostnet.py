@@ -129,7 +129,6 @@ class GhostBottleneck(nn.Module):
 def ghostnet_blocks(width: float, ratio: int, dw_kernel: int) -> list[Block]:
     in_ch = make_divisible(STEM_CH * width, DIVISOR)
     rows = [Block("conv_stem", ConvBNAct, dict(in_ch=3, out_ch=in_ch, kernel=3, stride=2, act="relu"), "stem")]
-    exp = CFGS[-1][-1][1]
     for i, (cfg, stage) in enumerate(zip(CFGS, STAGE_OF_CFG)):
         for j, (k, exp, c, se, s) in enumerate(cfg):
             out_ch = make_divisible(c * width, DIVISOR)
@@ -138,7 +137,7 @@ def ghostnet_blocks(width: float, ratio: int, dw_kernel: int) -> list[Block]:
                               dict(in_ch=in_ch, mid_ch=mid_ch, out_ch=out_ch, kernel=k, stride=s, se=se,
                                    ratio=ratio, dw_kernel=dw_kernel), f"stage {stage}"))
             in_ch = out_ch
-    last_ch = make_divisible(exp * width, DIVISOR)  # 960 at width 1: the last row's expansion width
+    last_ch = make_divisible(CFGS[-1][-1][1] * width, DIVISOR)  # 960 at width 1: the last row's expansion width
     rows += [
         Block(f"stages.{len(CFGS)}.0", ConvBNAct, dict(in_ch=in_ch, out_ch=last_ch, kernel=1, act="relu"), "head"),
         Block("global_pool", nn.AdaptiveAvgPool2d, dict(output_size=1), "head"),
