@@ -46,8 +46,10 @@ _POOL_OPS = {"max_pool2d_with_indices", "max_pool2d", "avg_pool2d", "_adaptive_a
 # ops that only reinterpret a tensor: free
 _VIEW_OPS = {"view", "_unsafe_view", "reshape", "transpose", "t", "permute", "expand", "split", "split_with_sizes",
              "chunk", "slice", "select", "squeeze", "unsqueeze", "flatten", "alias", "detach", "as_strided",
-             "_reshape_alias", "unbind", "narrow", "dropout", "native_dropout", "empty_like", "lift_fresh",
-             "_to_copy", "to", "empty", "empty_like", "new_empty", "empty_strided", "sym_size", "sym_stride", "sym_numel", "sym_storage_offset", "is_same_size"}
+             "_reshape_alias", "unbind", "narrow", "dropout", "native_dropout", "lift_fresh", "_to_copy", "to",
+             "sym_size", "sym_stride", "sym_numel", "sym_storage_offset", "is_same_size",
+             # allocations: no arithmetic, and the op that fills the tensor is counted
+             "empty", "empty_like", "new_empty", "empty_strided"}
 
 
 @dataclass(frozen=True)
@@ -322,12 +324,17 @@ def _nbytes(t: torch.Tensor) -> int:
     return t.numel() * t.element_size()
 
 
+def _new(x: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+    # a plain factory call: empty_like/new_empty decompose in Python under a dispatch mode (3× slower)
+    return torch.empty(shape, dtype=x.dtype, device=x.device)
+
+
 def _fast_conv(m: nn.Conv2d, x: torch.Tensor, name: str, rec: _Recorder) -> torch.Tensor | None:
     if isinstance(m.padding, str) or m.padding_mode != "zeros" or x.dim() != 4:
         return None
     n, _, h, w = x.shape
     (kh, kw), (sh, sw), (ph, pw), (dh, dw) = m.kernel_size, m.stride, m.padding, m.dilation
-    out = x.new_empty((n, m.out_channels, _out_size(h, kh, sh, ph, dh, False), _out_size(w, kw, sw, pw, dw, False)))
+    out = _new(x, (n, m.out_channels, _out_size(h, kh, sh, ph, dh, False), _out_size(w, kw, sw, pw, dw, False)))
     weights = _nbytes(m.weight) + (_nbytes(m.bias) if m.bias is not None else 0)
     rec.add(name, _conv_kind(tuple(m.weight.shape), m.groups, x.shape[1]), tuple(x.shape), tuple(out.shape),
             out.numel() * math.prod(m.weight.shape[1:]), 0, _nbytes(x) + weights, _nbytes(x), _nbytes(out),
@@ -338,14 +345,14 @@ def _fast_conv(m: nn.Conv2d, x: torch.Tensor, name: str, rec: _Recorder) -> torc
 def _fast_bn(m: nn.BatchNorm2d, x: torch.Tensor, name: str, rec: _Recorder) -> torch.Tensor | None:
     if m.training or m.running_mean is None:
         return None
-    out = torch.empty_like(x)
+    out = _new(x, tuple(x.shape))
     stats = sum(_nbytes(t) for t in (m.weight, m.bias, m.running_mean, m.running_var) if t is not None)
     rec.add(name, "bn", tuple(x.shape), tuple(x.shape), 0, x.numel(), _nbytes(x) + stats, _nbytes(x), _nbytes(out))
     return out
 
 
 def _fast_act(m: nn.Module, x: torch.Tensor, name: str, rec: _Recorder) -> torch.Tensor | None:
-    out = x if getattr(m, "inplace", False) else torch.empty_like(x)
+    out = x if getattr(m, "inplace", False) else _new(x, tuple(x.shape))
     weight = _nbytes(m.weight) if isinstance(m, nn.PReLU) else 0
     rec.add(name, "act", tuple(x.shape), tuple(x.shape), 0, x.numel(), _nbytes(x) + weight, _nbytes(x), _nbytes(out))
     return out
@@ -357,14 +364,14 @@ def _fast_pool(m: nn.Module, x: torch.Tensor, name: str, rec: _Recorder) -> torc
     n, c, h, w = x.shape
     if isinstance(m, nn.AdaptiveAvgPool2d):
         oh, ow = (m.output_size, m.output_size) if isinstance(m.output_size, int) else m.output_size
-        out = x.new_empty((n, c, h if oh is None else oh, w if ow is None else ow))
+        out = _new(x, (n, c, h if oh is None else oh, w if ow is None else ow))
         rec.add(name, "pool", tuple(x.shape), tuple(out.shape), 0, x.numel(), _nbytes(x), _nbytes(x), _nbytes(out))
         return out
     kh, kw = _pair(m.kernel_size)
     sh, sw = _pair(m.stride if m.stride else m.kernel_size)
     ph, pw = _pair(m.padding)
     dh, dw = _pair(getattr(m, "dilation", 1))
-    out = x.new_empty((n, c, _out_size(h, kh, sh, ph, dh, m.ceil_mode), _out_size(w, kw, sw, pw, dw, m.ceil_mode)))
+    out = _new(x, (n, c, _out_size(h, kh, sh, ph, dh, m.ceil_mode), _out_size(w, kw, sw, pw, dw, m.ceil_mode)))
     rec.add(name, "pool", tuple(x.shape), tuple(out.shape), 0, out.numel() * kh * kw, _nbytes(x), _nbytes(x),
             _nbytes(out), (kh, kw), (sh, sw))
     return out
@@ -373,7 +380,7 @@ def _fast_pool(m: nn.Module, x: torch.Tensor, name: str, rec: _Recorder) -> torc
 def _fast_linear(m: nn.Linear, x: torch.Tensor, name: str, rec: _Recorder) -> torch.Tensor | None:
     if x.dim() != 2:
         return None
-    out = x.new_empty((x.shape[0], m.out_features))
+    out = _new(x, (x.shape[0], m.out_features))
     weights = _nbytes(m.weight) + (_nbytes(m.bias) if m.bias is not None else 0)
     rec.add(name, "linear", tuple(x.shape), tuple(out.shape), x.shape[0] * m.in_features * m.out_features, 0,
             _nbytes(x) + weights, _nbytes(x), _nbytes(out))
