@@ -23,6 +23,7 @@ import socket
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import zipfile
 from collections.abc import Mapping
@@ -188,15 +189,20 @@ def _unreachable(url: str) -> str | None:
     """Why ``url`` cannot be fetched now (None if a HEAD request succeeds); remembered for PROBE_TTL_S so
     that the UI can ask on every rerun. Offline, name resolution fails at once, so this stays cheap."""
     now = time.monotonic()
-    seen = _probes.get(url)
-    if seen is not None and now - seen[0] < PROBE_TTL_S:
-        return seen[1]
+    host = "host " + urllib.parse.urlsplit(url).netloc  # a host that cannot be reached fails every file on it
+    for key in (host, url):
+        seen = _probes.get(key)
+        if seen is not None and now - seen[0] < PROBE_TTL_S and (seen[1] or key == url):
+            return seen[1]
     try:
         with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"),  # noqa: S310
                                     timeout=PROBE_TIMEOUT_S):
             problem = None
+    except urllib.error.HTTPError as err:  # the host answered: only this file is missing
+        problem = plain_reason(err)
     except (urllib.error.URLError, OSError, http.client.HTTPException) as err:
         problem = plain_reason(err)
+        _probes[host] = (now, problem)
     _probes[url] = (now, problem)
     return problem
 
