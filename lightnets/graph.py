@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import functools
 import html
+import re
+import threading
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -21,6 +23,7 @@ from typing import Any
 import graphviz
 import torch
 import torch.fx
+import torch.utils._pytree
 from torch import nn
 
 from lightnets.cost import CONV_KINDS, Profile, profile
@@ -300,6 +303,18 @@ class _Tracer(torch.fx.Tracer):
     def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
         return isinstance(m, _LEAVES) or super().is_leaf_module(m, module_qualified_name)
 
+    def call_module(self, m: nn.Module, forward: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        # While it traces, fx patches nn.Module.__call__ for the whole process: a real forward running in
+        # another thread (another browser session of the app) must pass through untouched.
+        if not any(isinstance(a, torch.fx.Proxy) for a in torch.utils._pytree.tree_leaves((args, kwargs))):
+            return forward(*args, **kwargs)
+        return super().call_module(m, forward, args, kwargs)
+
+
+# fx's patching is process-wide and not reentrant across threads: two traces at once could leave
+# nn.Module.__call__ patched for good. One trace at a time.
+_TRACE_LOCK = threading.Lock()
+
 
 class _Wrap(nn.Module):
     """Holds the block as a submodule, so that a block which is itself a leaf layer still shows as one node."""
@@ -503,7 +518,8 @@ def _cluster_label(qualname: str, module: nn.Module) -> str:
 def _draft_graph(module: nn.Module, inputs: tuple[torch.Tensor, ...]
                  ) -> tuple[list[_Draft], list[list], dict[str, str]]:
     root = _WrapImage(module) if len(inputs) == 2 else _Wrap(module)
-    graph = _Tracer().trace(root)
+    with _TRACE_LOCK:
+        graph = _Tracer().trace(root)
     gm = torch.fx.GraphModule(root, graph)
     interpreter = _Shapes(gm)
     with torch.no_grad():
@@ -622,7 +638,10 @@ def module_inner_graph(module: nn.Module, input_shapes: tuple[tuple[int, ...], .
     """
     label = label or type(module).__name__
     try:
-        inputs = tuple(torch.empty(shape, device="meta") for shape in input_shapes)
+        # shapes on the meta device when the block was built there (the app's case), else real zeros
+        tensors = list(module.parameters()) + list(module.buffers())
+        device = tensors[0].device if tensors else torch.device("meta")
+        inputs = tuple(torch.zeros(shape, device=device) for shape in input_shapes)
         drafts, edges, clusters = _draft_graph(module.eval(), inputs)
         drafts, edges = _collapse(drafts, edges)
         group_of = _groups(drafts, clusters)
@@ -757,4 +776,8 @@ def _summary(name: str, resolution: int, knob_items: tuple[tuple[str, Any], ...]
     stats = torchinfo.summary(model, input_size=(1, 3, resolution, resolution), device="meta", verbose=0, depth=4,
                               col_names=("input_size", "output_size", "num_params", "mult_adds"),
                               row_settings=("var_names",), mode="eval")
-    return str(stats)
+    # torchinfo 1.8 prints its unit enum as "(Units.MEGABYTES)" on Python ≥ 3.11; show the unit letter
+    return re.sub(r"\(Units\.(\w+)\)", lambda m: f"({_TORCHINFO_UNITS.get(m.group(1), m.group(1))})", str(stats))
+
+
+_TORCHINFO_UNITS = {"NONE": "", "KILOBYTES": "K", "MEGABYTES": "M", "GIGABYTES": "G", "TERABYTES": "T"}

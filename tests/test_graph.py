@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 from dataclasses import dataclass, field
 
 import graphviz
@@ -600,6 +601,40 @@ def test_untraceable_block_falls_back_to_one_node() -> None:
     assert dot.nodes["block"]["label"] == "odd block"
 
 
+def test_tracing_leaves_forwards_in_other_threads_alone() -> None:
+    """fx patches nn.Module.__call__ process-wide while tracing; the app serves several sessions in threads."""
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Conv2d(8, 8, 3)).eval()
+    original_call = nn.Module.__call__
+    errors: list[str] = []
+    stop = threading.Event()
+
+    def forwards() -> None:
+        while not stop.is_set():
+            try:
+                with torch.no_grad():
+                    model(torch.randn(1, 3, 16, 16))
+            except Exception as err:  # noqa: BLE001 - recorded for the assertion
+                errors.append(repr(err))
+                return
+
+    traced: list[bool] = []
+
+    def traces() -> None:
+        for row in lightnets.blocks("mobilenet_v2")[1:10]:
+            traced.append(module_inner_graph(row.make(), ((1, row.args["in_ch"], 16, 16),)).traced)
+
+    threads = [threading.Thread(target=forwards), threading.Thread(target=traces), threading.Thread(target=traces)]
+    for thread in threads:
+        thread.start()
+    for thread in threads[1:]:
+        thread.join()
+    stop.set()
+    threads[0].join()
+    assert errors == []
+    assert traced == [True] * 18
+    assert nn.Module.__call__ is original_call
+
+
 def test_block_choices() -> None:
     choices = block_choices("mobilenet_v2")
     paths = [p for p, _ in choices]
@@ -620,6 +655,7 @@ def test_model_summary() -> None:
     params = sum(p.numel() for p in lightnets.build("mobilenet_v2", alpha=0.5).parameters())
     assert f"Total params: {params:,}" in text
     assert "[1, 3, 160, 160]" in text and "InvertedResidual" in text
+    assert "Total mult-adds (M): " in text and "Units." not in text
     assert model_summary("mobilenet_v2", 160, alpha=0.5) is text  # cached per configuration
 
 
