@@ -28,7 +28,7 @@ _API = {
     "weights_available": "weights", "load_weights": "weights", "load_image": "predict", "predict": "predict",
     "Prediction": "predict", "ImageError": "predict",
     "WeightsError": "weights", "WeightsStatus": "weights", "Checkpoint": "weights", "checkpoints": "weights",
-    "find_checkpoint": "weights", "read_checkpoint": "weights",
+    "find_checkpoint": "weights", "read_checkpoint": "weights", "weights_table": "weights",
     "sample_images": "predict", "imagenet_labels": "predict", "pretrained_model": "predict",
     "feature_layers": "predict", "feature_maps": "predict",
 }
