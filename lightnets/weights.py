@@ -163,6 +163,24 @@ def weights_available(name: str, **knobs: Any) -> WeightsStatus:
     return WeightsStatus(True, f"torchvision ImageNet weights, downloaded on first use ({ckpt.size_mb:g} MB)", ckpt)
 
 
+def weights_table() -> list[tuple[str, str, dict[str, Any], WeightsStatus]]:
+    """(label, model, knobs, status) for every published checkpoint of a registered model, then one row for each
+    registered model without any: what the Predict page offers, and why the rest cannot predict now."""
+    from lightnets.registry import list_models
+
+    registered = list_models()
+    rows = []
+    for ckpt in checkpoints():
+        if ckpt.model in registered:
+            knobs = spec(ckpt.model).validate(ckpt.knobs)
+            rows.append((ckpt.label, ckpt.model, knobs, weights_available(ckpt.model, **knobs)))
+    published = {ckpt.model for ckpt in checkpoints()}
+    for name in registered:
+        if name not in published:
+            rows.append((spec(name).title, name, spec(name).defaults(), weights_available(name)))
+    return rows
+
+
 def _why_none(name: str, knobs: Mapping[str, Any]) -> str:
     published = [c for c in checkpoints() if c.model == name]
     if not published:

@@ -48,26 +48,15 @@ with image_col:
 # ---- the model -----------------------------------------------------------------------------------------------
 with model_col:
     st.subheader("Model and weights")
-    registered = lightnets.list_models()
-    options: dict[str, tuple[str, dict[str, Any], str]] = {}  # label → (model, knobs, source)
-    unavailable: dict[str, str] = {}  # configuration → why it cannot predict now
-    for ckpt in lightnets.checkpoints():
-        if ckpt.model not in registered:
-            continue
-        knobs = lightnets.spec(ckpt.model).validate(ckpt.knobs)
-        status = lightnets.weights_available(ckpt.model, **knobs)
-        label = _config_text(ckpt.model, dict(ckpt.knobs))
-        if status:
-            options[f"{label} — {ckpt.source} weights"] = (ckpt.model, knobs, "published")
-        else:
-            unavailable[label] = status.reason
-    published = {ckpt.model for ckpt in lightnets.checkpoints()}
-    for other in registered:
-        if other not in published:
-            unavailable[lightnets.spec(other).title] = lightnets.weights_available(other).reason
+    choice_slot, unavailable_slot = st.container(), st.container()  # filled below, once the uploads are known
+    rows = lightnets.weights_table()
+    options = {f"{label} — {status.checkpoint.source} weights": (name, knobs, "published")
+               for label, name, knobs, status in rows if status}
+    unavailable = {label: status.reason for label, _, _, status in rows if not status}
 
     sidebar_status = lightnets.weights_available(selection.name, **selection.knobs)
-    with st.expander("Your own weights for the sidebar's configuration", expanded=not sidebar_status):
+    with st.expander("Your own weights for the sidebar's configuration",
+                     expanded=not sidebar_status and sidebar_status.checkpoint is None):
         if not sidebar_status:
             st.caption(f"{_config_text(selection.name, selection.knobs)}: {sidebar_status.reason}.")
         own_file = st.file_uploader("A .pth/.pt state_dict saved with torch.save(model.state_dict(), …)",
@@ -90,12 +79,14 @@ with model_col:
     if follow is not None or st.session_state.get("predict.model") not in options:
         st.session_state["predict.model"] = follow or next(iter(options), None)
 
-    if not options:
-        st.error("No model can predict right now; the table below says why.")
-    choice = st.selectbox("Model with pretrained weights", list(options), key="predict.model",
-                          help="The configurations whose ImageNet weights can be used now. Pick the "
-                               "architecture in the sidebar to use ρ and your own checkpoint.")
-    with st.expander(f"Models that cannot predict now ({len(unavailable)})", expanded=not options):
+    with choice_slot:
+        if not options:
+            st.error("No model can predict right now; the table below says why.")
+        choice = st.selectbox("Model with pretrained weights", list(options), key="predict.model",
+                              help="The configurations whose ImageNet weights can be used now. Pick the "
+                                   "architecture in the sidebar to use ρ and your own checkpoint.")
+    with unavailable_slot, st.expander(f"Models that cannot predict now ({len(unavailable)})",
+                                       expanded=not options):
         st.dataframe({"model": list(unavailable), "why": list(unavailable.values())}, hide_index=True,
                      key="predict.unavailable", column_config={"why": st.column_config.TextColumn(width="large")})
     if not options:
@@ -123,7 +114,8 @@ left, right = st.columns(2)
 with left:
     st.plotly_chart(figures.model_input(prediction), key="predict.input")
     pre = prediction.preprocess
-    st.caption(f"Normalised per channel with mean {tuple(round(m, 3) for m in pre.mean)} and std "
+    st.caption(f"Shorter side resized to {pre.resize} px ({pre.interpolation}), centre crop {pre.crop}×{pre.crop}, "
+               f"then normalised per channel with mean {tuple(round(m, 3) for m in pre.mean)} and std "
                f"{tuple(round(s, 3) for s in pre.std)} (the recipe of these weights). "
                + (f"Input size from the sidebar's ρ = {selection.rho:.3g}." if same_as_sidebar else
                   "Pick this architecture in the sidebar to change the input size with ρ."))

@@ -323,3 +323,15 @@ def test_empty_oversized_and_absent_checkpoints(monkeypatch, tmp_path: Path) -> 
         lw.read_checkpoint(io.BytesIO(b"x" * 2000))
     with pytest.raises(WeightsError, match="bytes, a path or a file object"):
         lw.read_checkpoint(42)  # type: ignore[arg-type]
+
+
+def test_weights_table_covers_every_registered_model(hub, monkeypatch) -> None:
+    monkeypatch.setenv("LIGHTNETS_OFFLINE", "1")
+    rows = lightnets.weights_table()
+    assert {name for _, name, _, _ in rows} == set(lightnets.list_models())
+    by_label = {label: (name, knobs, status) for label, name, knobs, status in rows}
+    name, knobs, status = by_label["EfficientNet-Lite0"]
+    assert name == "efficientnet_lite0" and status and status.checkpoint.source == "package"
+    assert not by_label["ShuffleNet V2 (width=0.5)"][2] and "downloads are off" in by_label["ShuffleNet V2 (width=0.5)"][2].reason
+    assert by_label["ShuffleNet V2 (width=2)"][:2] == ("shufflenet_v2", {"width": 2.0})
+    assert "upload your own" in by_label["EfficientNet-B0…B3"][2].reason

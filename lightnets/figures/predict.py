@@ -46,9 +46,7 @@ def model_input(prediction: Prediction) -> go.Figure:
     fig = go.Figure(go.Image(z=pixels, hovertemplate="x %{x}, y %{y}<br>RGB %{z}<extra></extra>"))
     fig.update_xaxes(showticklabels=False, showgrid=False)
     fig.update_yaxes(showticklabels=False, showgrid=False, scaleanchor="x")
-    pre = prediction.preprocess
-    return _style(fig, f"As the model sees it: {size}×{size} px "
-                       f"(shorter side → {pre.resize}, centre crop {pre.crop}, {pre.interpolation})", height=460)
+    return _style(fig, f"As the model sees it: {size}×{size} px", height=460)
 
 
 def feature_grid(maps: torch.Tensor, layer: str, channels: int = 16) -> go.Figure:
