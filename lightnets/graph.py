@@ -191,7 +191,8 @@ def _block_graph_dot(name: str, resolution: int, knob_items: tuple[tuple[str, An
     knobs = dict(knob_items)
     nodes = block_nodes(name, resolution, **knobs)
     model_spec = spec(name)
-    title = f"{model_spec.title} — {_knob_text(knobs)} — input {resolution}×{resolution}"
+    # short lines: the widest element sets the drawing's width, and a wide drawing is scaled down to fit the page
+    title = f"{model_spec.title}, input {resolution}×{resolution}\n" + wrap_label(_knob_text(knobs), 36)
     dot = _digraph(name, title)
     image_shape = (1, 3, resolution, resolution)
     dot.node("__input__", _dot_text(f"input image\n{shape_text(image_shape)}"), shape="box", style="filled",
@@ -222,8 +223,9 @@ def _block_graph_dot(name: str, resolution: int, knob_items: tuple[tuple[str, An
     for node in nodes:
         dot.edge(previous, node.id, label=shape_text(node.input_shape))
         if node.takes_image:  # the block also reads the (down-sampled) input image
-            dot.edge("__input__", node.id, label=f"image {shape_text(image_shape)}", style="dashed",
-                     constraint="false")
+            # unlabelled: the same image shape on several long edges only clutters the drawing
+            dot.edge("__input__", node.id, style="dashed", color="#999999", constraint="false",
+                     tooltip=f"the input image {shape_text(image_shape)}, down-sampled inside the block")
         previous = node.id
     dot.node("__output__", _dot_text(f"output\n{shape_text(nodes[-1].output_shape)}"), shape="box",
              style="filled", fillcolor=_WHITE)
