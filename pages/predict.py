@@ -133,7 +133,7 @@ layers = lightnets.feature_layers(model)
 names = [path for path, _ in layers]
 described = dict(layers)
 fcol, ccol = st.columns([3, 1])
-layer = fcol.selectbox("layer", names, index=min(len(names) - 1, len(names) // 3), key="predict.layer",
+layer = fcol.selectbox("layer", names, index=len(names) // 6, key="predict.layer",  # early: recognisable
                        format_func=lambda path: f"{path} — {described[path]}")
 channels = ccol.select_slider("channels shown", [4, 9, 16, 25, 36, 64], value=16, key="predict.channels")
 maps = ui.attempt(lightnets.feature_maps, model, prediction.input, layer)
