@@ -702,7 +702,7 @@ def _inner(name: str, block_path: str, resolution: int, knob_items: tuple[tuple[
 
 def inner_dot(inner: InnerGraph, title: str = "") -> str:
     """DOT text of an ``InnerGraph``."""
-    dot = _digraph(inner.path or "block", title or f"{inner.path}: {inner.label}")
+    dot = _digraph(inner.path or "block", title or f"{inner.path}\n{wrap_label(inner.label, 36)}")
     clusters: dict[str, graphviz.Digraph] = {}
     for i, (q, caption) in enumerate(inner.groups):
         clusters[q] = graphviz.Digraph(name=f"cluster_{i}")
