@@ -226,3 +226,15 @@ def test_labels_are_imagenet_1k() -> None:
     labels = imagenet_labels()
     assert len(labels) == len(set(labels)) == 1000
     assert (labels[0], labels[281], labels[967], labels[999]) == ("tench", "tabby", "espresso", "toilet tissue")
+
+
+@pytest.mark.parametrize("name,knobs,resolution", [("efficientnet", {"phi": 2}, 225),
+                                                   ("efficientnet", {"phi": 1, "official": False}, 258),
+                                                   ("efficientnet_lite0", {}, 193)])
+def test_macs_equal_flop_counter_mode_at_odd_sizes(name: str, knobs: dict, resolution: int) -> None:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model = lightnets.build(name, **knobs).eval()
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(torch.randn(1, 3, resolution, resolution))
+    assert lightnets.profile(name, resolution=resolution, **knobs).macs == counter.get_total_flops() // 2
