@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 import graphviz
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import torch
 from torch import nn
 
@@ -258,6 +260,22 @@ def test_block_graph_walks_like_the_built_model(name: str) -> None:
     legend = dot.nodes["__legend__"]["label"]
     for kind in {r.kind for r in rows}:
         assert f">{kind}<" in legend and block_kind_color(kind) in legend
+
+
+@pytest.mark.parametrize("name", NAMES)
+@settings(max_examples=3)
+@given(data=st.data())
+def test_any_valid_knobs_give_a_valid_graph_and_traced_blocks(name: str, data: st.DataObject) -> None:
+    knobs = data.draw(st.fixed_dictionaries({k.name: st.sampled_from(k.values()) for k in lightnets.spec(name).knobs}),
+                      label="knobs")
+    rows = lightnets.blocks(name, **knobs)
+    dot = parse_dot(block_graph(name, **knobs))
+    chain = _main_chain(dot)
+    assert sum(_count(dot.nodes[node]["label"]) for node in chain) == len(rows)
+    for path, _ in block_choices(name, **knobs):
+        inner = block_inner_data(name, path, **knobs)
+        assert inner.traced, f"{name} {knobs} {path}: {inner.note}"
+        parse_dot(inner_dot(inner))
 
 
 def test_mobilenet_v2_folds_the_repeats_of_table_2() -> None:
