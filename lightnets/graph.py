@@ -207,7 +207,8 @@ def _block_graph_dot(name: str, resolution: int, knob_items: tuple[tuple[str, An
     for index, run in enumerate(runs):
         def add(target: graphviz.Digraph, node: GraphNode) -> None:
             label = wrap_label(node.label) + (f"\n× {node.count}" if node.count > 1 else "")
-            tooltip = node.paths[0] if node.count == 1 else f"{node.paths[0]} … {node.paths[-1]} ({node.count} blocks)"
+            tooltip = (node.paths[0] if node.count == 1
+                       else f"{node.paths[0]} … {node.paths[-1]} ({node.count} blocks)")
             target.node(node.id, _dot_text(label), fillcolor=block_kind_color(node.kind), tooltip=tooltip)
 
         if run[0].stage:

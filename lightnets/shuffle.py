@@ -108,7 +108,7 @@ class _Recorder(TorchFunctionMode):
         super().__init__()
         self.tensors: list[tuple[str, torch.Tensor]] = []
 
-    def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: D105
+    def __torch_function__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
         if isinstance(out, torch.Tensor):
             self.tensors.append((getattr(func, "__name__", str(func)), out))
@@ -159,7 +159,10 @@ def _tween(a: tuple[tuple[float, float], ...], b: tuple[tuple[float, float], ...
     return tuple((round(xa + f * (xb - xa), 6), round(ya + f * (yb - ya), 6)) for (xa, ya), (xb, yb) in zip(a, b))
 
 
-def _animate(keys: list[tuple[str, str, tuple[tuple[float, float], ...], tuple[bool, ...]]]) -> tuple[ShuffleFrame, ...]:
+_Key = tuple[str, str, tuple[tuple[float, float], ...], tuple[bool, ...]]  # title, caption, xy, marked
+
+
+def _animate(keys: list[_Key]) -> tuple[ShuffleFrame, ...]:
     """Key frames (title, caption, xy, marked) with interpolated frames before each move."""
     frames: list[ShuffleFrame] = []
     for i, (title, caption, xy, marked) in enumerate(keys):
@@ -203,8 +206,8 @@ def shuffle_frames(channels: int, groups: int) -> ShuffleAnimation:
     order = torch.arange(channels).view(1, channels, 1, 1)
     steps, out = _shuffle_steps(order, groups)
     no_marks = (False,) * channels
-    keys = [("input", f"{channels} channels leave a group convolution with g={groups}: {n} per group, "
-                      "one colour per group.", _xy(_layout(order), channels), no_marks)]
+    intro = f"{channels} channels leave a group convolution with g={groups}: {n} per group, one colour per group."
+    keys = [("input", intro, _xy(_layout(order), channels), no_marks)]
     keys += [(title, _caption(title, channels, groups), _xy(layout, channels), no_marks) for title, layout in steps]
     return ShuffleAnimation(channels=channels, groups=groups, group_of=tuple(c // n for c in range(channels)),
                             frames=_animate(keys), permutation=tuple(int(c) for c in out.flatten().tolist()))
@@ -255,8 +258,8 @@ def split_shuffle_frames(channels: int) -> ShuffleAnimation:
         ("input", f"{channels} channels enter a ShuffleNet V2 unit.", row, unmarked),
         ("split in half", f"Channel split: {half} channels on the left, {half} on the right.", split, unmarked),
         ("right half through the branch",
-         "The right half goes through 1×1 conv → depthwise 3×3 → 1×1 conv; the left half passes unchanged "
-         "(its outputs keep the same places).", branch, marked),
+         ("The right half goes through 1×1 conv → depthwise 3×3 → 1×1 conv; the left half passes unchanged "
+          "(its outputs keep the same places)."), branch, marked),
         ("concat", "Concatenate the two halves again: no addition, the width stays the same.",
          _xy(_layout(joined), channels), marked),
     ]

@@ -3,20 +3,31 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 import threading
 from dataclasses import dataclass, field
 
 import graphviz
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-import torch
 from torch import nn
 
 import lightnets
-from lightnets.graph import (BLOCK_KIND_COLORS, block_choices, block_graph, block_inner_data, block_inner_graph,
-                             block_kind_color, inner_dot, model_summary, module_inner_graph, shape_text)
+from lightnets.graph import (
+    BLOCK_KIND_COLORS,
+    block_choices,
+    block_graph,
+    block_inner_data,
+    block_inner_graph,
+    block_kind_color,
+    inner_dot,
+    model_summary,
+    module_inner_graph,
+    shape_text,
+)
 
 NAMES = lightnets.list_models()
 
@@ -31,7 +42,7 @@ def needs(name: str) -> None:
 
 # IDs: a name (letters, digits, underscores, not starting with a digit), a numeral, or a quoted string
 _TOKEN = re.compile(r'\s+|//[^\n]*|"(?:[^"\\]|\\.)*"|->|--|[{}\[\];=,:]|[A-Za-z_\x80-\uffff][A-Za-z0-9_\x80-\uffff]*'
-                    r'|-?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?![A-Za-z_])', re.S)
+                    r'|-?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?![A-Za-z_])', re.DOTALL)
 
 
 def _tokens(text: str) -> list[str]:
@@ -139,7 +150,7 @@ def parse_dot(text: str) -> Dot:
                         take()
                         chain.append(ident())
                     a = attrs()
-                    for tail, head in zip(chain, chain[1:]):
+                    for tail, head in itertools.pairwise(chain):
                         dot.edges.append((tail, head, a))
                 else:
                     dot.nodes.setdefault(first, {}).update(attrs())
@@ -398,7 +409,8 @@ def _shortcut_rule(name: str, layer: str, in_key: str = "in_ch", out_key: str = 
             assert any(p.op == "input" for p in inner.predecessors(adds[0].id))
 
 
-@pytest.mark.parametrize("name,layer", [("mobilenet_v2", "InvertedResidual"), ("mobilenet_v3_large", "MobileNetV3Block"),
+@pytest.mark.parametrize("name,layer", [("mobilenet_v2", "InvertedResidual"),
+                                        ("mobilenet_v3_large", "MobileNetV3Block"),
                                         ("mobilenet_v3_small", "MobileNetV3Block"), ("efficientnet", "MBConv")])
 def test_shortcut_only_when_stride_1_and_widths_match(name: str, layer: str) -> None:
     needs(name)

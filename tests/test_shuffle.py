@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -11,8 +13,14 @@ from torch import nn
 
 import lightnets
 from lightnets.layers import ChannelShuffle, channel_shuffle
-from lightnets.shuffle import (MAX_GROUPS, group_visibility, shuffle_frames, split_shuffle_frames, valid_channels,
-                               valid_groups)
+from lightnets.shuffle import (
+    MAX_GROUPS,
+    group_visibility,
+    shuffle_frames,
+    split_shuffle_frames,
+    valid_channels,
+    valid_groups,
+)
 
 COMBOS = [(12, 3), (24, 4), (16, 8), (8, 2), (6, 6), (7, 1), (64, 8), (30, 5)]
 
@@ -67,7 +75,7 @@ def test_every_channel_stays_visible_and_moves_gradually(combo: tuple[int, int])
         assert len(set(frame.xy)) == channels, f"two channels overlap in {frame.title!r}"
     # between key frames that differ, in-between frames exist and no cell jumps further than the whole move
     keys = [i for i, f in enumerate(anim.frames) if f.key]
-    for a, b in zip(keys, keys[1:]):
+    for a, b in itertools.pairwise(keys):
         if anim.frames[a].xy != anim.frames[b].xy:
             assert b - a > 2
 
