@@ -11,7 +11,7 @@ same configuration; values in a link that the schema does not allow fall back to
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -148,6 +148,29 @@ def has_api(name: str) -> bool:
     except (AttributeError, ImportError):
         return False
     return True
+
+
+def restore(key: str, options: Sequence[Any], default: Any = None) -> None:
+    """Before drawing a keyed widget that is not drawn on every run (a lazy tab, another model's page), put
+    back its last value if it is still an option; Streamlit forgets the state of widgets it did not draw."""
+    if key in st.session_state and st.session_state[key] in options:
+        return
+    saved = st.session_state.get(f"{key}.saved")
+    st.session_state[key] = saved if saved in options else default if default in options else options[0]
+
+
+def remember(key: str) -> None:
+    """After drawing a widget restored with ``restore``: keep its value for the next time it appears."""
+    st.session_state[f"{key}.saved"] = st.session_state.get(key)
+
+
+def kept(widget: Callable[..., T], label: str, options: Sequence[Any], *, key: str, default: Any = None,
+         **kwargs: Any) -> T:
+    """``widget(label, options, key=key, **kwargs)`` whose value survives being hidden for a while."""
+    restore(key, options, default)
+    value = widget(label, options, key=key, **kwargs)
+    remember(key)
+    return value
 
 
 def chart(fig: Any, key: str | None = None) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
 import lightnets
@@ -13,6 +15,24 @@ ui.intro("Channel shuffle", "A group convolution splits its channels into g grou
          "its own, which divides its cost by g — but stacked group convs would then never mix information across "
          "groups. ShuffleNet fixes this with a free channel shuffle: view the channels as a (g, n) grid, "
          "transpose it, and read it back. Press play and follow any one cell.")
+
+
+# The figures depend only on this page's own controls: cached, a sidebar move does not rebuild them.
+@st.cache_data(show_spinner=False, max_entries=64)
+def _shuffle_figure(channels: int, groups: int) -> Any:
+    return figures.shuffle_animation(lightnets.shuffle_frames(channels, groups), f"{channels} channels, g = {groups}")
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _visibility_figure(channels: int, groups: int) -> Any:
+    return figures.visibility_heatmaps(lightnets.group_visibility(channels, groups, False),
+                                       lightnets.group_visibility(channels, groups, True))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _split_figure(channels: int) -> Any:
+    return figures.shuffle_animation(lightnets.split_shuffle_frames(channels),
+                                     f"ShuffleNet V2 unit, {channels} channels")
 
 
 def _valid_value(key: str, options: list[int], default: int) -> None:
@@ -38,7 +58,7 @@ with right:
                                 help="Only counts that g groups split evenly.")
 anim = ui.attempt(lightnets.shuffle_frames, channels, groups)
 if anim is not None:
-    ui.chart(figures.shuffle_animation(anim, f"{channels} channels, g = {groups}"), key="shuffle.anim")
+    ui.chart(_shuffle_figure(channels, groups), key="shuffle.anim")
     st.caption("Order after the shuffle: " + ", ".join(map(str, anim.permutation)))
 
 # ---- why -----------------------------------------------------------------------------------------------------
@@ -46,10 +66,9 @@ st.header("Why shuffle?")
 st.markdown("Two group convolutions in a row, each with g groups. Without a shuffle, every output channel of the "
             "second conv depends on one input group only: the groups are separate networks side by side. With a "
             "shuffle between them, each output sees (up to) all groups.")
-matrices = ui.attempt(lambda: (lightnets.group_visibility(channels, groups, False),
-                               lightnets.group_visibility(channels, groups, True)))
-if matrices is not None:
-    ui.chart(figures.visibility_heatmaps(*matrices), key="shuffle.visibility")
+visibility = ui.attempt(_visibility_figure, channels, groups)
+if visibility is not None:
+    ui.chart(visibility, key="shuffle.visibility")
 
 # ---- ShuffleNet V2 -------------------------------------------------------------------------------------------
 st.header("ShuffleNet V2: split, branch, concat, shuffle")
@@ -61,7 +80,7 @@ st.markdown("ShuffleNet V2 drops the group convolutions after measuring speed ra
 v2_choices = list(range(4, 33, 2))
 _valid_value("shuffle.v2_channels", v2_choices, 8)
 v2_channels = st.select_slider("channels entering the unit", options=v2_choices, key="shuffle.v2_channels")
-split = ui.attempt(lightnets.split_shuffle_frames, v2_channels)
+split = ui.attempt(_split_figure, v2_channels)
 if split is not None:
-    ui.chart(figures.shuffle_animation(split, f"ShuffleNet V2 unit, {v2_channels} channels"), key="shuffle.v2")
+    ui.chart(split, key="shuffle.v2")
     st.caption("Outlined cells went through the branch; the shuffle interleaves them with the untouched half.")

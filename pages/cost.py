@@ -55,28 +55,30 @@ st.dataframe({"figure": ["params", "MACs", "FLOPs", "memory access (bytes)", "el
              hide_index=True, key="exact_totals",
              column_config={"exact value": st.column_config.NumberColumn(format="localized")})
 
-# ---- per layer ----------------------------------------------------------------------------------------------
-st.header("Per layer")
-shares = p.macs_by_kind()
-top_kind = max(shares, key=shares.get)
-st.markdown(f"**{top_kind}** layers do {100 * shares[top_kind] / p.macs:.0f}% of the multiply-adds. In a "
-            "MobileNet the 1×1 (pointwise) convs dominate: the depthwise 3×3 convs that do the spatial filtering "
-            "are almost free in MACs.")
-ui.chart(figures.kind_share_chart(p))
-ui.chart(figures.layer_chart(p))
-with st.expander("Per-layer table"):
-    st.dataframe(p.table(), hide_index=True)
+SECTIONS = ["Per layer", "Depthwise separable", "Sweeps", "Across families", "Latency"]
 
-# ---- depthwise separable saving ------------------------------------------------------------------------------
-st.header("Depthwise separable saving")
-pairs = analysis.separable_pairs(p)
-if not pairs:
-    st.info(f"{spec.title} has no depthwise convolution at these knobs, so there is nothing to factorise.")
-else:
+
+def per_layer() -> None:
+    shares = p.macs_by_kind()
+    top_kind = max(shares, key=shares.get)
+    st.markdown(f"**{top_kind}** layers do {100 * shares[top_kind] / p.macs:.0f}% of the multiply-adds. In a "
+                "MobileNet the 1×1 (pointwise) convs dominate: the depthwise 3×3 convs that do the spatial "
+                "filtering are almost free in MACs.")
+    ui.chart(figures.kind_share_chart(p))
+    ui.chart(figures.layer_chart(p))
+    with st.expander("Per-layer table"):
+        st.dataframe(p.table(), hide_index=True)
+
+
+def separable() -> None:
+    pairs = analysis.separable_pairs(p)
+    if not pairs:
+        st.info(f"{spec.title} has no depthwise convolution at these knobs, so there is nothing to factorise.")
+        return
     st.markdown("A standard k×k conv from M to N channels costs Dk²·M·N·H·W MACs. A depthwise k×k conv "
                 "(Dk²·M·H·W) followed by a 1×1 conv (M·N·H·W) does the same job for a fraction of it:")
-    chosen = st.selectbox("depthwise layer", range(len(pairs)), format_func=lambda i: pairs[i].label,
-                          key="cost.depthwise")
+    chosen = ui.kept(st.selectbox, "depthwise layer", list(range(len(pairs))), key="cost.depthwise",
+                     format_func=lambda i: pairs[i].label)
     pair = pairs[chosen]
     g = f"{pair.groups}\\cdot " if pair.groups > 1 else ""
     st.latex(rf"\frac{{D_k^2 M HW + M N HW{'/g' if pair.groups > 1 else ''}}}{{D_k^2 M N HW}}"
@@ -89,60 +91,71 @@ else:
     with right:
         ui.chart(figures.separable_chart(pair))
 
-# ---- sweeps --------------------------------------------------------------------------------------------------
-st.header("Sweeps")
-st.markdown("How cost moves along one knob while the others stay where the sidebar has them. Parameters do "
-            "not depend on the input size; MACs grow with ρ².")
-options = [knob.name for knob in spec.knobs] + ["rho"]
-labels = {knob.name: knob.label for knob in spec.knobs} | {"rho": "resolution multiplier ρ"}
-swept = st.radio("sweep against", options, format_func=labels.get, horizontal=True, key="cost.sweep")
-knob_items = tuple(sorted(selection.knobs.items()))
-if swept == "rho":
-    points = ui.cached_rho_sweep(selection.name, knob_items, tuple(ui.rho_sweep_values(selection)))
-    current = selection.rho
-else:
-    points = ui.cached_knob_sweep(selection.name, swept, knob_items, selection.rho)
-    current = selection.knobs[swept]
-failed = [pt for pt in points if pt.error]
-if failed:
-    st.caption("Not buildable: " + "; ".join(f"{ui.format_value(pt.value)} ({pt.error})" for pt in failed))
-can_time = ui.has_api("measure_latency")
-ui.chart(figures.sweep_chart(points, labels[swept], current, ui.sweep_latency(selection.name, points) or None))
-if not can_time:
-    ui.pending("Latency along the sweep", 6)
-elif st.button("Measure latency along this sweep", key="cost.sweep_latency",
-               help="Times up to 7 settings of this sweep on this machine; takes a few seconds each."):
-    with ui.guard():
-        ui.measure_sweep(selection.name, points)
-        st.rerun()
 
-# ---- across families -----------------------------------------------------------------------------------------
-st.header("Across families")
-st.markdown("Each bubble is a result a paper published: its ImageNet top-1 against the MACs of that setting "
-            "(bubble area ∝ parameters). Up and to the left is better.")
-top1, _ = analysis.published_top1(selection.name, selection.knobs, selection.resolution)
-ui.chart(figures.family_chart(analysis.family_points(), p.macs, p.params, top1, spec.title))
+def sweeps() -> None:
+    st.markdown("How cost moves along one knob while the others stay where the sidebar has them. Parameters do "
+                "not depend on the input size; MACs grow with ρ².")
+    options = [knob.name for knob in spec.knobs] + ["rho"]
+    labels = {knob.name: knob.label for knob in spec.knobs} | {"rho": "resolution multiplier ρ"}
+    swept = ui.kept(st.radio, "sweep against", options, key="cost.sweep", format_func=labels.get, horizontal=True)
+    knob_items = tuple(sorted(selection.knobs.items()))
+    if swept == "rho":
+        points = ui.cached_rho_sweep(selection.name, knob_items, tuple(ui.rho_sweep_values(selection)))
+        current = selection.rho
+    else:
+        points = ui.cached_knob_sweep(selection.name, swept, knob_items, selection.rho)
+        current = selection.knobs[swept]
+    failed = [pt for pt in points if pt.error]
+    if failed:
+        st.caption("Not buildable: " + "; ".join(f"{ui.format_value(pt.value)} ({pt.error})" for pt in failed))
+    ui.chart(figures.sweep_chart(points, labels[swept], current, ui.sweep_latency(selection.name, points) or None))
+    if not can_time:
+        ui.pending("Latency along the sweep", 6)
+    elif st.button("Measure latency along this sweep", key="cost.sweep_latency",
+                   help="Times up to 7 settings of this sweep on this machine; takes a few seconds each."):
+        with ui.guard():
+            ui.measure_sweep(selection.name, points)
+            st.rerun()
 
-# ---- latency -------------------------------------------------------------------------------------------------
-st.header("Latency on this machine")
-if not can_time:
-    ui.pending("Measured latency", 6)
-else:
+
+def across_families() -> None:
+    st.markdown("Each bubble is a result a paper published: its ImageNet top-1 against the MACs of that setting "
+                "(bubble area ∝ parameters). Up and to the left is better.")
+    top1, _ = analysis.published_top1(selection.name, selection.knobs, selection.resolution)
+    ui.chart(figures.family_chart(analysis.family_points(), p.macs, p.params, top1, spec.title))
+
+
+def latency() -> None:
+    if not can_time:
+        ui.pending("Measured latency", 6)
+        return
     st.markdown("MACs are not time: memory traffic, the number of separate ops and how well each op uses the "
-                "hardware decide latency. Measured at batch 1 after warm-up; the spread shows how steady it is.")
-    threads = st.selectbox("threads", [None, *range(1, (os.cpu_count() or 1) + 1)], key="cost.threads",
-                           format_func=lambda t: "library default" if t is None else str(t))
+                "hardware decide latency. Measured at batch 1 after warm-up; the spread shows how steady it is. "
+                "The Latency page shows where the time goes.")
+    threads = ui.kept(st.selectbox, "threads", [None, *range(1, (os.cpu_count() or 1) + 1)], key="cost.threads",
+                      format_func=lambda t: "library default" if t is None else str(t))
     if st.button("Measure latency", key="cost.measure", type="primary"):
         with st.spinner("measuring …"), ui.guard():
             ui.measure_latency(selection.name, selection.knobs, selection.resolution, threads)
     result = ui.measured_latency(selection.name, selection.knobs, selection.resolution, threads)
     if result is None:
         st.caption("Not measured yet for this configuration.")
-    else:
-        cols = st.columns(4)
-        cols[0].metric("median", f"{result.median_ms:.2f} ms")
-        cols[1].metric("spread (IQR)", f"{result.iqr_ms:.2f} ms")
-        cols[2].metric("p90", f"{result.p90_ms:.2f} ms")
-        cols[3].metric("threads · device", f"{result.threads} · {result.device}")
-        st.caption(f"{result.runs} runs at batch {result.batch}, {result.resolution}×{result.resolution} px; "
-                   f"p25–p75 {result.p25_ms:.2f}–{result.p75_ms:.2f} ms, fastest {result.min_ms:.2f} ms.")
+        return
+    cols = st.columns(4)
+    cols[0].metric("median", f"{result.median_ms:.2f} ms")
+    cols[1].metric("spread (IQR)", f"{result.iqr_ms:.2f} ms")
+    cols[2].metric("p90", f"{result.p90_ms:.2f} ms")
+    cols[3].metric("threads · device", f"{result.threads} · {result.device}")
+    st.caption(f"{result.runs} runs at batch {result.batch}, {result.resolution}×{result.resolution} px; "
+               f"p25–p75 {result.p25_ms:.2f}–{result.p75_ms:.2f} ms, fastest {result.min_ms:.2f} ms.")
+
+
+can_time = ui.has_api("measure_latency")
+# Lazy tabs: only the open one runs, so a slider move redraws one section's charts, not all of them.
+ui.restore("cost.section", SECTIONS)
+tabs = st.tabs(SECTIONS, key="cost.section", on_change="rerun")
+ui.remember("cost.section")
+for tab, draw in zip(tabs, (per_layer, separable, sweeps, across_families, latency)):
+    with tab:
+        if tab.open:
+            draw()

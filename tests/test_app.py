@@ -7,6 +7,7 @@ Models are being added while this file is written: everything iterates ``lightne
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,7 @@ from lightnets import analysis
 NAMES = lightnets.list_models()
 PAGES = [path for path, _, _ in ui.PAGES]
 KNOB_PAGES = ["pages/architecture.py", "pages/cost.py"]  # the pages that compute everything from the knobs
+COST_TABS = ["Per layer", "Depthwise separable", "Sweeps", "Across families", "Latency"]
 TIMEOUT = 120  # a cold Cost page profiles every published setting once; CI shares 2 cores
 
 
@@ -63,6 +65,24 @@ def _exact(at: AppTest) -> dict[str, int]:
     return dict(zip(table["figure"], table["exact value"]))
 
 
+def _visit(at: AppTest, page: str) -> Iterator[str]:
+    """Run ``page``, then each of its lazy tabs (only an open tab's content runs); yield where we are."""
+    _goto(at, page)
+    yield page
+    if page == "pages/cost.py":
+        assert [tab.label for tab in at.tabs] == COST_TABS
+        for label in COST_TABS[1:]:
+            _open_tab(at, label)
+            yield f"{page} › {label}"
+        _open_tab(at, COST_TABS[0])
+
+
+def _open_tab(at: AppTest, label: str) -> AppTest:
+    """Open a tab of the Cost page's lazy tabs (AppTest cannot click a tab; its key holds the open label)."""
+    at.session_state["cost.section"] = label
+    return at.run()
+
+
 def _build_error(name: str, knobs: dict[str, Any], resolution: int) -> str | None:
     """lightnets' own verdict on a configuration: None when it profiles, else the one-line ValueError."""
     try:
@@ -81,11 +101,11 @@ def test_every_page_runs_for_every_model_at_default_knobs(name: str) -> None:
     at = _app(model=name)
     assert at.selectbox(key="ui.model").value == name
     for page in PAGES:
-        _goto(at, page)
-        _ok(at, f"{name} on {page}")
-        if page not in ("pages/latency.py", "pages/predict.py"):  # those two report missing weights etc. themselves
-            assert not at.error, f"{name} on {page}: {[e.value for e in at.error]}"
-        assert at.title, f"{name} on {page}: no title"
+        for where in _visit(at, page):
+            _ok(at, f"{name} on {where}")
+            if page not in ("pages/latency.py", "pages/predict.py"):  # those report missing weights themselves
+                assert not at.error, f"{name} on {where}: {[e.value for e in at.error]}"
+            assert at.title, f"{name} on {where}: no title"
 
 
 @dataclass(frozen=True)
@@ -110,13 +130,13 @@ def test_knob_pages_run_at_extreme_knobs(case: Extreme) -> None:
     resolution = analysis.resolution_for(case.name, spec.validate(knobs), ui.rho_of(step))
     expected_error = _build_error(case.name, knobs, resolution)
     for page in KNOB_PAGES:
-        _goto(at, page)
-        _ok(at, f"{case} on {page}")
-        errors = [e.value for e in at.error]
-        if expected_error is None:
-            assert not errors, f"{case} on {page}: {errors}"
-        else:  # a combination the architecture cannot build: lightnets' one-line reason, no traceback
-            assert expected_error in errors and all("\n" not in e for e in errors)
+        for where in _visit(at, page):
+            _ok(at, f"{case} on {where}")
+            errors = [e.value for e in at.error]
+            if expected_error is None:
+                assert not errors, f"{case} on {where}: {errors}"
+            else:  # a combination the architecture cannot build: lightnets' one-line reason, no traceback
+                assert expected_error in errors and all("\n" not in e for e in errors)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -159,6 +179,7 @@ def test_alpha_and_rho_move_params_and_macs_as_they_should() -> None:
 
 def test_sweep_chart_highlights_the_current_configuration() -> None:
     at = _goto(_app(model="mobilenet_v2", alpha="0.75", expansion="4"), "pages/cost.py")
+    _open_tab(at, "Sweeps")
     at.radio(key="cost.sweep").set_value("expansion").run()
     _ok(at, "expansion sweep")
     sweep = next(json.loads(c.proto.spec) for c in at.get("plotly_chart")
@@ -207,6 +228,7 @@ def test_latency_is_measured_on_the_button_only(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(lightnets, "measure_latency", fake)
     ui._measure.clear()
     at = _goto(_app(model="mobilenet_v2"), "pages/cost.py")
+    _open_tab(at, "Latency")
     assert not calls and not [m for m in at.metric if m.label == "median"]
     at.button(key="cost.measure").click().run()
     _ok(at, "latency button")
