@@ -145,7 +145,8 @@ def sample_images() -> dict[str, Path]:
 def imagenet_labels() -> tuple[str, ...]:
     """The 1000 ImageNet-1k class names, in class-index order."""
     labels = tuple((DATA_DIR / "imagenet_classes.txt").read_text(encoding="utf-8").splitlines())
-    assert len(labels) == 1000, "data/imagenet_classes.txt must list 1000 classes"
+    if len(labels) != 1000:
+        raise RuntimeError(f"lightnets/data/imagenet_classes.txt lists {len(labels)} classes, not 1000")
     return labels
 
 
@@ -276,7 +277,7 @@ def predict(model_or_name: str | nn.Module, image: Image.Image | bytes | str | o
 def feature_layers(model: nn.Module) -> list[tuple[str, str]]:
     """(path, label) of the blocks whose output is a feature map, in forward order."""
     if isinstance(model, Network):
-        rows = [(b.path, b.label) for b in model.blocks]
+        rows = [(b.path, b.label) for b in model.block_rows]
     else:
         rows = [(name, type(child).__name__) for name, child in model.named_children()]
     shapes = _output_shapes(model, [path for path, _ in rows])
