@@ -544,7 +544,7 @@ def profile_model(model: nn.Module, resolution: int = 224, name: str = "", knobs
     top-level children.
     """
     if isinstance(model, Network):
-        blocks = list(model.blocks)
+        blocks = list(model.block_rows)
     else:
         blocks = [Block(child_name, type(child), {}, "") for child_name, child in model.named_children()]
     paths = {b.path for b in blocks}

@@ -229,12 +229,12 @@ class Network(nn.Sequential):
     """A classification net assembled from ``Block`` rows; runs its top-level children in order.
 
     A top-level child with ``takes_image = True`` also receives the network's input image (ESPNet v2's
-    input reinforcement). ``blocks`` keeps the rows the net was built from.
+    input reinforcement). ``block_rows`` keeps the rows the net was built from (not ``blocks``: a family may name a container so).
     """
 
     def __init__(self, blocks: list[Block]) -> None:
         super().__init__()
-        self.blocks: tuple[Block, ...] = tuple(blocks)
+        self.block_rows: tuple[Block, ...] = tuple(blocks)
         for block in blocks:
             parent: nn.Module = self
             *parents, leaf = block.path.split(".")

@@ -34,7 +34,7 @@ def test_rows_add_up_and_match_the_model(name: str) -> None:
     assert p.elementwise_total == sum(r.elementwise for r in p.layers)
     assert p.mem_bytes == sum(r.mem_bytes for r in p.layers)
     assert p.peak_activation_bytes <= p.mem_bytes
-    assert [b.path for b in p.blocks] == [b.path for b in model.blocks]
+    assert [b.path for b in p.blocks] == [b.path for b in model.block_rows]
     names = dict(model.named_modules())
     for row in p.layers:
         assert row.name in names and row.block

@@ -54,7 +54,7 @@ def test_stride_one_bottlenecks_have_no_depthwise_conv_between_the_ghost_modules
 def test_stem_and_head_follow_the_paper_table() -> None:
     blocks = {b.path: b for b in lightnets.profile("ghostnet", resolution=224).blocks}
     assert blocks["conv_stem"].output_shape == (1, 16, 112, 112)
-    assert blocks["stages.9.0"].output_shape == (1, 960, 7, 7)  # Conv2d 1×1, 960
+    assert blocks["blocks.9.0"].output_shape == (1, 960, 7, 7)  # Conv2d 1×1, 960
     assert blocks["global_pool"].output_shape == (1, 960, 1, 1)
     assert blocks["conv_head"].output_shape == (1, 1280, 1, 1)
     assert blocks["classifier"].output_shape == (1, 1000)
@@ -66,7 +66,7 @@ def test_width_rounds_channels_to_multiples_of_4_like_the_official_code() -> Non
     assert blocks["conv_stem"].output_shape[1] == 20
     outs = [b.output_shape[1] for b in _bnecks(width=1.3)]
     assert outs == [20, 32, 32, 52, 52, 104, 104, 104, 104, 144, 144, 208, 208, 208, 208, 208]
-    assert blocks["stages.9.0"].output_shape[1] == 1248
+    assert blocks["blocks.9.0"].output_shape[1] == 1248
     assert blocks["conv_head"].output_shape[1] == 1280
     half = [b.output_shape[1] for b in _bnecks(width=0.5)]
     assert half[:5] == [8, 12, 12, 20, 20] and all(c % 4 == 0 for c in half)

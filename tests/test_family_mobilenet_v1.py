@@ -145,7 +145,7 @@ def test_every_block_traces_with_torch_fx() -> None:
         model = lightnets.build("mobilenet_v1", separable=separable).eval()
         shapes = {b.path: b.input_shape for b in
                   lightnets.profile("mobilenet_v1", resolution=64, separable=separable).blocks}
-        for block in model.blocks:
+        for block in model.block_rows:
             module = model.get_submodule(block.path)
             traced = torch.fx.symbolic_trace(module)
             x = torch.randn(shapes[block.path])

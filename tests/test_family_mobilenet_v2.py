@@ -120,7 +120,7 @@ def test_width_multiplier_035_matches_the_published_figure() -> None:
 def test_every_block_traces_with_torch_fx() -> None:
     model = lightnets.build("mobilenet_v2").eval()
     shapes = {b.path: b.input_shape for b in lightnets.profile("mobilenet_v2", resolution=64).blocks}
-    for block in model.blocks:
+    for block in model.block_rows:
         module = model.get_submodule(block.path)
         traced = torch.fx.symbolic_trace(module)
         x = torch.randn(shapes[block.path])

@@ -154,7 +154,7 @@ def test_hswish_false_is_relu_everywhere_at_the_same_cost(name: str) -> None:
 def test_every_block_traces_with_torch_fx(name: str) -> None:
     model = lightnets.build(name).eval()
     shapes = {b.path: b.input_shape for b in lightnets.profile(name, resolution=64).blocks}
-    for block in model.blocks:
+    for block in model.block_rows:
         module = model.get_submodule(block.path)
         traced = torch.fx.symbolic_trace(module)
         x = torch.randn(shapes[block.path])

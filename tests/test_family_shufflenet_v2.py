@@ -147,7 +147,7 @@ def test_width_outside_the_papers_four_is_refused() -> None:
 def test_every_block_traces_with_torch_fx() -> None:
     model = lightnets.build("shufflenet_v2").eval()
     shapes = {b.path: b.input_shape for b in lightnets.profile("shufflenet_v2", resolution=64).blocks}
-    for block in model.blocks:
+    for block in model.block_rows:
         module = model.get_submodule(block.path)
         traced = torch.fx.symbolic_trace(module)
         x = torch.randn(shapes[block.path])

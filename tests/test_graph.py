@@ -199,7 +199,7 @@ def _real_forward(name: str) -> tuple[dict[str, tuple], dict[str, list[tuple]], 
     model = lightnets.build(name).eval()
     blocks_io: dict[str, tuple] = {}
     outputs: dict[str, list[tuple]] = {}
-    paths = {row.path for row in model.blocks}
+    paths = {row.path for row in model.block_rows}
 
     def keep(q: str):
         def hook(module, args, output) -> None:

@@ -8,10 +8,9 @@ The stage table and channel rounding are the official code's (huawei-noah/Effici
 ghostnet_pytorch/ghostnet.py, ``cfgs`` rows ``[k, exp, c, SE, s]``): every width is ``make_divisible(c·width, 4)``,
 the SE squeeze width ``make_divisible(exp/4, 4)``, and the 1280-channel head conv is never scaled.
 
-Module names follow the official code with a few renames, so its checkpoints load after mapping ``blocks.`` →
-``stages.`` (a Network keeps its rows in ``.blocks``), ``conv_stem``/``bn1`` → ``conv_stem.0``/``conv_stem.1``,
-``blocks.9.0.conv``/``.bn1`` → ``stages.9.0.0``/``.1`` and, inside each SE, ``conv_reduce``/``conv_expand`` →
-``fc1``/``fc2`` (the shared ``SqueezeExcite``'s names).
+Module names follow the official code with a few renames, so its checkpoints load after mapping
+``conv_stem``/``bn1`` → ``conv_stem.0``/``conv_stem.1``, ``blocks.9.0.conv``/``.bn1`` → ``blocks.9.0.0``/``.1``
+and, inside each SE, ``conv_reduce``/``conv_expand`` → ``fc1``/``fc2`` (the shared ``SqueezeExcite``'s names).
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ from torch import nn
 from lightnets.layers import ConvBNAct, SqueezeExcite, make_divisible
 from lightnets.registry import Block, Knob, ModelSpec, Paper, reference
 
-# The official ``cfgs``: one inner list per container (``stages.i`` here); rows are
+# The official ``cfgs``: one inner list per container (``blocks.i`` here); rows are
 # (depthwise kernel k, expansion width exp, output width c, SE, stride s) at width 1.0.
 CFGS: list[list[tuple[int, int, int, bool, int]]] = [
     [(3, 16, 16, False, 1)],
@@ -133,13 +132,13 @@ def ghostnet_blocks(width: float, ratio: int, dw_kernel: int) -> list[Block]:
         for j, (k, exp, c, se, s) in enumerate(cfg):
             out_ch = make_divisible(c * width, DIVISOR)
             mid_ch = make_divisible(exp * width, DIVISOR)
-            rows.append(Block(f"stages.{i}.{j}", GhostBottleneck,
+            rows.append(Block(f"blocks.{i}.{j}", GhostBottleneck,
                               dict(in_ch=in_ch, mid_ch=mid_ch, out_ch=out_ch, kernel=k, stride=s, se=se,
                                    ratio=ratio, dw_kernel=dw_kernel), f"stage {stage}"))
             in_ch = out_ch
     last_ch = make_divisible(CFGS[-1][-1][1] * width, DIVISOR)  # 960 at width 1: the last row's expansion width
     rows += [
-        Block(f"stages.{len(CFGS)}.0", ConvBNAct, dict(in_ch=in_ch, out_ch=last_ch, kernel=1, act="relu"), "head"),
+        Block(f"blocks.{len(CFGS)}.0", ConvBNAct, dict(in_ch=in_ch, out_ch=last_ch, kernel=1, act="relu"), "head"),
         Block("global_pool", nn.AdaptiveAvgPool2d, dict(output_size=1), "head"),
         # the 1280-wide "conv" runs on a 1×1 map: a fully connected layer with bias, then ReLU
         Block("conv_head", nn.Conv2d, dict(in_channels=last_ch, out_channels=HEAD_CH, kernel_size=1, bias=True),
