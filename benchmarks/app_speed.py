@@ -33,6 +33,9 @@ st.metric("params", f"{10 * x:.2f} M")
 '''
 
 
+VERBOSE = False
+
+
 def _cold_start(browser, script: str, cwd: Path, ready: str, path: str = "") -> float:
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
@@ -69,8 +72,11 @@ def _slider_reruns(browser, script: str, cwd: Path, path: str, metric: str, pres
             start = time.perf_counter()
             thumb.press("ArrowLeft" if i % 2 == 0 else "ArrowRight")
             expect(value).not_to_have_text(before, timeout=60_000)
+            changed = time.perf_counter() - start
             wait_idle(page, 60_000)
             times.append(time.perf_counter() - start)
+            if VERBOSE:
+                print(f"  {script} {path}: metric after {changed:.2f} s, idle after {times[-1]:.2f} s")
         return times
     finally:
         context.close()
@@ -81,7 +87,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--presses", type=int, default=6)
     parser.add_argument("--starts", type=int, default=2)
+    parser.add_argument("--verbose", action="store_true", help="print every press")
     args = parser.parse_args()
+    global VERBOSE
+    VERBOSE = args.verbose
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw:
