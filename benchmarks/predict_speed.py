@@ -38,7 +38,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15)
     args = parser.parse_args()
-    predict_module = importlib.import_module("lightnets.predict")
+    predict_module = importlib.import_module("lightnets.prediction")
     photo = lightnets.sample_images()["coffee"]
     data = photo.read_bytes()
 

@@ -25,12 +25,12 @@ _API = {
     "predict_latency": "latency", "fold_batchnorm": "latency", "LatencyResult": "latency",
     "LayerLatency": "latency", "LatencyPrediction": "latency", "LatencyTable": "latency",
     # weights and prediction
-    "weights_available": "weights", "load_weights": "weights", "load_image": "predict", "predict": "predict",
-    "Prediction": "predict", "ImageError": "predict",
+    "weights_available": "weights", "load_weights": "weights", "load_image": "prediction", "predict": "prediction",
+    "Prediction": "prediction", "ImageError": "prediction",
     "WeightsError": "weights", "WeightsStatus": "weights", "Checkpoint": "weights", "checkpoints": "weights",
     "find_checkpoint": "weights", "read_checkpoint": "weights", "weights_table": "weights",
-    "sample_images": "predict", "imagenet_labels": "predict", "pretrained_model": "predict",
-    "feature_layers": "predict", "feature_maps": "predict",
+    "sample_images": "prediction", "imagenet_labels": "prediction", "pretrained_model": "prediction",
+    "feature_layers": "prediction", "feature_maps": "prediction",
 }
 
 __all__ = sorted(_API)

@@ -13,7 +13,7 @@ import ui
 from lightnets.figures import predict as figures
 
 IMAGE_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif"]
-IMAGE_MB = 20  # = lightnets.predict.MAX_IMAGE_BYTES; the server-wide limit in .streamlit/config.toml is larger
+IMAGE_MB = 20  # = lightnets.prediction.MAX_IMAGE_BYTES; the server-wide limit in .streamlit/config.toml is larger
 CHECKPOINT_MB = 64  # = lightnets.weights.MAX_CHECKPOINT_BYTES
 
 

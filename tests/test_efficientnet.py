@@ -15,7 +15,7 @@ from torch import nn
 
 import lightnets
 from lightnets.models import efficientnet as eff
-from lightnets.predict import imagenet_labels, prepare, sample_images
+from lightnets.prediction import imagenet_labels, prepare, sample_images
 from lightnets.registry import Preprocess, assemble
 
 DATA = Path(__file__).parent / "data"

@@ -25,7 +25,7 @@ from lightnets import weights as lw
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = lightnets.sample_images()
-MAX_IMAGE_BYTES = importlib.import_module("lightnets.predict").MAX_IMAGE_BYTES  # the module, not the function
+MAX_IMAGE_BYTES = importlib.import_module("lightnets.prediction").MAX_IMAGE_BYTES
 CAT_LABELS = {"tabby", "tiger cat", "Persian cat", "Siamese cat", "Egyptian cat"}
 
 

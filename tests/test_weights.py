@@ -58,7 +58,7 @@ def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("LIGHTNETS_OFFLINE", raising=False)
     monkeypatch.delenv("LIGHTNETS_WEIGHTS_URL", raising=False)
     lw._probes.clear()
-    predict_module = importlib.import_module("lightnets.predict")  # the module; lightnets.predict is the function
+    predict_module = importlib.import_module("lightnets.prediction")
     predict_module._published.cache_clear()
     yield tmp_path / "torch" / "hub" / "checkpoints"
     lw._probes.clear()

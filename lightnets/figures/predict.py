@@ -13,7 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 import torch
 
-from lightnets.predict import Prediction
+from lightnets.prediction import Prediction
 
 FONT_SIZE = 16  # readable on a projector
 BAR_COLOR = "#1f77b4"

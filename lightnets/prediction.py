@@ -9,10 +9,8 @@ from __future__ import annotations
 import functools
 import io
 import os
-import sys
 import threading
 import time
-import types
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -332,14 +330,3 @@ def feature_maps(model: nn.Module, x: torch.Tensor, layer: str) -> torch.Tensor:
     if not captured or captured[0].dim() != 4:
         raise ValueError(f"layer {layer!r} does not output a feature map")
     return captured[0][0]
-
-
-class _CallableModule(types.ModuleType):
-    """Importing ``lightnets.predict`` (the module) binds it to the package attribute ``lightnets.predict``,
-    where the public API promises the function; calling the module calls the function, so both work."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Prediction:
-        return predict(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
