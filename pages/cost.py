@@ -7,7 +7,6 @@ import os
 
 import streamlit as st
 
-import lightnets
 import ui
 from lightnets import analysis
 from lightnets.figures import cost as figures

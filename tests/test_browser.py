@@ -80,6 +80,22 @@ def test_moving_a_slider_updates_the_metrics_and_the_url(app_url: str, page) -> 
     assert_no_exception(page)
 
 
+def test_cost_tabs_draw_their_section_and_stay_open(app_url: str, page) -> None:
+    open_app(page, f"{app_url}/cost?model=mobilenet_v2")
+    _plotly_painted(page)
+    page.get_by_role("tab", name="Sweeps").click()
+    wait_idle(page)
+    sweep = page.get_by_test_id("stPlotlyChart").filter(has_text="Cost against width multiplier α")
+    _expect()(sweep.locator("svg.main-svg").first).to_be_visible()
+    press_slider(page, "expansion ratio", "ArrowRight")  # t 6 → 7: the Sweeps tab stays open
+    _expect()(_metric(page, "MACs")).to_have_text(ui.fmt_count(lightnets.profile("mobilenet_v2", expansion=7).macs))
+    _expect()(sweep.locator("svg.main-svg").first).to_be_visible()
+    page.get_by_role("tab", name="Across families").click()
+    wait_idle(page)
+    _expect()(page.get_by_test_id("stPlotlyChart").filter(has_text="Accuracy against cost")).to_be_visible()
+    assert_no_exception(page)
+
+
 def test_selection_is_kept_across_page_switches(app_url: str, page) -> None:
     open_app(page, f"{app_url}/cost?model=mobilenet_v2")
     _plotly_painted(page)
