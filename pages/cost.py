@@ -72,7 +72,12 @@ def per_layer() -> None:
 def separable() -> None:
     pairs = analysis.separable_pairs(p)
     if not pairs:
-        st.info(f"{spec.title} has no depthwise convolution at these knobs, so there is nothing to factorise.")
+        if any(row.op == "depthwise" for row in p.layers):
+            st.info(f"{spec.title} has depthwise convolutions, but none feeds a 1×1 conv directly (their outputs "
+                    "are combined with other branches first), so the 1/N + 1/Dk² factorisation does not apply "
+                    "as such.")
+        else:
+            st.info(f"{spec.title} has no depthwise convolution at these knobs, so there is nothing to factorise.")
         return
     st.markdown("A standard k×k conv from M to N channels costs Dk²·M·N·H·W MACs. A depthwise k×k conv "
                 "(Dk²·M·H·W) followed by a 1×1 conv (M·N·H·W) does the same job for a fraction of it:")
