@@ -79,15 +79,18 @@ def variants(name: str, resolution: int) -> dict[str, torch.nn.Module]:
 
 
 def bench(name: str, threads: int, rounds: int, budget: float, resolution: int,
-          modules: dict[str, torch.nn.Module]) -> dict[str, list[float]]:
+          modules: dict[str, torch.nn.Module]) -> tuple[dict[str, list[float]], dict[str, float]]:
+    """Round medians of each variant, and each variant's fastest single run over all rounds."""
     medians: dict[str, list[float]] = {key: [] for key in modules}
+    fastest = {key: float("inf") for key in modules}
     for _ in range(rounds):
         order = list(modules)
         random.shuffle(order)  # no variant always runs first (or right after the heaviest one)
         for key in order:
             result = measure_latency(modules[key], resolution, threads=threads, budget_s=budget, min_runs=10)
             medians[key].append(result.median_ms)
-    return medians
+            fastest[key] = min(fastest[key], result.min_ms)
+    return medians, fastest
 
 
 def fmt(values: list[float] | None) -> str:
@@ -139,29 +142,33 @@ def main() -> None:
     print(f"torch {torch.__version__}, {tv}, {lightnets.latency.device_name()}, {os.cpu_count()} CPUs; "
           f"load average {os.getloadavg()[0]:.2f}; batch 1, {args.resolution} px, {args.rounds} rounds × "
           f"{args.budget:g} s; ms as median [range] of round medians")
-    table = {}
+    table, fastest = {}, {}
     for name in names:
         modules = variants(name, args.resolution)
         for threads in thread_counts:
-            table[f"{name}@{threads}"] = bench(name, threads, args.rounds, args.budget, args.resolution, modules)
-    print(f"\n{'model':<20}{'thr':>4}{'ln eager':>17}{'tv eager':>17}{'ln/tv':>7}{'ln deploy':>17}"
-          f"{'dep/tv':>7}{'tv deploy':>17}  targets")
+            key = f"{name}@{threads}"
+            table[key], fastest[key] = bench(name, threads, args.rounds, args.budget, args.resolution, modules)
+    print("\nmedian of round medians [range]; ratios of those medians, and (in parentheses) of the fastest runs, "
+          "which other load on the machine disturbs least")
+    print(f"{'model':<20}{'thr':>4}{'ln eager':>17}{'tv eager':>17}{'ln/tv':>14}{'ln deploy':>17}"
+          f"{'dep/tv':>14}{'tv deploy':>17}  targets")
     for key, medians in table.items():
         name, threads = key.split("@")
         m = {k: statistics.median(v) for k, v in medians.items()}
-        eager_ratio = m["ln eager"] / m["tv eager"] if "tv eager" in m else None
-        deploy_ratio = m["ln deploy"] / m["tv eager"] if "tv eager" in m else None
-        verdict = ""
-        if name in TARGETS and eager_ratio is not None:
-            verdict = (f"eager {'ok' if eager_ratio <= EAGER_TARGET else 'MISS'}, "
-                       f"deploy {'ok' if deploy_ratio <= DEPLOY_TARGET else 'MISS'}")
-        print(f"{name:<20}{threads:>4}{fmt(medians['ln eager'])}{fmt(medians.get('tv eager'))}"
-              f"{eager_ratio if eager_ratio is not None else float('nan'):7.3f}{fmt(medians['ln deploy'])}"
-              f"{deploy_ratio if deploy_ratio is not None else float('nan'):7.3f}{fmt(medians.get('tv deploy'))}"
-              f"  {verdict}")
+        low = fastest[key]
+        verdict, eager_ratio, deploy_ratio = "", "", ""
+        if "tv eager" in m:
+            e, d = m["ln eager"] / m["tv eager"], m["ln deploy"] / m["tv eager"]
+            eager_ratio = f"{e:.3f} ({low['ln eager'] / low['tv eager']:.2f})"
+            deploy_ratio = f"{d:.3f} ({low['ln deploy'] / low['tv eager']:.2f})"
+            if name in TARGETS:
+                verdict = (f"eager {'ok' if e <= EAGER_TARGET else 'MISS'}, "
+                           f"deploy {'ok' if d <= DEPLOY_TARGET else 'MISS'}")
+        print(f"{name:<20}{threads:>4}{fmt(medians['ln eager'])}{fmt(medians.get('tv eager'))}{eager_ratio:>14}"
+              f"{fmt(medians['ln deploy'])}{deploy_ratio:>14}{fmt(medians.get('tv deploy'))}  {verdict}")
     print(f"load average at the end {os.getloadavg()[0]:.2f}")
     if args.json:
-        Path(args.json).write_text(json.dumps(table, indent=1))
+        Path(args.json).write_text(json.dumps({"round_medians": table, "fastest": fastest}, indent=1))
 
 
 if __name__ == "__main__":

@@ -1008,6 +1008,10 @@ def optimize_for_inference(model: nn.Module, *, backend: str = "auto", resolutio
         p.requires_grad_(False)
     example = torch.randn(batch, 3, resolution, resolution, device=device)
     folded = fold_batchnorm(eager, example)
+    for module in eager.modules():  # the folded BatchNorms' Identity stand-ins cost a module call each: drop them
+        if _runs_in_order(module):
+            for child in [k for k, v in module._modules.items() if type(v) is nn.Identity]:
+                del module._modules[child]
     eager = eager.to(memory_format=torch.channels_last)
     steps = [f"folded {folded} BatchNorm layers into their convolutions", "channels_last memory format"]
     scripted = None
@@ -1016,9 +1020,14 @@ def optimize_for_inference(model: nn.Module, *, backend: str = "auto", resolutio
             warnings.simplefilter("ignore")  # TorchScript's deprecation and tracer warnings: the check below decides
             # check_trace=False: the tracer's own check re-runs the trace (doubling the wait); ours below compares
             # the outputs with the original model instead
-            scripted = torch.jit.freeze(torch.jit.trace(_ChannelsLastInput(eager).eval(), example,
-                                                        check_trace=False))
-        steps.append("frozen TorchScript trace")
+            try:
+                scripted = torch.jit.freeze(torch.jit.trace(_ChannelsLastInput(eager).eval(), example,
+                                                            check_trace=False))
+                steps.append("frozen TorchScript trace")
+            except (RuntimeError, TypeError) as err:
+                if backend == "torchscript":
+                    raise ValueError(f"TorchScript cannot trace this model: {str(err).splitlines()[0]}") from None
+                steps.append("no TorchScript (the trace failed): eager")  # auto: still folded and channels_last
     deployed = DeployedModel(eager, scripted, tuple(example.shape), folded, tuple(steps))
     if check:
         with _LOCK, _exact_fp32(), _evaluating(model), torch.inference_mode():

@@ -66,7 +66,10 @@ def measure() -> dict:
 
 if st.button("Measure latency", type="primary", key="latency.measure"):
     with ui.guard():
-        store[key] = measure()
+        try:
+            store[key] = measure()
+        except RuntimeError as err:  # a deployment form whose outputs differ: say so in one line
+            st.error(str(err).splitlines()[0])
 report = store.get(key)
 if report is None:
     st.caption("Not measured yet for this configuration: press the button (it takes a few seconds; nothing is "
