@@ -158,20 +158,69 @@ class Profile:
 # --------------------------------------------------------------------------------------------------
 
 
+def _empty(shape: Any, like: torch.Tensor) -> torch.Tensor:
+    return torch.empty(tuple(shape), dtype=like.dtype, device=like.device)
+
+
 def _same_shape(args: tuple) -> torch.Tensor:
-    return torch.empty_like(args[0])
+    return _empty(args[0].shape, args[0])
+
+
+def _in_place(args: tuple) -> torch.Tensor:
+    return args[0]
 
 
 def _batch_norm_outputs(args: tuple) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    return torch.empty_like(args[0]), args[0].new_empty(0), args[0].new_empty(0)
+    return _same_shape(args), _empty((0,), args[0]), _empty((0,), args[0])
 
 
-# On the meta device several ops run Python reference implementations that cost ~1 ms each; their output
-# shape is known without them.
+def _broadcast(args: tuple) -> torch.Tensor:
+    tensors = [a for a in args[:2] if isinstance(a, torch.Tensor)]
+    return _empty(torch.broadcast_shapes(*(t.shape for t in tensors)), tensors[0])
+
+
+def _cat(args: tuple) -> torch.Tensor:
+    tensors = [t for t in args[0] if t.numel() or t.dim() > 1]  # torch.cat skips legacy empty 1-d tensors
+    dim = (args[1] if len(args) > 1 else 0) % tensors[0].dim()
+    shape = list(tensors[0].shape)
+    shape[dim] = sum(t.shape[dim] for t in tensors)
+    return _empty(shape, tensors[0])
+
+
+def _pad(args: tuple) -> torch.Tensor:
+    shape, pad = list(args[0].shape), list(args[1])
+    for i in range(len(pad) // 2):  # pairs from the last dimension backwards
+        shape[-1 - i] += pad[2 * i] + pad[2 * i + 1]
+    return _empty(shape, args[0])
+
+
+def _mean(args: tuple) -> torch.Tensor:
+    x, dims = args[0], args[1] if len(args) > 1 and args[1] is not None else range(args[0].dim())
+    keep = len(args) > 2 and args[2]
+    dims = {d % x.dim() for d in dims}
+    return _empty([1 if i in dims else n for i, n in enumerate(x.shape) if keep or i not in dims], x)
+
+
+# On the meta device many ops run Python reference implementations (0.1–1 ms each, and the first one imports
+# torch._dynamo, seconds on a cold start); their output shapes are simple, so compute them here.
 _SHAPE_ONLY = {name: _same_shape for name in _ACT_OPS if not name.endswith("_")}
-_SHAPE_ONLY.update({name: (lambda args: args[0]) for name in _ACT_OPS if name.endswith("_")})
+_SHAPE_ONLY.update({name: _in_place for name in _ACT_OPS if name.endswith("_")})
+_SHAPE_ONLY.update({name: _broadcast for name in ("add", "sub", "mul", "div")})
+_SHAPE_ONLY.update({name: _in_place for name in ("add_", "sub_", "mul_", "div_")})
+_SHAPE_ONLY.update({"addmm": lambda args: _empty((args[1].shape[0], args[2].shape[1]), args[1]),
+                    "mm": lambda args: _empty((args[0].shape[0], args[1].shape[1]), args[0])})
 _SHAPE_ONLY.update({"_native_batch_norm_legit_no_training": _batch_norm_outputs,
-                    "native_batch_norm": _batch_norm_outputs})
+                    "native_batch_norm": _batch_norm_outputs, "cat": _cat, "clone": _same_shape,
+                    "constant_pad_nd": _pad, "mean": _mean})
+
+
+def _first_tensor(args: tuple) -> torch.Tensor | None:
+    for a in args:
+        if isinstance(a, torch.Tensor):
+            return a
+        if isinstance(a, (list, tuple)) and a and isinstance(a[0], torch.Tensor):
+            return a[0]
+    return None
 
 
 def _conv_kind(weight_shape: tuple[int, ...], groups: int, in_ch: int) -> str:
@@ -206,11 +255,18 @@ class _Recorder(TorchDispatchMode):
         self.rows: list[dict[str, Any]] = []
         self.param_ids: set[int] = set()
 
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        # Otherwise torch wraps __torch_dispatch__ in torch._disable_dynamo: its first call imports
+        # torch._dynamo (1–3 s on a cold app start) and every call pays the wrapper. Nothing is compiled here.
+        return False
+
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: D105
         kwargs = kwargs or {}
         name = func.overloadpacket.__name__
         shortcut = _SHAPE_ONLY.get(name)
-        out = shortcut(args) if shortcut is not None and args[0].is_meta else func(*args, **kwargs)
+        first = _first_tensor(args) if shortcut is not None and not kwargs else None
+        out = shortcut(args) if first is not None and first.is_meta else func(*args, **kwargs)
         if name in _VIEW_OPS:
             return out
         self._record(name, args, kwargs, out)
@@ -283,10 +339,14 @@ class _Recorder(TorchDispatchMode):
         else:
             op, elementwise = "other", output.numel()
         read = sum(t.numel() * t.element_size() for t in inputs)
-        act_read = sum(t.numel() * t.element_size() for t in inputs if id(t) not in self.param_ids)
+        act_read = sum(t.numel() * t.element_size() for t in inputs if not self._is_weight(t))
         written = sum(t.numel() * t.element_size() for t in outputs)
         self.add(module, op, tuple(first.shape), tuple(output.shape), macs, elementwise, read, act_read, written,
                  kernel, stride, groups)
+
+    def _is_weight(self, t: torch.Tensor) -> bool:
+        # a view of a weight (linear's transposed matrix) is a weight too
+        return id(t) in self.param_ids or (t._base is not None and id(t._base) in self.param_ids)
 
     def add(self, module: str, op: str, input_shape: tuple[int, ...], output_shape: tuple[int, ...], macs: int,
             elementwise: int, read: int, act_read: int, written: int, kernel: tuple[int, int] | None = None,
@@ -434,7 +494,7 @@ def _record_module(module: nn.Module, inputs: tuple[torch.Tensor, ...], prefix: 
             io[name] = (tuple(ins[0].shape) if ins else (), tuple(outs[0].shape) if outs else ())
 
     handles, patched = [], []
-    for sub_name, sub in modules[1:]:
+    for sub_name, sub in modules if fast_leaves else modules[1:]:
         fast = _FAST_LEAVES.get(type(sub)) if fast_leaves else None
         if fast is not None and not (watch and join(sub_name) in watch):
             sub.forward = functools.partial(_fast_forward, sub, join(sub_name), fast, recorder)

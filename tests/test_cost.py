@@ -93,6 +93,16 @@ def test_memory_access_counts_reads_and_writes() -> None:
     assert conv_row.intensity == pytest.approx(2 * conv_row.macs / conv_row.mem_bytes)
 
 
+def test_activation_memory_leaves_weights_out() -> None:
+    """The peak counts the tensors an op reads and writes, not its weights (a linear layer reads a transposed
+    view of its weight matrix)."""
+    fc = nn.Sequential(nn.Flatten(), nn.Linear(8 * 2 * 2, 1000))
+    p = profile_model(fc, 2, in_channels=8)
+    (row,) = p.layers
+    assert row.mem_bytes == 4 * (32 + 32 * 1000 + 1000 + 1000)
+    assert p.peak_activation_bytes == 4 * (32 + 1000)
+
+
 def test_profile_is_cached_per_configuration() -> None:
     assert lightnets.profile("mobilenet_v2", alpha=0.5) is lightnets.profile("mobilenet_v2", alpha=0.50000000001 * 1)
     assert lightnets.profile("mobilenet_v2", alpha=0.5) is not lightnets.profile("mobilenet_v2", alpha=0.55)
