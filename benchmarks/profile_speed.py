@@ -1,10 +1,13 @@
 """How fast is ``lightnets.profile`` compared with torchinfo on the same model?
 
 For every registered model at its default knobs and resolution, times (median of N runs, after one warm-up):
-  * profile: an uncached ``lightnets.profile`` — building the net on the meta device and recording every op;
+  * cold: ``lightnets.profile`` with every cache cleared — building each distinct block on the meta device and
+    recording its ops;
+  * new ρ: the same configuration at a new input size (what a ρ move or a resolution sweep costs): block
+    modules are reused, their ops are recorded again;
   * torchinfo: ``torchinfo.summary`` of the same architecture (built once on the CPU; torchinfo runs a real
     forward pass on random weights), with the same input size.
-Prints a table and the ratio torchinfo / profile. Target (issue 2): profile ≤ 30 ms per model on a 2-core
+Prints a table and the ratios torchinfo / profile. Target (issue 2): profile ≤ 30 ms per model on a 2-core
 machine and at least 5× faster than torchinfo.
 
     python benchmarks/profile_speed.py [--runs 7] [--models mobilenet_v2,shufflenet_v2]
@@ -13,6 +16,7 @@ machine and at least 5× faster than torchinfo.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import statistics
 import sys
@@ -25,13 +29,15 @@ import torch  # noqa: E402
 import torchinfo  # noqa: E402
 
 import lightnets  # noqa: E402
-from lightnets.cost import _cached_profile  # noqa: E402
+from lightnets.cost import _block_cost, _cached_profile, clear_caches  # noqa: E402
 
 
-def _median_ms(fn, runs: int) -> float:
+def _median_ms(fn, runs: int, setup=lambda: None) -> float:
+    setup()
     fn()  # warm-up: first-call imports and dispatch caches
     times = []
     for _ in range(runs):
+        setup()  # untimed: e.g. dropping caches (freeing the cached modules is not part of a profile)
         start = time.perf_counter()
         fn()
         times.append((time.perf_counter() - start) * 1000)
@@ -47,30 +53,37 @@ def main() -> None:
 
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, load average "
           f"{', '.join(f'{v:.2f}' for v in os.getloadavg())}")
-    print(f"{'model':<22}{'profile ms':>12}{'torchinfo ms':>14}{'ratio':>8}")
-    worst, ratios = 0.0, []
+    print(f"{'model':<22}{'cold ms':>9}{'new ρ ms':>10}{'torchinfo ms':>14}{'cold ratio':>12}{'ρ ratio':>9}")
+    worst, ratios, rho_ratios = 0.0, [], []
     for name in names:
         spec = lightnets.spec(name)
         knobs = spec.defaults()
         res = spec.resolution(knobs)
         key = tuple(sorted(spec.validate(knobs).items()))
 
-        def uncached_profile() -> None:
-            _cached_profile.cache_clear()
+        def profile() -> None:
             _cached_profile(name, res, key)
+
+        def forget_costs() -> None:
+            _cached_profile.cache_clear()
+            _block_cost.cache_clear()
 
         model = lightnets.build(name).eval()
 
         def summary() -> None:
             torchinfo.summary(model, input_size=(1, 3, res, res), verbose=0, device="cpu")
 
-        t_profile = _median_ms(uncached_profile, args.runs)
+        t_profile = _median_ms(profile, args.runs, setup=clear_caches)
+        t_rho = _median_ms(profile, args.runs, setup=forget_costs)
         t_info = _median_ms(summary, args.runs)
         worst = max(worst, t_profile)
         ratios.append(t_info / t_profile)
-        print(f"{name:<22}{t_profile:>12.1f}{t_info:>14.1f}{t_info / t_profile:>7.1f}×")
-    print(f"slowest profile: {worst:.1f} ms (target ≤ 30 ms); smallest ratio: {min(ratios):.1f}× "
-          f"(target ≥ 5×); median ratio {statistics.median(ratios):.1f}×")
+        rho_ratios.append(t_info / t_rho)
+        print(f"{name:<22}{t_profile:>9.1f}{t_rho:>10.1f}{t_info:>14.1f}{t_info / t_profile:>11.1f}×"
+              f"{t_info / t_rho:>8.1f}×")
+    print(f"slowest cold profile: {worst:.1f} ms (target ≤ 30 ms); cold ratio: smallest {min(ratios):.1f}×, "
+          f"median {statistics.median(ratios):.1f}× (target ≥ 5×); new-ρ ratio: smallest {min(rho_ratios):.1f}×, "
+          f"median {statistics.median(rho_ratios):.1f}×")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -526,47 +527,85 @@ def _record_module(module: nn.Module, inputs: tuple[torch.Tensor, ...], prefix: 
     return recorder.rows, output, io
 
 
+class _Frozen(tuple):
+    """A list argument made hashable for the caches (told apart from a tuple argument)."""
+
+
 def _freeze(value: Any) -> Any:
     if isinstance(value, dict):
         return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
     if isinstance(value, list):
+        return _Frozen(_freeze(v) for v in value)
+    if isinstance(value, tuple):
         return tuple(_freeze(v) for v in value)
     return value
+
+
+def _thaw(value: Any) -> Any:
+    if isinstance(value, _Frozen):
+        return [_thaw(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_thaw(v) for v in value)
+    return value
+
+
+@functools.lru_cache(maxsize=1024)
+def _block_module(layer: type[nn.Module], frozen_args: tuple) -> nn.Module:
+    """A block built on the meta device, kept for reuse: building modules is most of a cold profile's time, and a
+    ρ move or a sweep meets the same blocks at new input sizes."""
+    with torch.device("meta"):
+        return layer(**{k: _thaw(v) for k, v in frozen_args})
+
+
+@functools.lru_cache(maxsize=8192)
+def _block_cost(layer: type[nn.Module], frozen_args: tuple, x_shape: tuple[int, ...],
+                image_shape: tuple[int, ...] | None) -> tuple[tuple[dict, ...], tuple[int, ...]]:
+    """The op rows (names relative to the block) and output shape of one block on one input shape."""
+    module = _block_module(layer, frozen_args)
+    inputs = (torch.empty(x_shape, device="meta"),) + (
+        (torch.empty(image_shape, device="meta"),) if image_shape is not None else ())
+    part, out, _ = _record_module(module, inputs, fast_leaves=True)
+    return tuple(part), tuple(_tensors(out)[0].shape)
+
+
+# Cached block modules are shared, and recording patches their leaves' forward: one profile at a time.
+_BLOCKS_LOCK = threading.Lock()
 
 
 def _profile_blocks(blocks: list[Block], resolution: int, in_channels: int = 3) -> tuple[list[dict], dict]:
     """Rows and block input/output shapes of a Network described by ``blocks``, block by block.
 
     A Network runs its blocks in sequence (registry.Network), so the net's ops are the concatenation of each
-    block's ops on the tensor the previous block produced. Identical blocks on identical shapes (the repeats
-    inside a stage) cost the same, so each distinct one is built and run once.
+    block's ops on the tensor the previous block produced. A block's cost depends only on its layer, its
+    arguments and its input shape, so each distinct (block, shape) is built and run once and remembered:
+    the repeats inside a stage cost nothing, and so does meeting them again in another configuration.
     """
     x_shape = (1, in_channels, resolution, resolution)
     image_shape = x_shape
-    memo: dict[Any, tuple[list[dict], tuple[int, ...]]] = {}
     rows: list[dict] = []
     io: dict[str, tuple] = {}
-    for block in blocks:
-        takes_image = getattr(block.layer, "takes_image", False)
-        key = (block.layer, _freeze(dict(block.args)), x_shape, image_shape if takes_image else None)
-        if key not in memo:
-            with torch.device("meta"):
-                module = block.make()
-            inputs = (torch.empty(x_shape, device="meta"),) + (
-                (torch.empty(image_shape, device="meta"),) if takes_image else ())
+    with _BLOCKS_LOCK:
+        for block in blocks:
+            takes_image = getattr(block.layer, "takes_image", False)
             try:
-                part, out, _ = _record_module(module, inputs, fast_leaves=True)
+                part, out_shape = _block_cost(block.layer, _freeze(dict(block.args)), x_shape,
+                                              image_shape if takes_image else None)
             except RuntimeError as err:
                 raise ValueError(f"block {block.path} ({block.label}) cannot take a {x_shape[1]}×{x_shape[2]}×"
                                  f"{x_shape[3]} input: {str(err).splitlines()[0]}") from None
-            memo[key] = (part, tuple(_tensors(out)[0].shape))
-        part, out_shape = memo[key]
-        for row in part:
-            rows.append({**row, "name": f"{block.path}.{row['name']}" if row["name"] else block.path,
-                         "block": block.path})
-        io[block.path] = (x_shape, out_shape)
-        x_shape = out_shape
+            for row in part:
+                rows.append({**row, "name": f"{block.path}.{row['name']}" if row["name"] else block.path,
+                             "block": block.path})
+            io[block.path] = (x_shape, out_shape)
+            x_shape = out_shape
     return rows, io
+
+
+def clear_caches() -> None:
+    """Forget every cached profile, block cost and block module (benchmarks time a cold profile with it)."""
+    _cached_profile.cache_clear()
+    _block_cost.cache_clear()
+    _block_module.cache_clear()
 
 
 def _assemble_profile(rows: list[dict], io: dict[str, tuple], blocks: list[Block], params: int, resolution: int,

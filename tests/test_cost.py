@@ -131,3 +131,29 @@ def test_profile_by_name_equals_profile_of_the_built_model_row_by_row(name: str)
     assert by_name.blocks == by_model.blocks
     assert (by_name.activation_bytes, by_name.peak_activation_bytes) == (
         by_model.activation_bytes, by_model.peak_activation_bytes)
+
+
+def test_cached_blocks_give_the_same_profile_as_a_cold_start() -> None:
+    from lightnets.cost import clear_caches
+
+    warm = [lightnets.profile("mobilenet_v2", resolution=r, alpha=0.5) for r in (128, 160)]
+    clear_caches()
+    cold = [lightnets.profile("mobilenet_v2", resolution=r, alpha=0.5) for r in (160, 128)][::-1]
+    for a, b in zip(warm, cold):
+        assert [_row_key(r) for r in a.layers] == [_row_key(r) for r in b.layers]
+        assert a.blocks == b.blocks
+
+
+def test_profiles_from_several_threads_agree() -> None:
+    """Sessions of the app profile at the same time; the shared block modules must not mix their rows."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from lightnets.cost import clear_caches
+
+    configs = [("mobilenet_v2", 96 + 8 * i, {"alpha": 0.5 + 0.25 * (i % 3)}) for i in range(8)]
+    expected = [lightnets.profile(n, resolution=r, **k) for n, r, k in configs]
+    clear_caches()
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda c: lightnets.profile(c[0], resolution=c[1], **c[2]), configs))
+    for a, b in zip(expected, got):
+        assert [_row_key(r) for r in a.layers] == [_row_key(r) for r in b.layers]
