@@ -16,7 +16,6 @@ machine and at least 5× faster than torchinfo.
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import statistics
 import sys
