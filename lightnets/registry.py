@@ -229,7 +229,8 @@ class Network(nn.Sequential):
     """A classification net assembled from ``Block`` rows; runs its top-level children in order.
 
     A top-level child with ``takes_image = True`` also receives the network's input image (ESPNet v2's
-    input reinforcement). ``block_rows`` keeps the rows the net was built from (not ``blocks``: a family may name a container so).
+    input reinforcement). ``block_rows`` keeps the rows the net was built from (not ``blocks``: a family may
+    name a container so).
     """
 
     def __init__(self, blocks: list[Block]) -> None:
