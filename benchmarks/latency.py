@@ -7,13 +7,13 @@ For each model at batch 1, 224×224 px, at 1 and 2 intra-op threads, in one proc
     layouts agree, torchvision's weights are loaded into ours, so both compute on the same numbers.
 Variants are interleaved: each round measures every variant once, in a shuffled order, with
 ``lightnets.measure_latency`` (adaptive, ``--budget`` seconds each); a figure is the median of the round medians
-and the spread is the range of round medians. Targets (issue 6, 2-core CPU): lightnets eager ≤ 1.05× torchvision
-eager for mobilenet_v2, mobilenet_v3_large/small, shufflenet_v2 1.0 and squeezenet1_1; deployment mode ≤ 0.7×
-torchvision eager.
+and the spread is the range of round medians; a ratio is the median over rounds of the ratio within a round.
+Targets (issue 6, 2-core CPU): lightnets eager ≤ 1.05× torchvision eager for mobilenet_v2, mobilenet_v3_large/small,
+shufflenet_v2 1.0 and squeezenet1_1; deployment mode ≤ 0.7× torchvision eager.
 
 torchvision does not install beside the project's torch pin; run this with a separate interpreter:
     python3 -m venv /tmp/tvenv && /tmp/tvenv/bin/pip install --no-cache-dir torch==2.14.1 torchvision==0.29.1 numpy
-    PYTHONPATH=. /tmp/tvenv/bin/python benchmarks/latency.py [--rounds 5] [--budget 0.6] [--models a,b]
+    PYTHONPATH=. /tmp/tvenv/bin/python benchmarks/latency.py [--rounds 15] [--budget 0.3] [--models a,b]
     PYTHONPATH=. /tmp/tvenv/bin/python benchmarks/latency.py --compile mobilenet_v2   # torch.compile's cost
 """
 
@@ -122,8 +122,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="", help="comma-separated subset (default: every registered model)")
     parser.add_argument("--threads", default="1,2")
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--budget", type=float, default=0.6, help="seconds per variant per round")
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--budget", type=float, default=0.3, help="seconds per variant per round")
     parser.add_argument("--resolution", type=int, default=224)
     parser.add_argument("--json", default="", help="also write the round medians here")
     parser.add_argument("--compile", default="", metavar="MODEL", help="only measure torch.compile on MODEL")
@@ -148,8 +148,9 @@ def main() -> None:
         for threads in thread_counts:
             key = f"{name}@{threads}"
             table[key], fastest[key] = bench(name, threads, args.rounds, args.budget, args.resolution, modules)
-    print("\nmedian of round medians [range]; ratios of those medians, and (in parentheses) of the fastest runs, "
-          "which other load on the machine disturbs least")
+    print("\nms: median of round medians [range]. Ratios: median over rounds of the ratio within each round "
+          "(variants of a round run seconds apart, so load from other work affects both), and (in parentheses) "
+          "the ratio of the fastest runs, which such load disturbs least")
     print(f"{'model':<20}{'thr':>4}{'ln eager':>17}{'tv eager':>17}{'ln/tv':>14}{'ln deploy':>17}"
           f"{'dep/tv':>14}{'tv deploy':>17}  targets")
     for key, medians in table.items():
@@ -158,7 +159,8 @@ def main() -> None:
         low = fastest[key]
         verdict, eager_ratio, deploy_ratio = "", "", ""
         if "tv eager" in m:
-            e, d = m["ln eager"] / m["tv eager"], m["ln deploy"] / m["tv eager"]
+            e = statistics.median(a / b for a, b in zip(medians["ln eager"], medians["tv eager"]))
+            d = statistics.median(a / b for a, b in zip(medians["ln deploy"], medians["tv eager"]))
             eager_ratio = f"{e:.3f} ({low['ln eager'] / low['tv eager']:.2f})"
             deploy_ratio = f"{d:.3f} ({low['ln deploy'] / low['tv eager']:.2f})"
             if name in TARGETS:

@@ -14,8 +14,8 @@ How the figures are taken, and why they can be trusted:
   around each kernel call), so each operator sees the cache and thread state the full network gives it. Its rows
   are ``lightnets.profile``'s rows, one for one, so time can be set against multiply-adds.
 * ``predict_latency`` is FBNet's latency lookup table: every distinct operator (ATen op, tensor shapes and layout,
-  kernel, stride, groups, padding) is timed once, alone, per device and thread count, and kept in a JSON file in
-  the user's cache directory; a network's predicted latency is the sum of its operators' entries.
+  kernel, stride, groups, padding) is timed once, alone and with cold caches, per device and thread count, and kept
+  in a JSON file in the user's cache directory; a network's predicted latency is the sum of its operators' entries.
 * ``optimize_for_inference`` folds BatchNorm into the preceding convolution, switches to channels_last and, on CPU,
   freezes a TorchScript trace; outputs equal the eager model's to 1e-4 (checked when it is built).
 """
@@ -740,15 +740,29 @@ class LatencyTable:
         return sum(self.entries[k] for k in keys)
 
 
-def _time_alone(call: _OpCall, device: torch.device, budget_s: float = 0.01, min_runs: int = 5) -> float:
-    """Median ms of one operator call replayed alone on fresh random tensors of the recorded shapes."""
-    args, kwargs = pytree.tree_map(lambda v: v.make(device) if isinstance(v, _TensorSpec) else v, call.specs,
-                                   is_leaf=lambda v: isinstance(v, _TensorSpec))
-    for _ in range(2):
+COLD_BYTES = 48 * 2**20  # more than this machine's 32 MB last-level cache (and most CPUs')
+
+
+def _time_alone(call: _OpCall, device: torch.device, budget_s: float = 0.01, min_runs: int = 5,
+                cold: bool = True) -> float:
+    """Median ms of one operator call replayed alone on fresh random tensors of the recorded shapes.
+
+    Replaying one call on the same tensors keeps its weights and inputs in cache, which a network's forward
+    pass never does for its weights (each is read once per image). With ``cold``, the replays cycle through
+    enough copies of the arguments (up to 32) to overflow the cache, so each replay reads from memory.
+    """
+    first = pytree.tree_map(lambda v: v.make(device) if isinstance(v, _TensorSpec) else v, call.specs,
+                            is_leaf=lambda v: isinstance(v, _TensorSpec))
+    size = sum(t.numel() * t.element_size() for t in pytree.tree_leaves(first) if isinstance(t, torch.Tensor))
+    extra = min(31, COLD_BYTES // max(size, 1)) if cold else 0
+    copies = [first] + [pytree.tree_map(lambda v: v.clone() if isinstance(v, torch.Tensor) else v, first)
+                        for _ in range(extra)]
+    for args, kwargs in copies[:2]:
         call.func(*args, **kwargs)
     times: list[float] = []
     deadline = time.perf_counter() + budget_s
     while len(times) < min_runs or (time.perf_counter() < deadline and len(times) < 200):
+        args, kwargs = copies[len(times) % len(copies)]
         _sync(device)
         t0 = time.perf_counter()
         call.func(*args, **kwargs)
@@ -793,7 +807,8 @@ def predict_latency(model_or_name: nn.Module | str, resolution: int | None = 224
     """Predicted latency from the per-device lookup table, timing (and storing) only operators it lacks.
 
     The network runs once to list its operator calls; each call not yet in the table is timed alone on random
-    inputs of its shapes; the prediction is the sum over all calls. It leaves out what isolated operators do
+    inputs of its shapes, cycling through copies of them so that its weights come from memory as they do in a
+    network (a replay on one hot copy came out about half as long); the prediction is the sum over all calls. It leaves out what isolated operators do
     not see (Python between ops, cold caches, the allocator), so compare it with ``measure_latency``.
     ``table`` defaults to the one stored for this device and thread count in ``cache_dir()``.
     """
