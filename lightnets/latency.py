@@ -687,19 +687,21 @@ class LatencyTable:
 
     An entry is keyed by the operator call (``aten.convolution.default(float32[1, 32, 112, 112], …, [2, 2],
     …, 32)``: op, shapes, layout, kernel, stride, padding, groups) and holds its median time in ms, measured
-    alone on random data. A table belongs to one device, thread count and PyTorch version; a file written by
-    another version is ignored.
+    alone on random data, with the machine's load average at that moment in ``loads`` (entries timed while other
+    work ran are slow: ``predict_latency(..., refresh=True)`` times a network's entries again). A table belongs to
+    one device, thread count and PyTorch version; a file written by another version is ignored.
     """
 
-    VERSION = 1
+    VERSION = 2  # 2: entries timed with cold caches
 
     def __init__(self, device: str, threads: int, path: Path | None = None,
-                 entries: dict[str, float] | None = None) -> None:
+                 entries: dict[str, float] | None = None, loads: dict[str, float | None] | None = None) -> None:
         self.device = device
         self.threads = threads
         self.torch = torch.__version__
         self.path = path
         self.entries: dict[str, float] = dict(entries or {})
+        self.loads: dict[str, float | None] = {k: (loads or {}).get(k) for k in self.entries}
 
     @classmethod
     def default_path(cls, device: str, threads: int) -> Path:
@@ -717,16 +719,25 @@ class LatencyTable:
             return cls(device, threads, where)
         same = (data.get("version") == cls.VERSION and data.get("device") == device
                 and data.get("threads") == threads and data.get("torch") == torch.__version__)
-        entries = {str(k): float(v) for k, v in data.get("entries", {}).items()} if same else {}
-        return cls(device, threads, where, entries)
+        if not same:
+            return cls(device, threads, where)
+        entries = {str(k): float(v) for k, v in data.get("entries", {}).items()}
+        return cls(device, threads, where, entries, data.get("loads", {}))
+
+    def add(self, key: str, ms: float, load: float | None) -> None:
+        self.entries[key] = ms
+        self.loads[key] = load
 
     def save(self) -> None:
-        """Write the table atomically (a reader never sees half a file)."""
+        """Write the table atomically (a reader never sees half a file), keeping entries another process added."""
         if self.path is None:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        on_disk = LatencyTable.load(self.device, self.threads, self.path)
+        entries = {**on_disk.entries, **self.entries}
+        loads = {**on_disk.loads, **self.loads}
         data = {"version": self.VERSION, "device": self.device, "threads": self.threads, "torch": self.torch,
-                "entries": dict(sorted(self.entries.items()))}
+                "entries": dict(sorted(entries.items())), "loads": {k: loads.get(k) for k in sorted(entries)}}
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".latency-table-", suffix=".json")
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(data, fh, indent=0)
@@ -793,6 +804,7 @@ class LatencyPrediction:
     new_entries: int  # operators measured for this prediction (the rest came from the table)
     table_entries: int
     table_path: str | None
+    max_load: float | None = None  # highest load average while any entry used here was timed
 
     def error(self, measured_ms: float) -> float:
         """Relative error of the prediction against a measurement: (predicted − measured) / measured."""
@@ -803,14 +815,16 @@ class LatencyPrediction:
 
 def predict_latency(model_or_name: nn.Module | str, resolution: int | None = 224, batch: int = 1,
                     threads: int | None = None, device: str = "cpu", *, optimized: bool = False,
-                    table: LatencyTable | None = None, save: bool = True, **knobs: Any) -> LatencyPrediction:
+                    table: LatencyTable | None = None, save: bool = True, refresh: bool = False,
+                    **knobs: Any) -> LatencyPrediction:
     """Predicted latency from the per-device lookup table, timing (and storing) only operators it lacks.
 
     The network runs once to list its operator calls; each call not yet in the table is timed alone on random
     inputs of its shapes, cycling through copies of them so that its weights come from memory as they do in a
-    network (a replay on one hot copy came out about half as long); the prediction is the sum over all calls. It leaves out what isolated operators do
-    not see (Python between ops, cold caches, the allocator), so compare it with ``measure_latency``.
-    ``table`` defaults to the one stored for this device and thread count in ``cache_dir()``.
+    network (a replay on one hot copy came out about half as long); the prediction is the sum over all calls.
+    It leaves out what isolated operators do not see (Python and dispatch between ops, fusion in a frozen
+    trace), so compare it with ``measure_latency``. ``table`` defaults to the one stored for this device and
+    thread count in ``cache_dir()``; ``refresh`` times this network's operators again even if the table has them.
     """
     batch = _check_int("batch", batch, 1, MAX_BATCH)
     if threads is not None:
@@ -828,17 +842,21 @@ def predict_latency(model_or_name: nn.Module | str, resolution: int | None = 224
         calls, _ = _clocked_runs(model, x, dev, budget_s=0.0, min_runs=1)
         new = 0
         with torch.inference_mode():
+            timed: set[str] = set()
             for call in calls:
                 key = call.key
-                if key not in table.entries:
-                    table.entries[key] = _time_alone(call, dev)
+                if key not in timed and (refresh or key not in table.entries):
+                    table.add(key, _time_alone(call, dev), _load_average())
+                    timed.add(key)
                     new += 1
         if new and save:
             table.save()
         ops = tuple(OpEstimate(c.module, c.key, table.entries[c.key]) for c in calls)
+        loads = [table.loads.get(c.key) for c in calls]
     return LatencyPrediction(name=name, mode="optimized" if optimized else "eager", device=where, threads=used,
                              batch=batch, resolution=res, predicted_ms=sum(o.ms for o in ops), ops=ops,
-                             new_entries=new, table_entries=len(table), table_path=str(table.path or "") or None)
+                             new_entries=new, table_entries=len(table), table_path=str(table.path or "") or None,
+                             max_load=max((x for x in loads if x is not None), default=None))
 
 
 # --------------------------------------------------------------------------------------------------

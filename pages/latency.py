@@ -32,6 +32,9 @@ batch = middle.selectbox("batch", [1, 2, 4, 8, 16], key="latency.batch")
 deploy = right.toggle("deployment mode beside eager", value=True, key="latency.deploy",
                       help="Also time optimize_for_inference(model): BatchNorm folded into the convs, channels_last "
                            "memory format, frozen TorchScript trace. Outputs equal the eager model's to 1e-4.")
+retime = st.checkbox("time this network's lookup-table entries again", key="latency.retime",
+                     help="Entries are timed once per device and thread count and kept; time them again if they "
+                          "were measured while the machine was busy (their load is shown below the prediction).")
 key = (selection.key, threads, batch, deploy)
 store = st.session_state.setdefault(_RESULTS, {})
 
@@ -57,7 +60,7 @@ def measure() -> dict:
         advance()
     out["layers"] = lightnets.layer_latency(selection.name, budget_s=1.5, end_to_end=False, **args)
     advance()
-    out["prediction"] = lightnets.predict_latency(selection.name, **args)
+    out["prediction"] = lightnets.predict_latency(selection.name, refresh=retime, **args)
     advance()
     out["when"] = time.strftime("%H:%M:%S")
     bar.empty()
@@ -126,5 +129,7 @@ st.markdown("FBNet searches architectures without running them: it times every o
 ui.chart(figures.prediction_vs_measured(prediction, eager), key="latency.lut")
 st.caption(f"{len(prediction.ops)} operator calls; {prediction.new_entries} new entries timed now, the table holds "
            f"{prediction.table_entries} for {prediction.device} with {prediction.threads} thread(s)"
-           f"{' (' + prediction.table_path + ')' if prediction.table_path else ''}. The sum leaves out the time "
-           "between operators and the cache misses a whole network causes, so it usually comes out low.")
+           f"{' (' + prediction.table_path + ')' if prediction.table_path else ''}; the machine's load average was "
+           f"at most {prediction.max_load} while they were timed. Each operator is timed alone with cold caches, as "
+           "in a network; the sum leaves out the Python and dispatch between operators (so for eager PyTorch it "
+           "comes out low) and any fusion a compiled form does.")

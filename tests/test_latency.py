@@ -333,9 +333,13 @@ def test_lookup_table_round_trips_and_its_prediction_sums_the_entries(tmp_path) 
     assert len(first.ops) > len(table)  # repeated ops (same shapes) share an entry
     again = LatencyTable.load(device, 1, tmp_path / "table.json")
     assert again.entries == table.entries
+    assert set(again.loads) == set(again.entries)  # when each entry was timed, the machine's load is kept
     second = lightnets.predict_latency("squeezenet1_1", resolution=64, threads=1, table=again)
     assert second.new_entries == 0 and second.predicted_ms == pytest.approx(first.predicted_ms)
     assert again.predict([op.key for op in second.ops]) == pytest.approx(second.predicted_ms)
+    refreshed = lightnets.predict_latency("squeezenet1_1", resolution=64, threads=1, table=again, refresh=True)
+    assert refreshed.new_entries == len({op.key for op in first.ops})  # each distinct operator timed again, once
+    assert refreshed.predicted_ms == pytest.approx(again.predict([op.key for op in refreshed.ops]))
     assert second.error(second.predicted_ms / 2) == pytest.approx(1.0)
     # a table from another PyTorch version, device or thread count is not reused
     data = json.loads((tmp_path / "table.json").read_text())
@@ -344,6 +348,17 @@ def test_lookup_table_round_trips_and_its_prediction_sums_the_entries(tmp_path) 
     assert len(LatencyTable.load(device, 2, tmp_path / "table.json")) == 0
     with pytest.raises(ValueError, match="measured on"):
         lightnets.predict_latency("squeezenet1_1", resolution=64, threads=2, table=again)
+
+
+def test_saving_keeps_entries_another_session_wrote(tmp_path) -> None:
+    device, path = latency.device_name("cpu"), tmp_path / "shared.json"
+    first = LatencyTable(device, 1, path)
+    lightnets.predict_latency(nn.Sequential(nn.Conv2d(3, 4, 3)), resolution=16, threads=1, table=first)
+    second = LatencyTable(device, 1, path)  # opened before the first one saved: knows nothing of its entries
+    lightnets.predict_latency(nn.Sequential(nn.Conv2d(3, 4, 5)), resolution=16, threads=1, table=second)
+    merged = LatencyTable.load(device, 1, path)
+    assert set(first.entries) | set(second.entries) == set(merged.entries)
+    assert set(first.entries) != set(second.entries)
 
 
 def test_lookup_keys_tell_kernel_stride_and_groups_apart(tmp_path) -> None:

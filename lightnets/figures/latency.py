@@ -71,7 +71,7 @@ def share_by_kind(layers: LayerLatency) -> go.Figure:
     fig = go.Figure([
         go.Bar(x=kinds, y=macs, name="share of MACs", marker_color=MACS_COLOR,
                hovertemplate="%{x}: %{y:.1f}% of MACs<extra></extra>"),
-        go.Bar(x=kinds, y=times, name="share of time", marker_color=[OP_COLORS.get(k, OP_COLORS["other"])
+        go.Bar(x=kinds, y=times, name="share of time (op colour)", marker_color=[OP_COLORS.get(k, OP_COLORS["other"])
                                                                       for k in kinds],
                hovertemplate="%{x}: %{y:.1f}% of operator time<extra></extra>"),
     ])
@@ -118,8 +118,8 @@ def macs_vs_time(layers: LayerLatency) -> go.Figure:
         low, high = min(r.macs for r in rows) / 1e6, max(r.macs for r in rows) / 1e6
         fig.add_trace(go.Scatter(x=[low, high], y=[low * rate, high * rate], mode="lines",
                                  name="time ∝ MACs", line=dict(dash="dash", color="#555555")))
-    fig.update_xaxes(type="log", title_text="multiply-adds (millions)")
-    fig.update_yaxes(type="log", title_text="measured time (ms)")
+    fig.update_xaxes(type="log", dtick="D2", title_text="multiply-adds (millions)")  # D2: label 1, 2, 5 only
+    fig.update_yaxes(type="log", dtick="D2", title_text="measured time (ms)")
     return _style(fig, "Per layer: multiply-adds against measured time", height=500)
 
 
