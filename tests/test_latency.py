@@ -413,3 +413,39 @@ def test_figures_show_these_results() -> None:
                                            table_path=None)
     lut = figures.prediction_vs_measured(prediction, eager)
     assert list(lut.data[0].y) == [11, 8.0] and "-27%" in lut.layout.title.text
+
+
+# --------------------------------------------------------------------------------------------------
+# the page
+
+
+def test_latency_page_measures_on_the_button_only(monkeypatch, tmp_path) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("LIGHTNETS_CACHE_DIR", str(tmp_path))  # the page's lookup table goes here, not to ~/.cache
+    calls = []
+    real = lightnets.measure_latency
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs.get("optimized", False))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(lightnets, "measure_latency", counting)
+    at = AppTest.from_file("../app.py", default_timeout=300)
+    at.query_params["model"] = "squeezenet1_1"
+    at.query_params["rho"] = "0.25"  # 56 px: quick to measure
+    at.run()
+    at.switch_page("pages/latency.py").run()
+    assert not at.exception and not calls and not at.metric
+    at.button(key="latency.measure").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert calls == [False, True]  # eager, then deployment mode
+    medians = [m.value for m in at.metric if m.label == "median"]
+    assert len(medians) == 2 and all(v.endswith(" ms") for v in medians)
+    assert {"Measured latency", "Where the time goes, next to where the MACs go",
+            "Predicted from a latency lookup table"} <= {h.value for h in at.header}
+    assert list(tmp_path.glob("latency-table-*.json"))
+    at.select_slider(key="ui.rho").set_value(8).run()  # a new configuration: nothing measured for it yet
+    assert len(calls) == 2 and not at.metric and not at.exception
+    at.select_slider(key="ui.rho").set_value(7).run()  # back: the earlier result is shown again, not re-measured
+    assert len(calls) == 2 and [m.value for m in at.metric if m.label == "median"] == medians
