@@ -102,7 +102,8 @@ def main() -> None:
         if eager is None or graph is None:
             continue
         tv_graph = by.get((name, "torchvision", "cuda graph"))
-        line = f"{name:<20}{eager:8.3f} → {graph:7.3f} ms  {eager / graph:5.1f}× {'ok' if eager / graph >= 4 else 'MISS'}"
+        speedup = eager / graph
+        line = f"{name:<20}{eager:8.3f} → {graph:7.3f} ms  {speedup:5.1f}× {'ok' if speedup >= 4 else 'MISS'}"
         if tv_graph:
             ratio = graph / tv_graph
             line += f"   vs torchvision graph {tv_graph:7.3f} ms: {ratio:.2f} {'ok' if ratio <= 1.05 else 'MISS'}"
