@@ -5,9 +5,11 @@ How the figures are taken, and why they can be trusted:
 * ``measure_latency`` runs the model in ``eval()`` under ``torch.inference_mode`` with a fixed intra-op thread
   count (reported with the result), warms it up (oneDNN primitive creation, allocator, caches), then times single
   forward passes one by one with ``time.perf_counter`` (CUDA: events, after a synchronize) until a time budget is
-  spent or the median is known to ±1% (95% confidence from the IQR, McGill's notch rule). This is
-  ``torch.utils.benchmark``'s adaptive method, written out so that every run's time is kept: the result carries
-  the median, quartiles, p90, minimum and every run.
+  spent or the median is known to ±1% (95% confidence from the IQR, McGill's notch rule), with the garbage
+  collector paused. This follows ``torch.utils.benchmark``'s ``adaptive_autorange`` (warm-up, run until the
+  spread is small or time is up) but times each pass on its own instead of in blocks, so that every run's time
+  is kept: the result carries the median, quartiles, p90, minimum and every run. At a few milliseconds per pass
+  the clock's resolution (well under a microsecond) does not matter.
 * ``torch.set_num_threads`` is process-wide, so every measurement holds one process-wide lock and puts the
   thread count back afterwards: two browser sessions measuring at once take turns and cannot corrupt each other.
 * ``layer_latency`` times every ATen operator in place, inside a real forward pass (a dispatch mode with a clock
