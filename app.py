@@ -2,6 +2,10 @@
 
 The entrypoint runs on every rerun of every page: it sets up the page, draws the shared sidebar (here, so that
 its widgets keep their values across page switches) and then runs the chosen page.
+
+The order is planned for a cold start, where importing torch takes about two seconds: the page's title and
+explanation come first (``ui`` does not import torch), then the sidebar (which needs the model registry, hence
+torch), then the page. Home needs no selection, so its whole content comes before the sidebar.
 """
 
 import streamlit as st
@@ -13,7 +17,10 @@ st.set_page_config(page_title="LightNets Explorer", page_icon=":material/hub:", 
 page = st.navigation(ui.navigation_pages())
 ui.begin_run()
 try:
-    ui.sidebar()
+    ui.lead(page)
+    if ui.selection_first(page):
+        ui.sidebar()
     page.run()
+    ui.sidebar()  # a no-op where it was drawn above
 finally:
     ui.end_run()

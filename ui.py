@@ -81,11 +81,21 @@ def format_value(value: Any) -> str:
 
 
 def fmt_count(value: float) -> str:
-    """3504872 → '3.50 M'; readable from the back of a classroom."""
-    for size, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= size:
-            return f"{value / size:.3g} {unit}" if value / size >= 100 else f"{value / size:.2f} {unit}"
+    """Three significant digits: 3504872 → '3.50 M', 86744000 → '86.7 M'; readable from the back of a classroom."""
+    units = ((1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""))
+    for i, (size, unit) in enumerate(units):
+        if abs(value) >= size or size == 1.0:
+            text = f"{value / size:#.3g}".rstrip(".")
+            if "e" in text and i:  # 999.6 k rounds to 1000 k: say 1.00 M
+                size, unit = units[i - 1]
+                text = f"{value / size:#.3g}".rstrip(".")
+            return f"{text} {unit}".strip() if size != 1.0 else f"{value:g}"
     return f"{value:g}"
+
+
+def fmt_percent(value: float | None) -> str:
+    """A published accuracy to one decimal (58.178 → '58.2%'), '—' where none is published."""
+    return "—" if value is None else f"{value:.1f}%"
 
 
 def fmt_bytes(value: float) -> str:
@@ -94,6 +104,16 @@ def fmt_bytes(value: float) -> str:
         if abs(value) >= size:
             return f"{value / size:.2f} {unit}"
     return f"{value:g} B"
+
+
+def markdown_table(columns: dict[str, list[str]]) -> str:
+    """A markdown table with these columns (cells as text; a '|' in a cell is escaped)."""
+    def row(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(str(c).replace("|", "\\|").replace("\n", " ") for c in cells) + " |"
+
+    lines = [row(list(columns)), row(["---"] * len(columns))]
+    lines += [row(cells) for cells in zip(*columns.values())]
+    return "\n".join(lines)
 
 
 def rho_of(step: int) -> float:
@@ -173,9 +193,20 @@ def kept(widget: Callable[..., T], label: str, options: Sequence[Any], *, key: s
     return value
 
 
+def html(markup: str) -> None:
+    """HTML or SVG from lightnets.figures, as is. st.html would strip the SVG; as one HTML block (a <div> on a
+    single line) the markdown renderer passes it through untouched."""
+    st.markdown(f"<div>{markup}</div>", unsafe_allow_html=True)
+
+
+# No plotly toolbar: it costs ~10 ms per draw on 2 cores (charts redraw on every slider move) and its zoom and
+# download buttons are rarely wanted here; drag-to-zoom, double-click and Streamlit's fullscreen button remain.
+CHART_CONFIG = {"displayModeBar": False}
+
+
 def chart(fig: Any, key: str | None = None) -> None:
     """A plotly figure at full width, keeping the figure's own large-font style (not Streamlit's theme)."""
-    st.plotly_chart(fig, theme=None, width="stretch", key=key)
+    st.plotly_chart(fig, theme=None, width="stretch", key=key, config=CHART_CONFIG)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -402,19 +433,68 @@ def _sync_url(selection: Selection) -> None:
             st.query_params[key] = value
 
 
-# (script, title, icon); app.py builds st.navigation from this list
+@dataclass(frozen=True)
+class PageInfo:
+    """One page of the app. app.py draws ``heading`` and ``intro`` before the sidebar, so they are on screen
+    before torch is imported (about two seconds on a cold start); a page without ``intro`` draws its own."""
+
+    path: str
+    title: str  # in the navigation
+    icon: str
+    heading: str = ""  # the page title; ``title`` when empty
+    intro: str = ""  # 2–3 plain sentences on what the page shows
+    selection_first: bool = True  # False: the page needs no selection, and app.py draws the sidebar after it
+
+
 PAGES = (
-    ("pages/home.py", "Home", ":material/home:"),
-    ("pages/architecture.py", "Architecture", ":material/account_tree:"),
-    ("pages/channel_shuffle.py", "Channel shuffle", ":material/shuffle:"),
-    ("pages/cost.py", "Cost", ":material/bar_chart:"),
-    ("pages/latency.py", "Latency", ":material/timer:"),
-    ("pages/predict.py", "Predict", ":material/image_search:"),
+    PageInfo("pages/home.py", "Home", ":material/home:", "LightNets Explorer",
+             "Lightweight CNNs trade a little accuracy for a lot less computation. Pick an architecture in the "
+             "sidebar and turn its knobs (width multiplier α, resolution multiplier ρ, groups, expansion) to see "
+             "how its structure, cost and speed follow. The table compares every model at its paper's default "
+             "setting.", selection_first=False),
+    PageInfo("pages/architecture.py", "Architecture", ":material/account_tree:", "Architecture",
+             "The whole network as a graph, drawn from the same block table that builds the model: stem → "
+             "stages → head, one box per block (identical repeats folded into “× n”), coloured by block kind, "
+             "with the tensor shape channels × height × width on every arrow at the current α and ρ. Below the "
+             "graph: what to look for in this family, and the inside of any block."),
+    PageInfo("pages/channel_shuffle.py", "Channel shuffle", ":material/shuffle:", "Channel shuffle",
+             "A group convolution splits its channels into g groups and filters each group on its own, which "
+             "divides its cost by g, but stacked group convs would then never mix information across groups. "
+             "ShuffleNet fixes this with a free channel shuffle: view the channels as a (g, n) grid, transpose "
+             "it, and read it back. Press play and follow any one cell."),
+    PageInfo("pages/cost.py", "Cost", ":material/bar_chart:", "Cost",
+             "What the current configuration costs, computed exactly from its layer shapes: parameters, "
+             "multiply-adds (MACs) and the bytes every layer moves. Move a knob in the sidebar and every figure "
+             "follows at once; latency is the one figure that must be measured, so it waits for a button."),
+    PageInfo("pages/latency.py", "Latency", ":material/timer:"),  # draws its own title and explanation
+    PageInfo("pages/predict.py", "Predict", ":material/image_search:", "Predict",
+             "Run a network with real ImageNet weights on a photo. On the left is the image exactly as the "
+             "network receives it (resized and centre-cropped the way its weights were trained); on the right, "
+             "the five classes it finds most likely, with softmax probabilities and the time one forward pass "
+             "took on this server. Configurations without published weights can use a checkpoint of your own."),
 )
+_BY_TITLE = {info.title: info for info in PAGES}
 
 
 def navigation_pages() -> list[st.Page]:
-    return [st.Page(path, title=title, icon=icon, default=i == 0) for i, (path, title, icon) in enumerate(PAGES)]
+    return [st.Page(info.path, title=info.title, icon=info.icon, default=i == 0) for i, info in enumerate(PAGES)]
+
+
+def page_info(path: str) -> PageInfo:
+    return next(info for info in PAGES if info.path == path)
+
+
+def lead(page: Any) -> None:
+    """The page's title and explanation (nothing when the page draws its own): the first paint, torch-free."""
+    info = _BY_TITLE.get(page.title)
+    if info is not None and info.intro:
+        intro(info.heading or info.title, info.intro)
+
+
+def selection_first(page: Any) -> bool:
+    """Whether the page needs the sidebar's selection before its content (all but Home)."""
+    info = _BY_TITLE.get(page.title)
+    return info is None or info.selection_first
 
 
 def begin_run() -> None:
@@ -440,10 +520,19 @@ def _recover_from_legacy_pages_mode() -> None:
     st.rerun()
 
 
-def sidebar() -> Selection:
-    """The current architecture and knobs; draws the shared sidebar the first time it is called in a run."""
+def ensure_app() -> None:
+    """For a page that does not call ``sidebar()``: make sure it runs inside app.py (see above)."""
     if not st.session_state.get(_IN_APP):
         _recover_from_legacy_pages_mode()
+
+
+def sidebar() -> Selection:
+    """The current architecture and knobs; draws the shared sidebar the first time it is called in a run.
+
+    Only app.py may draw it (widgets drawn inside a page get a new identity on every page and lose their
+    values on a page switch); a page asks for it after app.py has drawn it.
+    """
+    ensure_app()
     if st.session_state.get(_DRAWN) and _SELECTION in st.session_state:
         return st.session_state[_SELECTION]
     if not st.session_state.get(_STARTED):

@@ -352,10 +352,15 @@ class _Recorder(TorchDispatchMode):
     def add(self, module: str, op: str, input_shape: tuple[int, ...], output_shape: tuple[int, ...], macs: int,
             elementwise: int, read: int, act_read: int, written: int, kernel: tuple[int, int] | None = None,
             stride: tuple[int, int] | None = None, groups: int | None = None) -> None:
-        """One row; ``read`` counts weights and activations, ``act_read`` activations only."""
+        """One row; ``read`` counts weights and activations, ``act_read`` activations only.
+
+        A module's params go to its first op that reads a weight, not to an op before it (a conv that pads its
+        input first, like EfficientNet's SameConv2d, would otherwise list its weights under the pad).
+        """
+        params = self.params_of.pop(module, 0) if read > act_read else 0
         self.rows.append(dict(
             name=module, block="", op=op, input_shape=input_shape, output_shape=output_shape, kernel=kernel,
-            stride=stride, groups=groups, params=self.params_of.pop(module, 0), macs=int(macs),
+            stride=stride, groups=groups, params=params, macs=int(macs),
             elementwise=int(elementwise), mem_bytes=int(read + written), act_bytes=int(act_read + written),
             out_bytes=int(written)))
 

@@ -10,10 +10,6 @@ import lightnets
 import ui
 
 selection = ui.sidebar()
-ui.intro("Architecture", "The whole network as a graph, drawn from the same block table that builds the model: "
-         "stem → stages → head, one box per block (identical repeats folded into “× n”), coloured by block kind, "
-         "and on every arrow the tensor shape channels × height × width at the current α and ρ. Pick a block "
-         "below to see what happens inside it.")
 
 
 @st.cache_data(show_spinner=False, max_entries=256)

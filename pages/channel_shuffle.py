@@ -11,10 +11,6 @@ import ui
 from lightnets.figures import shuffle as figures
 
 selection = ui.sidebar()
-ui.intro("Channel shuffle", "A group convolution splits its channels into g groups and filters each group on "
-         "its own, which divides its cost by g — but stacked group convs would then never mix information across "
-         "groups. ShuffleNet fixes this with a free channel shuffle: view the channels as a (g, n) grid, "
-         "transpose it, and read it back. Press play and follow any one cell.")
 
 
 # The figures depend only on this page's own controls: cached, a sidebar move does not rebuild them.

@@ -12,9 +12,6 @@ from lightnets import analysis
 from lightnets.figures import cost as figures
 
 selection = ui.sidebar()
-ui.intro("Cost", "What the current configuration costs, computed exactly from its layer shapes: parameters, "
-         "multiply-adds (MACs) and the bytes every layer moves. Move a knob in the sidebar and every figure "
-         "follows at once; latency is the one figure that must be measured, so it waits for a button.")
 
 p = ui.profile(selection)
 if p is None:
@@ -49,10 +46,9 @@ if ref:
 elif spec.references:
     settings = "; ".join(f"{r.label} ({r.resolution} px)" for r in spec.references)
     st.caption(f"No paper publishes figures for exactly these knobs. Published settings: {settings}.")
-st.dataframe({"figure": ["params", "MACs", "FLOPs", "memory access (bytes)", "element-wise ops"],
-              "exact value": [p.params, p.macs, p.flops, p.mem_bytes, p.elementwise_total]},
-             hide_index=True, key="exact_totals",
-             column_config={"exact value": st.column_config.NumberColumn(format="localized")})
+st.caption(f"Exactly: {p.params:,} params · {p.macs:,} MACs · {p.flops:,} FLOPs · {p.mem_bytes:,} bytes of memory "
+           f"access · {p.elementwise_total:,} element-wise ops, for one {selection.resolution}×"
+           f"{selection.resolution} image.")
 
 SECTIONS = ["Per layer", "Depthwise separable", "Sweeps", "Across families", "Latency"]
 
@@ -60,13 +56,20 @@ SECTIONS = ["Per layer", "Depthwise separable", "Sweeps", "Across families", "La
 def per_layer() -> None:
     shares = p.macs_by_kind()
     top_kind = max(shares, key=shares.get)
-    st.markdown(f"**{top_kind}** layers do {100 * shares[top_kind] / p.macs:.0f}% of the multiply-adds. In a "
-                "MobileNet the 1×1 (pointwise) convs dominate: the depthwise 3×3 convs that do the spatial "
-                "filtering are almost free in MACs.")
-    ui.chart(figures.kind_share_chart(p))
-    ui.chart(figures.layer_chart(p))
-    with st.expander("Per-layer table"):
-        st.dataframe(p.table(), hide_index=True)
+    text = f"**{top_kind}** layers do {100 * shares[top_kind] / p.macs:.0f}% of the multiply-adds."
+    if "depthwise" in shares:
+        text += (" The depthwise convs, which do all the spatial filtering, cost "
+                 f"{100 * shares['depthwise'] / p.macs:.0f}%: a network built from depthwise separable convs spends "
+                 "its MACs in the 1×1 convs that mix the channels. Hover a bar to name its layer.")
+    st.markdown(text)
+    # plain HTML and SVG, not plotly: redrawn on every slider move, they cost the browser next to nothing
+    ui.html(figures.kind_share_html(p))
+    ui.html(figures.layer_svg(p))
+    table = st.expander("Per-layer table: every operator with its shapes and cost", key="cost.table",
+                        on_change="rerun")
+    if table.open:  # built only when asked: a few hundred rows
+        with table:
+            st.dataframe(p.table(), hide_index=True)
 
 
 def separable() -> None:
@@ -101,7 +104,9 @@ def sweeps() -> None:
                 "not depend on the input size; MACs grow with ρ².")
     options = [knob.name for knob in spec.knobs] + ["rho"]
     labels = {knob.name: knob.label for knob in spec.knobs} | {"rho": "resolution multiplier ρ"}
-    swept = ui.kept(st.radio, "sweep against", options, key="cost.sweep", format_func=labels.get, horizontal=True)
+    # one radio per model, so that coming back to a model finds the knob it was swept along
+    swept = ui.kept(st.radio, "sweep against", options, key=f"cost.sweep.{selection.name}", format_func=labels.get,
+                    horizontal=True)
     knob_items = tuple(sorted(selection.knobs.items()))
     if swept == "rho":
         points = ui.cached_rho_sweep(selection.name, knob_items, tuple(ui.rho_sweep_values(selection)))

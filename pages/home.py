@@ -1,4 +1,8 @@
-"""Home: the families at a glance, and what each page shows."""
+"""Home: the families at a glance, and what each page shows.
+
+Nothing here imports torch: app.py runs this page before it draws the sidebar, so on a cold start the table is
+on screen while torch loads. The table reads the overview saved by lightnets (a test proves it current).
+"""
 
 from __future__ import annotations
 
@@ -7,29 +11,25 @@ import streamlit as st
 import ui
 from lightnets import analysis
 
-selection = ui.sidebar()
-ui.intro("LightNets Explorer", "Lightweight CNNs trade a little accuracy for a lot less computation. Pick an "
-         "architecture in the sidebar and turn its knobs — width multiplier α, resolution multiplier ρ, groups, "
-         "expansion — to see how its structure, cost and speed follow. The table compares every model at its "
-         "paper's default setting.")
-
+ui.ensure_app()
 st.header("The families")
-rows = analysis.overview()
-# st.table wraps the long "key idea" text instead of cutting it off
-st.table({"model": [r.title for r in rows], "year": [str(r.year) for r in rows],
+rows = analysis.saved_overview()
+# a markdown table: it wraps the long "key idea" text, and unlike st.table needs no pandas (0.4 s to import)
+st.markdown(ui.markdown_table({"model": [r.title for r in rows], "year": [str(r.year) for r in rows],
           "key idea": [r.idea for r in rows], "params": [ui.fmt_count(r.params) for r in rows],
           "MACs": [ui.fmt_count(r.macs) for r in rows],
-          "paper top-1": [f"{r.top1:g}%" if r.top1 is not None else "—" for r in rows]})
-st.caption("Params and MACs are computed by lightnets from the layer shapes at each model's default knobs and "
-           "input size; top-1 is the paper's ImageNet figure for exactly that setting (— where it publishes none). "
-           "The Cost page compares every published setting in one chart.")
+          "paper top-1": [ui.fmt_percent(r.top1) for r in rows]}))
+st.caption("Params and MACs (multiply-adds for one image at the model's own input size, 224 px for most) are "
+           "computed by lightnets from the layer shapes at each model's default knobs; top-1 is the paper's "
+           "ImageNet accuracy for exactly that setting (— where it publishes none). The Cost page compares every "
+           "published setting in one chart.")
 with st.expander("Sources of the top-1 figures"):
     st.markdown("\n".join(f"- **{r.title}**: {r.top1_source}" for r in rows if r.top1_source))
 
 st.header("The pages")
 PAGES = [
     ("pages/architecture.py", "The block graph: stem → stages → head, each node a block with its settings and each "
-                              "edge the tensor shape; open any block to see inside it."),
+                              "edge the tensor shape; what to look for in the family; the inside of any block."),
     ("pages/channel_shuffle.py", "ShuffleNet's channel shuffle, animated: why stacked group convolutions need it, "
                                  "and ShuffleNet V2's split → branch → concat → shuffle."),
     ("pages/cost.py", "Params, MACs, memory traffic and size of the current configuration, per layer and along "
@@ -38,11 +38,7 @@ PAGES = [
     ("pages/predict.py", "Run a model with real pretrained weights on your own photo."),
 ]
 for path, text in PAGES:
+    info = ui.page_info(path)
     left, right = st.columns([1, 4])
-    with left:
-        st.page_link(path, label=next(title for p, title, _ in ui.PAGES if p == path),
-                     icon=next(icon for p, _, icon in ui.PAGES if p == path))
+    left.page_link(path, label=info.title, icon=info.icon)
     right.markdown(text)
-
-st.caption(f"Now selected: **{selection.spec.title}** — {selection.spec.paper.title} "
-           f"({selection.spec.paper.authors}, {selection.spec.paper.year}, [arXiv]({selection.spec.paper.url})).")

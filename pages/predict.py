@@ -29,10 +29,6 @@ def _own_model(name: str, knob_items: tuple, digest: str, _data: bytes) -> Any:
 
 
 selection = ui.sidebar()
-ui.intro("Predict", "Run a network with real ImageNet weights on a photo. On the left is the image exactly as the "
-         "network receives it — resized and centre-cropped the way its weights were trained; on the right, the "
-         "five classes it finds most likely, with softmax probabilities and the time one forward pass took on "
-         "this server. Configurations without published weights can use a checkpoint of your own.")
 
 # ---- the image -----------------------------------------------------------------------------------------------
 image_col, model_col = st.columns(2)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 import lightnets
 from lightnets import analysis
 
 NAMES = lightnets.list_models()
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _with_depthwise() -> list[str]:
@@ -130,3 +135,17 @@ def test_family_points_are_profiles_of_published_settings() -> None:
         assert pt.top1 in [r.top1 for r in refs]
     v2 = [pt for pt in points if pt.name == "mobilenet_v2"]
     assert sorted(pt.knobs["alpha"] for pt in v2) == [0.35, 1.0, 1.4]
+
+
+def test_saved_overview_is_what_lightnets_computes_now() -> None:
+    # The Home page shows the saved file while torch loads; after changing a model: python -m lightnets.analysis
+    assert analysis.saved_overview() == analysis.overview(), "data/overview.json is stale"
+
+
+def test_the_first_paint_needs_no_torch() -> None:
+    """app.py's title, explanation and Home table come from modules that import neither torch nor pandas."""
+    code = ("import sys; import ui; from lightnets import analysis; rows = analysis.saved_overview(); "
+            "ui.markdown_table({'model': [r.title for r in rows]}); ui.lead; "
+            "print(sorted(m for m in ('torch', 'pandas') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -7,6 +7,7 @@ Models are being added while this file is written: everything iterates ``lightne
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +20,7 @@ import ui
 from lightnets import analysis
 
 NAMES = lightnets.list_models()
-PAGES = [path for path, _, _ in ui.PAGES]
+PAGES = [info.path for info in ui.PAGES]
 KNOB_PAGES = ["pages/architecture.py", "pages/cost.py"]  # the pages that compute everything from the knobs
 COST_TABS = ["Per layer", "Depthwise separable", "Sweeps", "Across families", "Latency"]
 TIMEOUT = 120  # a cold Cost page profiles every published setting once; CI shares 2 cores
@@ -61,8 +62,12 @@ def _metric(at: AppTest, label: str) -> str:
 
 
 def _exact(at: AppTest) -> dict[str, int]:
-    table = next(d for d in at.dataframe if d.value.columns[0] == "figure").value
-    return dict(zip(table["figure"], table["exact value"]))
+    """The exact totals the Cost page states in its 'Exactly: …' caption, by name."""
+    line = next(c.value for c in at.caption if c.value.startswith("Exactly: "))
+    found = dict((name, int(value.replace(",", ""))) for value, name in
+                 re.findall(r"([0-9,]+) (params|MACs|FLOPs|bytes of memory access|element-wise ops)", line))
+    assert len(found) == 5, line
+    return found
 
 
 def _visit(at: AppTest, page: str) -> Iterator[str]:
@@ -180,13 +185,40 @@ def test_alpha_and_rho_move_params_and_macs_as_they_should() -> None:
 def test_sweep_chart_highlights_the_current_configuration() -> None:
     at = _goto(_app(model="mobilenet_v2", alpha="0.75", expansion="4"), "pages/cost.py")
     _open_tab(at, "Sweeps")
-    at.radio(key="cost.sweep").set_value("expansion").run()
+    at.radio(key="cost.sweep.mobilenet_v2").set_value("expansion").run()
     _ok(at, "expansion sweep")
     sweep = next(json.loads(c.proto.spec) for c in at.get("plotly_chart")
                  if "Cost against" in json.loads(c.proto.spec)["layout"]["title"]["text"])
     stars = [t for t in sweep["data"] if t.get("name") == "current"]
     p = lightnets.profile("mobilenet_v2", alpha=0.75, expansion=4)
     assert [(s["x"][0], s["y"][0]) for s in stars] == [(4, p.macs), (4, p.params)]
+
+
+def _sweep_title(at: AppTest) -> str:
+    return next(t for t in (json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart"))
+                if t.startswith("Cost against"))
+
+
+def test_the_swept_knob_stays_chosen_through_slider_moves_page_switches_and_model_changes() -> None:
+    at = _goto(_app(model="mobilenet_v2"), "pages/cost.py")
+    _open_tab(at, "Sweeps")
+    at.radio(key="cost.sweep.mobilenet_v2").set_value("expansion").run()
+    at.slider(key=ui.knob_key("mobilenet_v2", "alpha")).set_value(0.5).run()
+    at.toggle(key=ui.knob_key("mobilenet_v2", "linear_bottleneck")).set_value(False).run()
+    at.select_slider(key="ui.rho").set_value(20).run()
+    assert at.radio(key="cost.sweep.mobilenet_v2").value == "expansion"
+    assert _sweep_title(at) == "Cost against expansion ratio t"
+    _goto(at, "pages/home.py")
+    _goto(at, "pages/cost.py")
+    assert at.session_state["cost.section"] == "Sweeps"
+    assert at.radio(key="cost.sweep.mobilenet_v2").value == "expansion"
+    other = "shufflenet_v1"
+    at.selectbox(key="ui.model").set_value(other).run()
+    at.radio(key=f"cost.sweep.{other}").set_value("groups").run()
+    assert _sweep_title(at) == f"Cost against {lightnets.spec(other).knob('groups').label}"
+    at.selectbox(key="ui.model").set_value("mobilenet_v2").run()
+    assert at.radio(key="cost.sweep.mobilenet_v2").value == "expansion"  # each model keeps its own choice
+    assert _sweep_title(at) == "Cost against expansion ratio t"
 
 
 def test_published_setting_shows_the_paper_beside_the_profile() -> None:
@@ -334,12 +366,25 @@ def test_a_knob_of_another_model_in_the_link_is_reported() -> None:
 # the other pages' content
 
 
+def _markdown_table(at: AppTest, first_column: str) -> dict[str, list[str]]:
+    """The columns of the markdown table whose header starts with ``first_column``."""
+    text = next(m.value for m in at.markdown if m.value.startswith(f"| {first_column} |"))
+    header, _, *rows = [[cell.strip().replace("\\|", "|") for cell in re.split(r"(?<!\\)\|", line)[1:-1]]
+                        for line in text.splitlines()]
+    return {name: [row[i] for row in rows] for i, name in enumerate(header)}
+
+
 def test_home_table_lists_every_model_with_its_profile() -> None:
     at = _app()
-    table = at.table[0].value
-    assert list(table["model"]) == [lightnets.spec(n).title for n in NAMES]
-    assert list(table["params"]) == [ui.fmt_count(lightnets.profile(n).params) for n in NAMES]
-    assert list(table["MACs"]) == [ui.fmt_count(lightnets.profile(n).macs) for n in NAMES]
+    assert at.title[0].value == "LightNets Explorer"
+    table = _markdown_table(at, "model")
+    assert table["model"] == [lightnets.spec(n).title for n in NAMES]
+    assert table["year"] == [str(lightnets.spec(n).paper.year) for n in NAMES]
+    assert table["key idea"] == [lightnets.spec(n).idea for n in NAMES]
+    assert table["params"] == [ui.fmt_count(lightnets.profile(n).params) for n in NAMES]
+    assert table["MACs"] == [ui.fmt_count(lightnets.profile(n).macs) for n in NAMES]
+    top1 = [analysis.published_top1(n, lightnets.spec(n).defaults(), lightnets.spec(n).resolution())[0] for n in NAMES]
+    assert table["paper top-1"] == [ui.fmt_percent(t) for t in top1]
 
 
 def test_architecture_page_draws_the_graph_of_the_current_configuration() -> None:

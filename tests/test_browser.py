@@ -19,12 +19,12 @@ pytestmark = pytest.mark.browser
 
 # url path of each page (st.Page infers it from the file name) and what proves it rendered
 PAGES = {
-    "": "stTable",
-    "architecture": "stGraphVizChart",
-    "channel_shuffle": "stPlotlyChart",
-    "cost": "stPlotlyChart",
-    "latency": "stHeading",
-    "predict": "stHeading",
+    "": "[data-testid=stMarkdown] table",  # the family table
+    "architecture": "[data-testid=stGraphVizChart]",
+    "channel_shuffle": "[data-testid=stPlotlyChart]",
+    "cost": "[data-testid=stMarkdown] svg",  # the per-layer chart
+    "latency": "[data-testid=stMain] [data-testid=stHeading]",
+    "predict": "[data-testid=stMain] [data-testid=stHeading]",
 }
 
 
@@ -51,10 +51,10 @@ def _query(page) -> dict[str, str]:
 @pytest.mark.parametrize("path", list(PAGES), ids=lambda p: p or "home")
 def test_every_page_renders_without_exception(app_url: str, page, path: str) -> None:
     open_app(page, f"{app_url}/{path}")
-    _expect()(page.get_by_test_id(PAGES[path]).first).to_be_visible()
-    if PAGES[path] == "stPlotlyChart":
+    _expect()(page.locator(PAGES[path]).first).to_be_visible()
+    if "stPlotlyChart" in PAGES[path]:
         _plotly_painted(page)
-    if PAGES[path] == "stGraphVizChart":
+    if "stGraphVizChart" in PAGES[path]:
         graph = page.get_by_test_id("stGraphVizChart").first
         _expect()(graph.locator("svg g.node").first).to_be_visible()
         # the edges carry the real tensor shapes: the stem's output at the default configuration
@@ -66,15 +66,21 @@ def test_every_page_renders_without_exception(app_url: str, page, path: str) -> 
     _expect()(sidebar_slider(page, "resolution multiplier")).to_be_visible()
 
 
-def test_moving_a_slider_updates_the_metrics_and_the_url(app_url: str, page) -> None:
+def _layer_chart(page):
+    return page.get_by_test_id("stMarkdown").locator("svg").filter(has_text="multiply-adds per layer")
+
+
+def test_moving_a_slider_updates_the_metrics_the_charts_and_the_url(app_url: str, page) -> None:
     open_app(page, f"{app_url}/cost?model=mobilenet_v2")
-    _plotly_painted(page)
     params = _metric(page, "params")
     _expect()(params).to_have_text(ui.fmt_count(lightnets.profile("mobilenet_v2").params))
+    _expect()(_layer_chart(page)).to_contain_text(f"sum {lightnets.profile('mobilenet_v2').macs:,}")
     press_slider(page, "width multiplier", "ArrowLeft")  # α 1.0 → 0.95
     p = lightnets.profile("mobilenet_v2", alpha=0.95)
     _expect()(params).to_have_text(ui.fmt_count(p.params))
     _expect()(_metric(page, "MACs")).to_have_text(ui.fmt_count(p.macs))
+    _expect()(_layer_chart(page)).to_contain_text(f"sum {p.macs:,}")  # the per-layer chart was redrawn
+    _expect()(_layer_chart(page)).to_have_count(1)
     _expect()(sidebar_slider(page, "width multiplier").get_by_test_id("stSliderThumbValue")).to_have_text("0.95")
     assert _query(page)["alpha"] == "0.95"
     assert_no_exception(page)
@@ -82,7 +88,7 @@ def test_moving_a_slider_updates_the_metrics_and_the_url(app_url: str, page) -> 
 
 def test_cost_tabs_draw_their_section_and_stay_open(app_url: str, page) -> None:
     open_app(page, f"{app_url}/cost?model=mobilenet_v2")
-    _plotly_painted(page)
+    _expect()(_layer_chart(page)).to_be_visible()
     page.get_by_role("tab", name="Sweeps").click()
     wait_idle(page)
     sweep = page.get_by_test_id("stPlotlyChart").filter(has_text="Cost against width multiplier α")
@@ -98,7 +104,7 @@ def test_cost_tabs_draw_their_section_and_stay_open(app_url: str, page) -> None:
 
 def test_selection_is_kept_across_page_switches(app_url: str, page) -> None:
     open_app(page, f"{app_url}/cost?model=mobilenet_v2")
-    _plotly_painted(page)
+    _expect()(_layer_chart(page)).to_be_visible()
     press_slider(page, "width multiplier", "End")  # α = 2
     _expect()(_metric(page, "params")).to_have_text(ui.fmt_count(lightnets.profile("mobilenet_v2", alpha=2.0).params))
     switch_page(page, "Architecture")

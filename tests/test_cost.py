@@ -157,3 +157,11 @@ def test_profiles_from_several_threads_agree() -> None:
         got = list(pool.map(lambda c: lightnets.profile(c[0], resolution=c[1], **c[2]), configs))
     for a, b in zip(expected, got):
         assert [_row_key(r) for r in a.layers] == [_row_key(r) for r in b.layers]
+
+
+def test_a_conv_that_pads_first_keeps_its_weights_on_the_conv_row() -> None:
+    # EfficientNet's stride-2 convs pad their input "same"-style before convolving: the pad reads no weight
+    p = lightnets.profile("efficientnet")
+    assert not [row for row in p.layers if row.op == "pad" and row.params]
+    stem = next(row for row in p.layers if row.name == "_conv_stem" and row.op == "dense")
+    assert stem.params == 3 * 3 * 3 * 32

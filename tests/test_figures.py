@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
-import plotly.graph_objects as go
 import pytest
 import torch
 
@@ -17,44 +18,95 @@ from lightnets.layers import channel_shuffle
 NAMES = lightnets.list_models()
 
 
-def _traces_on(fig: go.Figure, yaxis: str) -> list:
-    return [t for t in fig.data if (t.yaxis or "y") == yaxis]
-
-
 # --------------------------------------------------------------------------------------------------
 # cost
+
+
+def _bars(svg: str, key: str) -> list[tuple[int, int, float, str]]:
+    """(layer index, value, bar height, colour) of every bar of the ``key`` panel (macs or params)."""
+    found = re.findall(r'<rect [^>]*height="([0-9.]+)" fill="([^"]+)" data-layer="([0-9]+)" data-' + key
+                       + r'="([0-9]+)"', svg)
+    return [(int(i), int(v), float(h), c) for h, c, i, v in found]
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_layer_bars_sum_to_the_profile_totals(name: str) -> None:
     p = lightnets.profile(name)
-    fig = cost_figures.layer_chart(p)
-    assert sum(sum(t.y) for t in _traces_on(fig, "y")) == p.macs
-    assert sum(sum(t.y) for t in _traces_on(fig, "y2")) == p.params
-    for trace in fig.data:
-        assert trace.marker.color == OP_COLORS[trace.name]
+    svg = cost_figures.layer_svg(p)
+    rows = [row for row in p.layers if row.macs]
+    macs, params = _bars(svg, "macs"), _bars(svg, "params")
+    assert [i for i, *_ in macs] == [i for i, *_ in params] == list(range(len(rows)))
+    assert sum(v for _, v, _, _ in macs) == p.macs
+    # one bar per conv/FC layer in each panel; the params of layers without MACs (BatchNorm) are named instead
+    without_macs = sum(row.params for row in p.layers if not row.macs)
+    assert sum(v for _, v, _, _ in params) + without_macs == p.params
+    assert (f"add {without_macs:,} more" in svg) == bool(without_macs)
+    for (_, value, height, color), row in zip(macs, rows):
+        assert value == row.macs and color == OP_COLORS[row.op]
+    # bar heights are proportional to the values, on one scale per panel
+    top = max(macs, key=lambda bar: bar[1])
+    for _, value, height, _ in macs:
+        assert height == pytest.approx(top[2] * value / top[1], abs=0.01)
+
+
+def test_layer_chart_marks_the_stages_in_forward_order() -> None:
+    p = lightnets.profile("mobilenet_v2")
+    svg = cost_figures.layer_svg(p)
+    stages = list(dict.fromkeys(row.stage for row in p.layers if row.macs))
+    assert re.findall(r'class="stage">([^<]+)<', svg) == stages
+    assert svg.count('stroke-dasharray="3,3"') == len(stages) - 1  # where each stage after the first begins
+    assert "MobileNet V2 at 224×224" in svg and "the 53 conv and FC layers" in svg
+    # every bar names its layer, its shapes and its exact cost when hovered
+    first = next(row for row in p.layers if row.macs)
+    assert f"<title>{first.name} (stem), dense: 3×224×224 → 32×112×112; {first.macs:,} MACs" in svg
+
+
+def test_nice_ticks_cover_the_largest_value_in_round_steps() -> None:
+    assert cost_figures.nice_ticks(20.1e6) == [0, 5e6, 10e6, 15e6, 20e6, 25e6]
+    assert cost_figures.nice_ticks(1.28e6) == [0, 0.5e6, 1e6, 1.5e6]
+    assert cost_figures.nice_ticks(0.3) == [0, 0.1, 0.2, 0.3]
+    for top in (1, 7, 99, 12345, 3.3e8):
+        ticks = cost_figures.nice_ticks(top)
+        assert ticks[0] == 0 and ticks[-1] >= top and 3 <= len(ticks) <= 7
 
 
 def test_pointwise_convs_dominate_mobilenet_v2_macs() -> None:
-    fig = cost_figures.layer_chart(lightnets.profile("mobilenet_v2"))
-    per_kind = {t.name: sum(t.y) for t in _traces_on(fig, "y")}
-    assert max(per_kind, key=per_kind.get) == "pointwise"
-    assert per_kind["pointwise"] > 0.8 * sum(per_kind.values())
+    svg = cost_figures.layer_svg(lightnets.profile("mobilenet_v2"))
+    per_color: dict[str, int] = {}
+    for _, value, _, color in _bars(svg, "macs"):
+        per_color[color] = per_color.get(color, 0) + value
+    assert max(per_color, key=per_color.get) == OP_COLORS["pointwise"]
+    assert per_color[OP_COLORS["pointwise"]] > 0.8 * sum(per_color.values())
 
 
 def test_layer_bars_follow_the_knobs() -> None:
-    wide = cost_figures.layer_chart(lightnets.profile("mobilenet_v2", alpha=1.4))
-    narrow = cost_figures.layer_chart(lightnets.profile("mobilenet_v2", alpha=0.5))
-    assert sum(sum(t.y) for t in _traces_on(wide, "y")) > 2 * sum(sum(t.y) for t in _traces_on(narrow, "y"))
+    wide = _bars(cost_figures.layer_svg(lightnets.profile("mobilenet_v2", alpha=1.4)), "macs")
+    narrow = _bars(cost_figures.layer_svg(lightnets.profile("mobilenet_v2", alpha=0.5)), "macs")
+    assert sum(v for _, v, _, _ in wide) > 2 * sum(v for _, v, _, _ in narrow)
 
 
-def test_kind_shares_add_up_to_100_percent() -> None:
-    p = lightnets.profile("mobilenet_v2", alpha=0.75)
-    fig = cost_figures.kind_share_chart(p)
-    for row in range(2):
-        assert sum(t.x[row] for t in fig.data) == pytest.approx(100)
-    pointwise = next(t for t in fig.data if t.name == "pointwise")
-    assert pointwise.x[0] == pytest.approx(100 * p.macs_by_kind()["pointwise"] / p.macs)
+def _segments(html: str, what: str) -> dict[str, float]:
+    """kind → width in % of the HTML share bar of ``what`` (MACs or params)."""
+    found = re.findall(r'title="([^:"]+): [0-9.]+% of the ' + what + r'" style="width:([0-9.]+)%;', html)
+    return {kind: float(width) for kind, width in found}
+
+
+@pytest.mark.parametrize("name", ["mobilenet_v2", "shufflenet_v1", "squeezenet1_0"])
+def test_kind_shares_add_up_to_100_percent(name: str) -> None:
+    p = lightnets.profile(name, alpha=0.75) if name == "mobilenet_v2" else lightnets.profile(name)
+    html = cost_figures.kind_share_html(p)
+    for what, by_kind, total in (("MACs", p.macs_by_kind(), p.macs), ("params", p.params_by_kind(), p.params)):
+        widths = _segments(html, what)
+        assert sum(widths.values()) == pytest.approx(100, abs=0.01)
+        assert widths == pytest.approx({k: 100 * v / total for k, v in by_kind.items() if v}, abs=0.001)
+    for kind, _, _ in cost_figures.kind_shares(p):  # each kind in its colour everywhere, and in the legend
+        assert f"background:{OP_COLORS[kind]};color:white" in html and f"</span>{kind}</span>" in html
+
+
+def test_mobilenet_v2_share_bar_shows_pointwise_dominating() -> None:
+    html = cost_figures.kind_share_html(lightnets.profile("mobilenet_v2"))
+    assert max(_segments(html, "MACs").items(), key=lambda kv: kv[1])[0] == "pointwise"
+    assert ">89%</div>" in html  # labelled inside its segment
 
 
 def test_separable_chart_stacks_the_two_convs_against_the_dense_one() -> None:

@@ -3,35 +3,73 @@ knob sweeps and the accuracy-vs-MACs comparison across families.
 
 Each function takes lightnets data (a Profile, analysis results) and returns a ``go.Figure``; the numbers in the
 figure are those data, unchanged, so tests can read them back.
+
+The figures are redrawn on every slider move, so they are built for speed: each is one ``go.Figure`` made from
+plain dicts, without a plotly template (a template is deep-copied into every figure in Python and applied to
+every trace in the browser: it doubled the time plotly.js took to draw the per-layer chart). ``LOOK`` gives them
+the white, large-font house style instead.
 """
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from lightnets.analysis import FamilyPoint, SeparableSaving, SweepPoint
-from lightnets.cost import OP_KINDS, Profile
+from lightnets.cost import MAC_KINDS, OP_KINDS, LayerCost, Profile
 from lightnets.figures.style import OP_COLORS
+from lightnets.registry import spec
 
 # one colour per family in the cross-family chart: more families than style.GROUP_COLORS has entries
 FAMILY_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf",
                  "#bcbd22", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d"]
 
 FONT_SIZE = 16  # readable on a projector
+TEXT_COLOR = "#262730"  # Streamlit's text colour
+GRID_COLOR = "#e6e6e6"
 CURRENT_COLOR = "#000000"
+LOOK = dict(template="none", paper_bgcolor="white", plot_bgcolor="white",
+            font=dict(size=FONT_SIZE, color=TEXT_COLOR, family="Source Sans Pro, Arial, sans-serif"),
+            hoverlabel=dict(font_size=FONT_SIZE - 1, align="left"), legend=dict(font=dict(size=FONT_SIZE - 2)),
+            margin=dict(l=80, r=30, t=80, b=60))
+
+
+def axis(title: str | None = None, **kwargs: Any) -> dict[str, Any]:
+    """An axis in the house style: light grid, grey zero line, a title in the axis font."""
+    out: dict[str, Any] = dict(gridcolor=GRID_COLOR, zerolinecolor="#b0b0b0", linecolor="#b0b0b0",
+                               ticks="outside", tickcolor="#b0b0b0", automargin=True)
+    if title is not None:
+        out["title"] = dict(text=title, standoff=10)
+    return {**out, **kwargs}
+
+
+def layout(title: str, height: int, **kwargs: Any) -> dict[str, Any]:
+    """A figure layout in the house style; ``kwargs`` add to it (axes, legend, shapes …)."""
+    return {**LOOK, "title": dict(text=title, font=dict(size=FONT_SIZE + 4), x=0.01, xanchor="left"),
+            "height": height, **kwargs}
 
 
 def style(fig: go.Figure, title: str, height: int = 480) -> go.Figure:
-    """The house look: white template, large fonts, a legend that does not cover the data."""
-    fig.update_layout(template="plotly_white", title=dict(text=title, font=dict(size=FONT_SIZE + 4)),
-                      font=dict(size=FONT_SIZE), height=height, margin=dict(l=70, r=30, t=80, b=60),
-                      legend=dict(font=dict(size=FONT_SIZE - 2)))
+    """Give an existing figure the house look (for figures built trace by trace)."""
+    fig.update_layout(layout(title, height))
     return fig
+
+
+def _text(value: Any) -> str:
+    """Text for the HTML and SVG figures: escaped for HTML, and for markdown, which Streamlit runs over them
+    (a layer named _blocks.0._se_reduce must not turn into emphasis)."""
+    escaped = html.escape(str(value))
+    for char in "_*`[]~\\":
+        escaped = escaped.replace(char, f"&#{ord(char)};")
+    return escaped
+
+
+def _color(kind: str) -> str:
+    return OP_COLORS.get(kind, OP_COLORS["other"])
 
 
 def _kinds(rows: Sequence[Any]) -> list[str]:
@@ -39,63 +77,156 @@ def _kinds(rows: Sequence[Any]) -> list[str]:
     return [kind for kind in OP_KINDS if kind in present]
 
 
+def _shape(shape: tuple[int, ...]) -> str:
+    return "×".join(map(str, shape[1:]))
+
+
 # --------------------------------------------------------------------------------------------------
 # per layer
 
 
-def layer_chart(p: Profile) -> go.Figure:
-    """MACs (top) and params (bottom) of every layer that has either, in forward order, coloured by op kind.
+def mac_layers(p: Profile) -> list[LayerCost]:
+    """The layers the per-layer chart shows: every conv and fully connected layer (the ones with MACs)."""
+    return [row for row in p.layers if row.macs]
 
-    One trace per op kind, so the legend names the kinds; the bars of all traces sum to the profile's totals.
+
+def _si(value: float) -> str:
+    """An axis tick label: 0, 500 k, 1.5 M, 20 M, 1.2 G."""
+    for size, unit in ((1e9, " G"), (1e6, " M"), (1e3, " k")):
+        if abs(value) >= size:
+            return f"{value / size:g}{unit}"
+    return f"{value:g}"
+
+
+def nice_ticks(top: float, count: int = 5) -> list[float]:
+    """Round tick values from 0 to at least ``top`` (about ``count`` steps of 1, 2, 2.5 or 5 × 10ⁿ)."""
+    if top <= 0:
+        return [0.0, 1.0]
+    raw = top / count
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+    return [round(i * step, 12) for i in range(math.ceil(top / step - 1e-9) + 1)]
+
+
+_NO_MAC_NAMES = {"bn": "BatchNorm", "act": "PReLU"}  # the layers without MACs that have parameters
+SVG_WIDTH = 1000  # viewBox units; the drawing scales to the page's width
+_PLOT_LEFT, _PLOT_RIGHT = 78, 990
+
+
+def _panel(rows: list[LayerCost], key: str, title: str, top: float, height: float, color_of: Any) -> list[str]:
+    """One bar panel of ``layer_svg``: a title, gridlines with tick labels, one bar (with a tooltip) per row."""
+    values = [getattr(row, key) for row in rows]
+    ticks = nice_ticks(max(values))
+    scale = height / ticks[-1]
+    slot = (_PLOT_RIGHT - _PLOT_LEFT) / len(rows)
+    out = [f'<text x="{_PLOT_LEFT}" y="{top - 12:.1f}" font-size="{FONT_SIZE + 1}">{_text(title)}</text>']
+    for tick in ticks:
+        y = top + height - tick * scale
+        out.append(f'<line x1="{_PLOT_LEFT}" x2="{_PLOT_RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="{GRID_COLOR}"/>'
+                   f'<text x="{_PLOT_LEFT - 8}" y="{y + 5:.1f}" text-anchor="end" font-size="{FONT_SIZE - 2}">'
+                   f'{_si(tick)}</text>')
+    for i, (row, value) in enumerate(zip(rows, values)):
+        bar = value * scale
+        tip = (f"{row.name} ({row.stage}), {row.op}: {_shape(row.input_shape)} → {_shape(row.output_shape)}; "
+               f"{row.macs:,} MACs, {row.params:,} params")
+        out.append(f'<rect x="{_PLOT_LEFT + (i + 0.1) * slot:.2f}" y="{top + height - bar:.2f}" '
+                   f'width="{0.8 * slot:.2f}" height="{bar:.2f}" fill="{color_of(row.op)}" data-layer="{i}" '
+                   f'data-{key}="{value}"><title>{_text(tip)}</title></rect>')
+    return out
+
+
+def layer_svg(p: Profile) -> str:
+    """MACs (top) and params (bottom) of every conv and FC layer, in forward order, coloured by op kind (as in
+    ``kind_share_html``), with the network's stages marked along the bottom; hovering a bar names the layer.
+
+    Drawn as SVG rather than plotly for the same reason as ``kind_share_html``: the Cost page redraws it on every
+    slider move. The MAC bars sum to the profile's MACs; the parameter bars leave out the layers without MACs
+    (BatchNorm's scale and shift), whose count the caption gives. Each bar carries its value (``data-macs`` /
+    ``data-params``) and its index (``data-layer``), so tests can read the drawing back.
     """
-    rows = [row for row in p.layers if row.macs or row.params]
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
-                        subplot_titles=("multiply-adds per layer", "parameters per layer"))
-    for kind in _kinds(rows):
-        index = [i for i, row in enumerate(rows) if row.op == kind]
-        custom = [[rows[i].name, "×".join(map(str, rows[i].input_shape[1:])),
-                   "×".join(map(str, rows[i].output_shape[1:])), rows[i].macs, rows[i].params] for i in index]
-        hover = ("%{customdata[0]}<br>" + kind + ": %{customdata[1]} → %{customdata[2]}"
-                 "<br>MACs %{customdata[3]:,}<br>params %{customdata[4]:,}<extra></extra>")
-        common = dict(name=kind, legendgroup=kind, marker_color=OP_COLORS.get(kind, OP_COLORS["other"]),
-                      customdata=custom, hovertemplate=hover)
-        fig.add_trace(go.Bar(x=index, y=[rows[i].macs for i in index], **common), row=1, col=1)
-        fig.add_trace(go.Bar(x=index, y=[rows[i].params for i in index], showlegend=False, **common), row=2, col=1)
-    fig.update_layout(barmode="overlay", bargap=0.1)
-    fig.update_yaxes(title_text="MACs", row=1, col=1)
-    fig.update_yaxes(title_text="params", row=2, col=1)
-    fig.update_xaxes(title_text="layer, in forward order", row=2, col=1)
-    return style(fig, f"Where the cost is: {len(rows)} layers of {p.name} at {p.resolution}×{p.resolution}",
-                 height=620)
+    rows = mac_layers(p)
+    other_params = p.params - sum(row.params for row in rows)
+    top1, height1, top2, height2 = 82, 250, 390, 150
+    label = (f"Where the cost is: the {len(rows)} conv and FC layers of {spec(p.name).title} at "
+             f"{p.resolution}×{p.resolution}")
+    out = [f'<text x="0" y="22" font-size="{FONT_SIZE + 4}">{_text(label)}</text>']
+    out += _panel(rows, "macs", f"multiply-adds per layer, in forward order (sum {p.macs:,})", top1, height1, _color)
+    others = [_NO_MAC_NAMES.get(kind, kind) for kind in p.params_by_kind() if kind not in MAC_KINDS]
+    note = f" ({' and '.join(others)} add {other_params:,} more)" if other_params else ""
+    out += _panel(rows, "params", f"parameters per layer{note}", top2, height2, _color)
+    slot = (_PLOT_RIGHT - _PLOT_LEFT) / len(rows)
+    bottom = top2 + height2
+    stages: list[list[Any]] = []  # [name, first index, last index]
+    for i, row in enumerate(rows):
+        if stages and stages[-1][0] == row.stage:
+            stages[-1][2] = i
+        else:
+            stages.append([row.stage, i, i])
+    middles = [_PLOT_LEFT + (first + last + 1) / 2 * slot for _, first, last in stages]
+    widths = [0.55 * (FONT_SIZE - 2) * len(name) for name, _, _ in stages]  # about, for this font
+    crowded = any(middles[k] - middles[k - 1] < (widths[k] + widths[k - 1]) / 2 + 8 for k in range(1, len(stages)))
+    for k, (name, first, _) in enumerate(stages):
+        x0 = _PLOT_LEFT + first * slot
+        if k:  # a dotted line through both panels where each stage after the first begins
+            out.append(f'<line x1="{x0:.1f}" x2="{x0:.1f}" y1="{top1}" y2="{bottom + 8}" stroke="#b0b0b0" '
+                       'stroke-dasharray="3,3"/>')
+        row_y = bottom + 26 + (20 * (k % 2) if crowded else 0)  # two rows of labels where they would overlap
+        out.append(f'<text x="{middles[k]:.1f}" y="{row_y}" text-anchor="middle" font-size="{FONT_SIZE - 2}" '
+                   f'class="stage">{_text(name)}</text>')
+    total = bottom + (70 if crowded else 50)
+    return (f'<svg viewBox="0 0 {SVG_WIDTH} {total}" width="100%" role="img" aria-label="{_text(label)}" '
+            f'font-family="Source Sans Pro, Arial, sans-serif" fill="{TEXT_COLOR}" style="max-width:1400px">'
+            + "".join(out) + "</svg>")
 
 
-def kind_share_chart(p: Profile) -> go.Figure:
-    """The share of MACs and of params by op kind, as two 100% stacked bars."""
+def kind_shares(p: Profile) -> list[tuple[str, float, float]]:
+    """(op kind, % of MACs, % of params) for every kind with either, in ``OP_KINDS`` order."""
     macs, params = p.macs_by_kind(), p.params_by_kind()
-    fig = go.Figure()
-    for kind in [k for k in OP_KINDS if k in macs or k in params]:
-        shares = [100 * macs.get(kind, 0) / p.macs if p.macs else 0,
-                  100 * params.get(kind, 0) / p.params if p.params else 0]
-        fig.add_trace(go.Bar(y=["MACs", "params"], x=shares, name=kind, orientation="h",
-                             marker_color=OP_COLORS.get(kind, OP_COLORS["other"]),
-                             text=[f"{s:.0f}%" if s >= 4 else "" for s in shares], textposition="inside",
-                             hovertemplate=kind + ": %{x:.1f}%<extra></extra>"))
-    fig.update_layout(barmode="stack", xaxis=dict(title="share of the total (%)", range=[0, 100]))
-    return style(fig, "Share by op kind", height=300)
+    return [(kind, 100 * macs.get(kind, 0) / p.macs if p.macs else 0.0,
+             100 * params.get(kind, 0) / p.params if p.params else 0.0)
+            for kind in OP_KINDS if kind in macs or kind in params]
+
+
+def _segment(kind: str, share: float, what: str) -> str:
+    label = f"{share:.0f}%" if share >= 4 else ""  # narrower segments have no room for a label
+    return (f'<div title="{_text(kind)}: {share:.1f}% of the {what}" style="width:{share:.3f}%;'
+            f'background:{_color(kind)};color:white;text-align:center;overflow:hidden;white-space:nowrap">'
+            f'{label}</div>')
+
+
+def kind_share_html(p: Profile) -> str:
+    """The share of MACs and of params by op kind, as two 100% stacked bars drawn in plain HTML.
+
+    The Cost page redraws this on every slider move: HTML costs the browser next to nothing, where a plotly
+    chart takes about a tenth of a second to draw on a 2-core machine. A segment's width is its share in percent;
+    hovering shows the share to one decimal.
+    """
+    shares = kind_shares(p)
+    rows = []
+    for column, what in ((1, "MACs"), (2, "params")):
+        cells = "".join(_segment(row[0], row[column], what) for row in shares if row[column] > 0)
+        rows.append('<div style="display:flex;align-items:center;gap:0.75rem;margin:0.3rem 0">'
+                    f'<div style="width:4.5rem;text-align:right">{what}</div>'
+                    '<div style="display:flex;flex:1;height:2.2rem;line-height:2.2rem;border-radius:3px;'
+                    f'overflow:hidden">{cells}</div></div>')
+    legend = "".join('<span style="margin-right:1.1rem;white-space:nowrap"><span style="display:inline-block;'
+                     f'width:0.9rem;height:0.9rem;background:{_color(kind)};vertical-align:-0.1rem;'
+                     f'margin-right:0.3rem"></span>{_text(kind)}</span>' for kind, _, _ in shares)
+    return (f'<div style="font-size:{FONT_SIZE}px"><div style="font-size:{FONT_SIZE + 4}px;margin-bottom:0.3rem">'
+            f'Share by op kind</div>{"".join(rows)}<div style="margin:0.4rem 0 0 5.25rem">{legend}</div></div>')
 
 
 def separable_chart(saving: SeparableSaving) -> go.Figure:
     """One standard k×k conv against the depthwise + 1×1 pair that replaces it, in MACs."""
-    fig = go.Figure()
-    fig.add_trace(go.Bar(x=["standard conv"], y=[saving.standard_macs], name="standard k×k conv",
-                         marker_color=OP_COLORS["dense"]))
-    fig.add_trace(go.Bar(x=["depthwise separable"], y=[saving.depthwise.macs], name="depthwise",
-                         marker_color=OP_COLORS["depthwise"]))
     one_by_one = "group" if saving.groups > 1 else "pointwise"
-    fig.add_trace(go.Bar(x=["depthwise separable"], y=[saving.pointwise.macs], name=f"{one_by_one} 1×1",
-                         marker_color=OP_COLORS[one_by_one]))
-    fig.update_layout(barmode="stack", yaxis_title="MACs")
-    return style(fig, f"Separable costs {saving.ratio:.3f} × the standard conv", height=420)
+    data = [dict(type="bar", x=["standard conv"], y=[saving.standard_macs], name="standard k×k conv",
+                 marker=dict(color=OP_COLORS["dense"])),
+            dict(type="bar", x=["depthwise separable"], y=[saving.depthwise.macs], name="depthwise",
+                 marker=dict(color=OP_COLORS["depthwise"])),
+            dict(type="bar", x=["depthwise separable"], y=[saving.pointwise.macs], name=f"{one_by_one} 1×1",
+                 marker=dict(color=OP_COLORS[one_by_one]))]
+    return go.Figure(data=data, layout=layout(f"Separable costs {saving.ratio:.3f} × the standard conv",
+                                              height=420, barmode="stack", yaxis=axis("MACs"), xaxis=axis()))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -115,36 +246,45 @@ def sweep_chart(points: Sequence[SweepPoint], label: str, current: Any,
     """
     good = [pt for pt in points if pt.macs is not None]
     panels = [("MACs", [pt.macs for pt in good]), ("params", [pt.params for pt in good])]
-    rows = 3 if latency else 2
-    fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.07)
+    if latency:
+        panels.append(("latency (ms)", None))
+    rows = len(panels)
+    gap = 0.07
+    height = (1 - gap * (rows - 1)) / rows
     x = _axis_values([pt.value for pt in good])
     here = [i for i, pt in enumerate(good) if pt.value == current]
+    data: list[dict[str, Any]] = []
+    axes: dict[str, Any] = {}
     for row, (name, values) in enumerate(panels, start=1):
-        fig.add_trace(go.Scatter(x=x, y=values, mode="lines+markers", name=name, line=dict(width=3),
-                                 marker=dict(size=9), customdata=[pt.resolution for pt in good],
-                                 hovertemplate=label + " %{x}<br>" + name + " %{y:,}<br>%{customdata} px"
-                                                                            "<extra></extra>"),
-                      row=row, col=1)
-        fig.update_yaxes(title_text=name, row=row, col=1)
+        suffix = "" if row == 1 else str(row)
+        top = 1 - (row - 1) * (height + gap)
+        axes[f"yaxis{suffix}"] = axis(name, domain=[max(0.0, round(top - height, 6)), round(top, 6)],
+                                      **({"rangemode": "tozero"} if values is None else {}))
+        axes[f"xaxis{suffix}"] = axis(label if row == rows else None, anchor=f"y{suffix}",
+                                      matches=None if row == 1 else "x", showticklabels=row == rows,
+                                      **({"type": "category"} if any(isinstance(pt.value, bool) for pt in good)
+                                         else {}))
+        if values is None:
+            continue
+        data.append(dict(type="scatter", x=x, y=values, mode="lines+markers", name=name, line=dict(width=3),
+                         marker=dict(size=9), customdata=[pt.resolution for pt in good], xaxis=f"x{suffix}",
+                         yaxis=f"y{suffix}",
+                         hovertemplate=label + " %{x}<br>" + name + " %{y:,}<br>%{customdata} px<extra></extra>"))
         if here:
-            fig.add_trace(go.Scatter(x=[x[here[0]]], y=[values[here[0]]], mode="markers", name="current",
-                                     showlegend=row == 1, legendgroup="current",
-                                     marker=dict(size=20, symbol="star", color=CURRENT_COLOR),
-                                     hovertemplate="current: %{y:,}<extra></extra>"),
-                          row=row, col=1)
+            data.append(dict(type="scatter", x=[x[here[0]]], y=[values[here[0]]], mode="markers", name="current",
+                             showlegend=row == 1, legendgroup="current", xaxis=f"x{suffix}", yaxis=f"y{suffix}",
+                             marker=dict(size=20, symbol="star", color=CURRENT_COLOR),
+                             hovertemplate="current: %{y:,}<extra></extra>"))
     if latency:
         measured = [v for v in [pt.value for pt in good] if v in latency]
-        med = [latency[v][0] for v in measured]
-        fig.add_trace(go.Scatter(
-            x=_axis_values(measured), y=med, mode="lines+markers", name="latency (median)",
+        suffix = str(rows)
+        data.append(dict(
+            type="scatter", x=_axis_values(measured), y=[latency[v][0] for v in measured], mode="lines+markers",
+            name="latency (median)", xaxis=f"x{suffix}", yaxis=f"y{suffix}",
             error_y=dict(type="data", symmetric=False, array=[latency[v][2] - latency[v][0] for v in measured],
                          arrayminus=[latency[v][0] - latency[v][1] for v in measured]),
-            hovertemplate=label + " %{x}<br>median %{y:.2f} ms<extra></extra>"), row=3, col=1)
-        fig.update_yaxes(title_text="latency (ms)", row=3, col=1)
-    fig.update_xaxes(title_text=label, row=rows, col=1)
-    if any(isinstance(pt.value, bool) for pt in good):
-        fig.update_xaxes(type="category")
-    return style(fig, f"Cost against {label}", height=260 * rows + 80)
+            hovertemplate=label + " %{x}<br>median %{y:.2f} ms<extra></extra>"))
+    return go.Figure(data=data, layout=layout(f"Cost against {label}", height=260 * rows + 80, **axes))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -155,32 +295,35 @@ def family_chart(points: Sequence[FamilyPoint], current_macs: int, current_param
                  current_top1: float | None, current_label: str) -> go.Figure:
     """Published ImageNet top-1 against MACs, bubble area ∝ params, one colour per family; the current
     configuration as a star where a paper publishes its top-1, otherwise as a vertical line at its MACs."""
-    fig = go.Figure()
     families = list(dict.fromkeys(pt.family for pt in points))
     biggest = max([pt.params for pt in points] + [current_params, 1])
     sizeref = 2.0 * biggest / 60 ** 2  # the largest bubble is 60 px across
+    data: list[dict[str, Any]] = []
     for i, family in enumerate(families):
         group = [pt for pt in points if pt.family == family]
-        fig.add_trace(go.Scatter(
-            x=[pt.macs for pt in group], y=[pt.top1 for pt in group], mode="markers", name=family,
+        data.append(dict(
+            type="scatter", x=[pt.macs for pt in group], y=[pt.top1 for pt in group], mode="markers", name=family,
             marker=dict(size=[pt.params for pt in group], sizemode="area", sizeref=sizeref, sizemin=5,
                         color=FAMILY_COLORS[i % len(FAMILY_COLORS)], opacity=0.75, line=dict(width=1, color="white")),
             customdata=[[pt.label, pt.params, pt.resolution, pt.source] for pt in group],
             hovertemplate="%{customdata[0]}<br>%{x:,} MACs, %{customdata[1]:,} params, %{customdata[2]} px"
                           "<br>top-1 %{y}%<br>%{customdata[3]}<extra></extra>"))
+    shapes, annotations = [], []
     if current_top1 is not None:
-        fig.add_trace(go.Scatter(x=[current_macs], y=[current_top1], mode="markers+text", name="current",
-                                 text=[current_label], textposition="top center",
-                                 marker=dict(size=22, symbol="star", color=CURRENT_COLOR),
-                                 hovertemplate="current: %{x:,} MACs, top-1 %{y}%<extra></extra>"))
+        data.append(dict(type="scatter", x=[current_macs], y=[current_top1], mode="markers+text", name="current",
+                         text=[current_label], textposition="top center",
+                         marker=dict(size=22, symbol="star", color=CURRENT_COLOR),
+                         hovertemplate="current: %{x:,} MACs, top-1 %{y}%<extra></extra>"))
     else:
-        fig.add_vline(x=current_macs, line=dict(color=CURRENT_COLOR, dash="dash", width=2),
-                      annotation_text=f"{current_label}: no published top-1", annotation_position="top left")
-    fig.update_layout(xaxis=dict(title="multiply-adds (log scale)", type="log"),
-                      yaxis=dict(title="ImageNet top-1 (%)"))
+        shapes.append(dict(type="line", xref="x", yref="paper", x0=current_macs, x1=current_macs, y0=0, y1=1,
+                           line=dict(color=CURRENT_COLOR, dash="dash", width=2)))
+        annotations.append(dict(text=f"{current_label}: no published top-1", xref="x", yref="paper",
+                                x=math.log10(current_macs), y=1, xanchor="right", yanchor="bottom",
+                                showarrow=False))
+    xaxis = axis("multiply-adds (log scale)", type="log")
     if points:
         span = [math.log10(min(pt.macs for pt in points)), math.log10(max(pt.macs for pt in points))]
-        span = [min(span[0], math.log10(current_macs)) - 0.1, max(span[1], math.log10(current_macs)) + 0.1]
-        fig.update_xaxes(range=span)
-    return style(fig, "Accuracy against cost, across families (published top-1)", height=560)
-
+        xaxis["range"] = [min(span[0], math.log10(current_macs)) - 0.1, max(span[1], math.log10(current_macs)) + 0.1]
+    return go.Figure(data=data, layout=layout(
+        "Accuracy against cost, across families (published top-1)", height=560, xaxis=xaxis,
+        yaxis=axis("ImageNet top-1 (%)"), shapes=shapes, annotations=annotations))
