@@ -119,6 +119,23 @@ def separable_pairs(p: Profile) -> list[SeparableSaving]:
     return pairs
 
 
+def typical_block(p: Profile, choices: list[str]) -> str | None:
+    """Which of ``choices`` (block paths) to draw first: the first block of the network's most common block kind
+    that keeps its input's shape (where a shortcut can join: the block as the paper draws it), else the first
+    block of that kind, else the first choice."""
+    if not choices:
+        return None
+    blocks = {b.path: b for b in p.blocks}
+    kinds = [b.kind for b in p.blocks]
+    candidates = [path for path in choices if path in blocks]
+    if not candidates:
+        return choices[0]
+    common = max({blocks[path].kind for path in candidates}, key=kinds.count)
+    of_kind = [path for path in candidates if blocks[path].kind == common]
+    same = [path for path in of_kind if blocks[path].input_shape == blocks[path].output_shape]
+    return (same or of_kind)[0]
+
+
 # --------------------------------------------------------------------------------------------------
 # sweeps
 

@@ -1,4 +1,5 @@
-"""Architecture: the block graph of the current configuration, the inside of a chosen block, torchinfo."""
+"""Architecture: the block graph of the current configuration beside what to look for in it and the inside of a
+chosen block; the block table and torchinfo on request."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import streamlit as st
 
 import lightnets
 import ui
+from lightnets import analysis, concepts
 
 selection = ui.sidebar()
 
@@ -21,47 +23,59 @@ def _choices(name: str, resolution: int, knob_items: tuple[tuple[str, Any], ...]
 if selection.error:
     st.error(selection.error)
     st.stop()
-if not ui.has_api("block_graph"):
-    ui.pending("The block graph", 3)
-    st.stop()
-
+spec = selection.spec
 knob_items = tuple(sorted(selection.knobs.items()))
 dot = ui.attempt(lightnets.block_graph, selection.name, selection.resolution, **selection.knobs)
-if dot is None:
-    st.stop()
-st.graphviz_chart(dot, width="stretch")
-st.download_button("Download the graph (DOT)", dot, file_name=f"{selection.name}.dot", mime="text/vnd.graphviz",
-                   key="arch.download")
-
-st.header("Inside a block")
-choices = ui.attempt(_choices, selection.name, selection.resolution, knob_items) or []
-if not choices:
-    st.info("This network has no block with more than one operator inside.")
-else:
-    labels = dict(choices)
-    paths = [path for path, _ in choices]
-    if st.session_state.get("arch.block") not in paths:  # a block of another configuration: start at the first
-        st.session_state["arch.block"] = paths[0]
-    block = st.selectbox("block", paths, key="arch.block", format_func=lambda path: f"{path}: {labels[path]}",
-                         help="The first block of every distinct configuration, in network order.")
-    inner = ui.attempt(lightnets.block_inner_graph, selection.name, block, selection.resolution, **selection.knobs)
-    if inner is not None:
-        st.graphviz_chart(inner, width="stretch")
-
 p = ui.profile(selection)
-if p is not None:
-    with st.expander("Block table: the rows the graph and the model are built from"):
+if dot is None or p is None:
+    st.stop()
+
+# The network graph is tall and narrow: beside it, the explanation and one block drawn large.
+graph_col, side_col = st.columns([3, 2], gap="large")
+with graph_col:
+    st.graphviz_chart(dot, width="stretch")
+    st.download_button("Download the graph (DOT)", dot, file_name=f"{selection.name}.dot", mime="text/vnd.graphviz",
+                       key="arch.download")
+
+with side_col:
+    st.subheader(f"What to look for in {spec.title}")
+    found = ui.attempt(concepts.concepts, selection.name, **selection.knobs) or []
+    st.markdown("\n".join(f"- **{c.term}**: {c.text}" for c in found) or spec.idea)
+    st.caption(f"{spec.paper.title} ({spec.paper.authors}, {spec.paper.year}, [arXiv]({spec.paper.url})).")
+
+    st.subheader("Inside a block")
+    choices = ui.attempt(_choices, selection.name, selection.resolution, knob_items) or []
+    if not choices:
+        st.info("This network has no block with more than one operator inside.")
+    else:
+        labels = dict(choices)
+        paths = [path for path, _ in choices]
+        # a block of another configuration: start at the block that shows the family best
+        if st.session_state.get("arch.block") not in paths:
+            st.session_state["arch.block"] = analysis.typical_block(p, paths)
+        block = st.selectbox("block", paths, key="arch.block", format_func=lambda path: f"{path}: {labels[path]}",
+                             help="The first block of every distinct configuration, in network order.")
+        inner = ui.attempt(lightnets.block_inner_graph, selection.name, block, selection.resolution,
+                           **selection.knobs)
+        if inner is not None:
+            st.graphviz_chart(inner, width="stretch")
+            st.caption("Each box is one operator with its output's shape; the fullscreen button (top right of the "
+                       "drawing, on hover) shows it large.")
+
+# Built only when opened (on_change="rerun" makes .open tell): neither is needed for the graphs above.
+table = st.expander("Block table: the rows the graph and the model are built from", key="arch.table",
+                    on_change="rerun")
+if table.open:
+    with table:
         st.dataframe({"block": [b.path for b in p.blocks], "stage": [b.stage for b in p.blocks],
                       "kind": [b.kind for b in p.blocks], "label": [b.label for b in p.blocks],
                       "input": ["×".join(map(str, b.input_shape[1:])) for b in p.blocks],
                       "output": ["×".join(map(str, b.output_shape[1:])) for b in p.blocks],
                       "params": [b.params for b in p.blocks], "MACs": [b.macs for b in p.blocks]},
                      hide_index=True)
-
-with st.expander("torchinfo summary"):
-    # torchinfo takes about half a second per configuration: build it only when asked
-    if st.toggle("build the summary", key="arch.summary",
-                 help="Runs torchinfo on the built model (on meta tensors) for the current knobs."):
-        summary = ui.attempt(lightnets.model_summary, selection.name, selection.resolution, **selection.knobs)
-        if summary is not None:
-            st.code(summary, language=None)
+summary = st.expander("torchinfo summary of the built model", key="arch.summary", on_change="rerun")
+if summary.open:
+    with summary:  # torchinfo takes about half a second per configuration
+        text = ui.attempt(lightnets.model_summary, selection.name, selection.resolution, **selection.knobs)
+        if text is not None:
+            st.code(text, language=None)

@@ -39,19 +39,24 @@ def _valid_value(key: str, options: list[int], default: int) -> None:
 
 
 # ---- the shuffle ---------------------------------------------------------------------------------------------
+# Follow the sidebar's group count where the model has one (ShuffleNet V1) and the user changed it there.
+sidebar_groups = selection.knobs.get("groups")
+if sidebar_groups in range(1, 9) and st.session_state.get("shuffle.sidebar_groups") != sidebar_groups:
+    st.session_state["shuffle.groups"] = sidebar_groups
+    st.session_state.pop("shuffle.channels", None)  # and start from the channel count that suits it
+st.session_state["shuffle.sidebar_groups"] = sidebar_groups
+st.session_state.setdefault("shuffle.groups", 3)
 left, right = st.columns(2)
 with left:
-    # start from the selected model's own groups where it has that knob (ShuffleNet V1)
-    if "shuffle.groups" not in st.session_state:
-        start = selection.knobs.get("groups", 3)
-        st.session_state["shuffle.groups"] = start if start in range(2, 9) else 3
     groups = st.select_slider("groups g", options=list(range(1, 9)), key="shuffle.groups",
                               help="The group count of the group convolution before the shuffle.")
 with right:
     choices = lightnets.valid_channels(groups, max_channels=48)
-    _valid_value("shuffle.channels", choices, 12)
+    if st.session_state.get("shuffle.channels") not in choices:
+        st.session_state["shuffle.channels"] = figures.demo_channels(groups, choices)
     channels = st.select_slider("channels", options=choices, key="shuffle.channels",
-                                help="Only counts that g groups split evenly.")
+                                help="Only counts that g groups split evenly. With at least g channels per group, "
+                                     "every group of the next conv gets a channel from each group.")
 anim = ui.attempt(lightnets.shuffle_frames, channels, groups)
 if anim is not None:
     ui.chart(_shuffle_figure(channels, groups), key="shuffle.anim")

@@ -26,7 +26,7 @@ cells = [
     ("params", ui.fmt_count(p.params), f"paper: {ref.params_m:g} M" if ref and ref.params_m else ""),
     ("MACs", ui.fmt_count(p.macs), f"paper: {ref.macs_m:g} M" if ref and ref.macs_m else ""),
     ("FLOPs", ui.fmt_count(p.flops), "2 × MACs"),
-    ("memory access", ui.fmt_bytes(p.mem_bytes), "bytes read + written by all ops (ShuffleNet V2's MAC)"),
+    ("memory access", ui.fmt_bytes(p.mem_bytes), "bytes read + written by all ops: ShuffleNet V2's memory access cost"),
     ("size fp32", ui.fmt_bytes(p.size_fp32_bytes), "4 bytes per parameter"),
     ("size int8", ui.fmt_bytes(p.size_int8_bytes), "1 byte per parameter"),
     ("peak activations", ui.fmt_bytes(p.peak_activation_bytes), "largest input + output of one op"),

@@ -15,10 +15,12 @@ ui.ensure_app()
 st.header("The families")
 rows = analysis.saved_overview()
 # a markdown table: it wraps the long "key idea" text, and unlike st.table needs no pandas (0.4 s to import)
+NBSP = "\u00a0"  # keeps "86.7 M" on one line in a narrow column
 st.markdown(ui.markdown_table({"model": [r.title for r in rows], "year": [str(r.year) for r in rows],
-          "key idea": [r.idea for r in rows], "params": [ui.fmt_count(r.params) for r in rows],
-          "MACs": [ui.fmt_count(r.macs) for r in rows],
-          "paper top-1": [ui.fmt_percent(r.top1) for r in rows]}))
+                               "key idea": [r.idea for r in rows],
+                               "params": [ui.fmt_count(r.params).replace(" ", NBSP) for r in rows],
+                               "MACs": [ui.fmt_count(r.macs).replace(" ", NBSP) for r in rows],
+                               "paper top-1": [ui.fmt_percent(r.top1) for r in rows]}))
 st.caption("Params and MACs (multiply-adds for one image at the model's own input size, 224 px for most) are "
            "computed by lightnets from the layer shapes at each model's default knobs; top-1 is the paper's "
            "ImageNet accuracy for exactly that setting (— where it publishes none). The Cost page compares every "

@@ -108,7 +108,7 @@ if prediction is None:
 
 left, right = st.columns(2)
 with left:
-    st.plotly_chart(figures.model_input(prediction), key="predict.input")
+    ui.chart(figures.model_input(prediction), key="predict.input")
     pre = prediction.preprocess
     st.caption(f"Shorter side resized to {pre.resize} px ({pre.interpolation}), centre crop {pre.crop}×{pre.crop}, "
                f"then normalised per channel with mean {tuple(round(m, 3) for m in pre.mean)} and std "
@@ -117,7 +117,7 @@ with left:
                   "Pick this architecture in the sidebar to change the input size with ρ."))
 with right:
     st.metric("inference time (one image, CPU)", f"{prediction.seconds * 1000:.0f} ms")
-    st.plotly_chart(figures.topk_bars(prediction), key="predict.topk")
+    ui.chart(figures.topk_bars(prediction), key="predict.topk")
     st.caption(f"Weights: {prediction.weights}. Probabilities are the softmax over the 1000 ImageNet classes.")
 
 # ---- feature maps -----------------------------------------------------------------------------------------------
@@ -134,4 +134,4 @@ layer = fcol.selectbox("layer", names, index=len(names) // 6, key="predict.layer
 channels = ccol.select_slider("channels shown", [4, 9, 16, 25, 36, 64], value=16, key="predict.channels")
 maps = ui.attempt(lightnets.feature_maps, model, prediction.input, layer)
 if maps is not None:
-    st.plotly_chart(figures.feature_grid(maps, layer, channels), key="predict.features")
+    ui.chart(figures.feature_grid(maps, layer, channels), key="predict.features")

@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 import lightnets
 import ui
-from lightnets import analysis
+from lightnets import analysis, concepts
 
 NAMES = lightnets.list_models()
 PAGES = [info.path for info in ui.PAGES]
@@ -381,15 +381,13 @@ def test_home_table_lists_every_model_with_its_profile() -> None:
     assert table["model"] == [lightnets.spec(n).title for n in NAMES]
     assert table["year"] == [str(lightnets.spec(n).paper.year) for n in NAMES]
     assert table["key idea"] == [lightnets.spec(n).idea for n in NAMES]
-    assert table["params"] == [ui.fmt_count(lightnets.profile(n).params) for n in NAMES]
-    assert table["MACs"] == [ui.fmt_count(lightnets.profile(n).macs) for n in NAMES]
+    assert table["params"] == [ui.fmt_count(lightnets.profile(n).params).replace(" ", "\u00a0") for n in NAMES]
+    assert table["MACs"] == [ui.fmt_count(lightnets.profile(n).macs).replace(" ", "\u00a0") for n in NAMES]
     top1 = [analysis.published_top1(n, lightnets.spec(n).defaults(), lightnets.spec(n).resolution())[0] for n in NAMES]
     assert table["paper top-1"] == [ui.fmt_percent(t) for t in top1]
 
 
 def test_architecture_page_draws_the_graph_of_the_current_configuration() -> None:
-    if not ui.has_api("block_graph"):
-        pytest.skip("lightnets.block_graph is not there yet")
     at = _goto(_app(model="mobilenet_v2", alpha="0.5", rho="0.5"), "pages/architecture.py")
     _ok(at, "architecture")
     graphs = [g.proto.spec for g in at.get("graphviz_chart")]
@@ -397,11 +395,44 @@ def test_architecture_page_draws_the_graph_of_the_current_configuration() -> Non
     choices = lightnets.block_choices("mobilenet_v2", 112, alpha=0.5)
     block = at.selectbox(key="arch.block")
     assert block.options == [f"{path}: {label}" for path, label in choices]
+    # it opens on a typical block: an inverted residual with t = 6 and its shortcut, not the first (t = 1) one
+    assert block.value == "features.3" and "t=6" in dict(choices)["features.3"]
+    assert graphs[1] == lightnets.block_inner_graph("mobilenet_v2", "features.3", 112, alpha=0.5)
     block.set_value(choices[2][0]).run()
     graphs = [g.proto.spec for g in at.get("graphviz_chart")]
     assert graphs[1] == lightnets.block_inner_graph("mobilenet_v2", choices[2][0], 112, alpha=0.5)
-    at.toggle(key="arch.summary").set_value(True).run()
+    # the block table and torchinfo are built only when their expanders are opened
+    assert not at.code and not at.dataframe
+    at.session_state["arch.summary"] = True
+    at.session_state["arch.table"] = True
+    at.run()
     assert at.code[0].value == lightnets.model_summary("mobilenet_v2", 112, alpha=0.5)
+    table = at.dataframe[0].value
+    assert list(table["block"]) == [b.path for b in lightnets.profile("mobilenet_v2", 112, alpha=0.5).blocks]
+
+
+def test_architecture_page_explains_what_this_configuration_contains() -> None:
+    at = _goto(_app(model="mobilenet_v3_small", alpha="0.5"), "pages/architecture.py")
+    text = " ".join(m.value for m in at.markdown)
+    for concept in concepts.concepts("mobilenet_v3_small", alpha=0.5):
+        assert f"**{concept.term}**: {concept.text}" in text
+    assert "What to look for in MobileNet V3-Small" in [h.value for h in at.subheader]
+    at.toggle(key=ui.knob_key("mobilenet_v3_small", "hswish")).set_value(False).run()
+    assert "**h-swish**" not in " ".join(m.value for m in at.markdown)  # the explanation follows the knobs
+
+
+def test_channel_shuffle_page_follows_shufflenets_groups_with_a_channel_count_that_mixes() -> None:
+    at = _goto(_app(model="shufflenet_v1", groups="8"), "pages/channel_shuffle.py")
+    _ok(at, "shuffle page, g = 8")
+    assert at.select_slider(key="shuffle.groups").value == 8
+    assert at.select_slider(key="shuffle.channels").value == 48  # 6 channels per group, not 1 (no shuffle at all)
+    assert "each output sees 6 of 8 groups" in at.get("plotly_chart")[1].proto.spec
+    at.select_slider(key=ui.knob_key("shufflenet_v1", "groups")).set_value(4).run()
+    assert at.select_slider(key="shuffle.groups").value == 4  # the sidebar's change is followed …
+    assert at.select_slider(key="shuffle.channels").value == 16
+    at.select_slider(key="shuffle.groups").set_value(2).run()
+    at.select_slider(key=ui.knob_key("shufflenet_v1", "scale")).set_value(0.5).run()
+    assert at.select_slider(key="shuffle.groups").value == 2  # … but another knob's move keeps the page's own g
 
 
 def test_channel_shuffle_page_animates_the_chosen_shuffle() -> None:

@@ -128,6 +128,8 @@ def test_sweep_highlights_the_current_profile() -> None:
     macs_line = next(t for t in fig.data if t.name == "MACs")
     assert list(macs_line.x) == list(range(1, 11))
     assert list(macs_line.y) == [pt.macs for pt in points]
+    # the panels start at zero, so a knob that barely moves the cost does not look like it swings it
+    assert fig.layout.yaxis.rangemode == fig.layout.yaxis2.rangemode == "tozero"
 
 
 def test_sweep_of_a_toggle_uses_a_category_axis_and_shows_latency() -> None:
@@ -165,6 +167,25 @@ def test_family_chart_marks_an_unpublished_setting_with_a_line() -> None:
     fig = cost_figures.family_chart(analysis.family_points(), p.macs, p.params, None, "MobileNet V2")
     assert not [t for t in fig.data if t.name == "current"]
     assert [shape.x0 for shape in fig.layout.shapes] == [p.macs]
+
+
+@pytest.mark.parametrize(("name", "knobs", "anchor"), [("mobilenet_v3_small", {"alpha": 0.5}, "left"),
+                                                        ("mobilenet_v2", {"alpha": 1.6}, "right")])
+def test_the_unpublished_label_reads_into_the_chart(name: str, knobs: dict, anchor: str) -> None:
+    p = lightnets.profile(name, **knobs)
+    fig = cost_figures.family_chart(analysis.family_points(), p.macs, p.params, None, lightnets.spec(name).title)
+    label = fig.layout.annotations[0]
+    assert label.xanchor == anchor and label.text.endswith("no published top-1")  # never cut off at an edge
+
+
+def test_the_family_chart_labels_its_log_axis_in_round_numbers() -> None:
+    p = lightnets.profile("mobilenet_v2")
+    fig = cost_figures.family_chart(analysis.family_points(), p.macs, p.params, 72.0, "MobileNet V2")
+    low, high = (10 ** v for v in fig.layout.xaxis.range)
+    assert low <= min(pt.macs for pt in analysis.family_points()) and high >= max(pt.macs for pt in
+                                                                                  analysis.family_points())
+    assert list(fig.layout.xaxis.ticktext)[:3] == ["20 M", "50 M", "100 M"]
+    assert all(str(v)[0] in "125" for v in fig.layout.xaxis.tickvals)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -207,6 +228,14 @@ def test_split_animation_ends_on_the_v2_order_and_marks_the_branch() -> None:
     assert shuffle_figures.final_order(fig) == _shuffled(8, 2)
     widths = list(fig.frames[-1].data[0].marker.line.width)
     assert widths == [0, 0, 0, 0, 4, 4, 4, 4]
+
+
+def test_the_demo_channel_count_gives_every_group_g_channels_where_it_can() -> None:
+    counts = {g: shuffle_figures.demo_channels(g, lightnets.valid_channels(g, max_channels=48)) for g in range(1, 9)}
+    assert counts == {1: 12, 2: 12, 3: 12, 4: 16, 5: 25, 6: 36, 7: 42, 8: 48}
+    for g, channels in counts.items():  # the shuffle then mixes as far as 48 channels allow
+        seen = lightnets.group_visibility(channels, g, True).sum(axis=1)
+        assert seen.min() == min(g, channels // g)
 
 
 @pytest.mark.parametrize(("channels", "groups"), [(12, 3), (6, 3), (16, 4)])

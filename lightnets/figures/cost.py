@@ -110,7 +110,7 @@ def nice_ticks(top: float, count: int = 5) -> list[float]:
 
 _NO_MAC_NAMES = {"bn": "BatchNorm", "act": "PReLU"}  # the layers without MACs that have parameters
 SVG_WIDTH = 1000  # viewBox units; the drawing scales to the page's width
-_PLOT_LEFT, _PLOT_RIGHT = 78, 990
+_PLOT_LEFT, _PLOT_RIGHT = 84, 990
 
 
 def _panel(rows: list[LayerCost], key: str, title: str, top: float, height: float, color_of: Any) -> list[str]:
@@ -119,11 +119,11 @@ def _panel(rows: list[LayerCost], key: str, title: str, top: float, height: floa
     ticks = nice_ticks(max(values))
     scale = height / ticks[-1]
     slot = (_PLOT_RIGHT - _PLOT_LEFT) / len(rows)
-    out = [f'<text x="{_PLOT_LEFT}" y="{top - 12:.1f}" font-size="{FONT_SIZE + 1}">{_text(title)}</text>']
+    out = [f'<text x="{_PLOT_LEFT}" y="{top - 12:.1f}" font-size="{FONT_SIZE + 2}">{_text(title)}</text>']
     for tick in ticks:
         y = top + height - tick * scale
         out.append(f'<line x1="{_PLOT_LEFT}" x2="{_PLOT_RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="{GRID_COLOR}"/>'
-                   f'<text x="{_PLOT_LEFT - 8}" y="{y + 5:.1f}" text-anchor="end" font-size="{FONT_SIZE - 2}">'
+                   f'<text x="{_PLOT_LEFT - 8}" y="{y + 5:.1f}" text-anchor="end" font-size="{FONT_SIZE}">'
                    f'{_si(tick)}</text>')
     for i, (row, value) in enumerate(zip(rows, values)):
         bar = value * scale
@@ -149,7 +149,7 @@ def layer_svg(p: Profile) -> str:
     top1, height1, top2, height2 = 82, 250, 390, 150
     label = (f"Where the cost is: the {len(rows)} conv and FC layers of {spec(p.name).title} at "
              f"{p.resolution}×{p.resolution}")
-    out = [f'<text x="0" y="22" font-size="{FONT_SIZE + 4}">{_text(label)}</text>']
+    out = [f'<text x="0" y="22" font-size="{FONT_SIZE + 5}">{_text(label)}</text>']
     out += _panel(rows, "macs", f"multiply-adds per layer, in forward order (sum {p.macs:,})", top1, height1, _color)
     others = [_NO_MAC_NAMES.get(kind, kind) for kind in p.params_by_kind() if kind not in MAC_KINDS]
     note = f" ({' and '.join(others)} add {other_params:,} more)" if other_params else ""
@@ -163,17 +163,17 @@ def layer_svg(p: Profile) -> str:
         else:
             stages.append([row.stage, i, i])
     middles = [_PLOT_LEFT + (first + last + 1) / 2 * slot for _, first, last in stages]
-    widths = [0.55 * (FONT_SIZE - 2) * len(name) for name, _, _ in stages]  # about, for this font
+    widths = [0.55 * FONT_SIZE * len(name) for name, _, _ in stages]  # about, for this font
     crowded = any(middles[k] - middles[k - 1] < (widths[k] + widths[k - 1]) / 2 + 8 for k in range(1, len(stages)))
     for k, (name, first, _) in enumerate(stages):
         x0 = _PLOT_LEFT + first * slot
         if k:  # a dotted line through both panels where each stage after the first begins
             out.append(f'<line x1="{x0:.1f}" x2="{x0:.1f}" y1="{top1}" y2="{bottom + 8}" stroke="#b0b0b0" '
                        'stroke-dasharray="3,3"/>')
-        row_y = bottom + 26 + (20 * (k % 2) if crowded else 0)  # two rows of labels where they would overlap
-        out.append(f'<text x="{middles[k]:.1f}" y="{row_y}" text-anchor="middle" font-size="{FONT_SIZE - 2}" '
+        row_y = bottom + 28 + (22 * (k % 2) if crowded else 0)  # two rows of labels where they would overlap
+        out.append(f'<text x="{middles[k]:.1f}" y="{row_y}" text-anchor="middle" font-size="{FONT_SIZE}" '
                    f'class="stage">{_text(name)}</text>')
-    total = bottom + (70 if crowded else 50)
+    total = bottom + (76 if crowded else 52)
     return (f'<svg viewBox="0 0 {SVG_WIDTH} {total}" width="100%" role="img" aria-label="{_text(label)}" '
             f'font-family="Source Sans Pro, Arial, sans-serif" fill="{TEXT_COLOR}" style="max-width:1400px">'
             + "".join(out) + "</svg>")
@@ -258,8 +258,10 @@ def sweep_chart(points: Sequence[SweepPoint], label: str, current: Any,
     for row, (name, values) in enumerate(panels, start=1):
         suffix = "" if row == 1 else str(row)
         top = 1 - (row - 1) * (height + gap)
+        # from zero: ShuffleNet's g sweep, nearly flat by design (the paper widens the channels to keep the
+        # MACs), must not look like a 7% swing filling the panel
         axes[f"yaxis{suffix}"] = axis(name, domain=[max(0.0, round(top - height, 6)), round(top, 6)],
-                                      **({"rangemode": "tozero"} if values is None else {}))
+                                      rangemode="tozero")
         axes[f"xaxis{suffix}"] = axis(label if row == rows else None, anchor=f"y{suffix}",
                                       matches=None if row == 1 else "x", showticklabels=row == rows,
                                       **({"type": "category"} if any(isinstance(pt.value, bool) for pt in good)
@@ -317,13 +319,17 @@ def family_chart(points: Sequence[FamilyPoint], current_macs: int, current_param
     else:
         shapes.append(dict(type="line", xref="x", yref="paper", x0=current_macs, x1=current_macs, y0=0, y1=1,
                            line=dict(color=CURRENT_COLOR, dash="dash", width=2)))
-        annotations.append(dict(text=f"{current_label}: no published top-1", xref="x", yref="paper",
-                                x=math.log10(current_macs), y=1, xanchor="right", yanchor="bottom",
-                                showarrow=False))
-    xaxis = axis("multiply-adds (log scale)", type="log")
-    if points:
-        span = [math.log10(min(pt.macs for pt in points)), math.log10(max(pt.macs for pt in points))]
-        xaxis["range"] = [min(span[0], math.log10(current_macs)) - 0.1, max(span[1], math.log10(current_macs)) + 0.1]
+    macs = [pt.macs for pt in points] + [current_macs]
+    span = [math.log10(min(macs)) - 0.1, math.log10(max(macs)) + 0.1]
+    if current_top1 is None:  # the label reads away from the nearer edge, so it is never cut off
+        left_half = math.log10(current_macs) < sum(span) / 2
+        annotations.append(dict(text=f"{_text(current_label)}: no published top-1", xref="x", yref="paper",
+                                x=math.log10(current_macs), y=1, xanchor="left" if left_half else "right",
+                                xshift=6 if left_half else -6, yanchor="bottom", showarrow=False))
+    ticks = [m * 10 ** k for k in range(int(span[0]) - 1, int(span[1]) + 2) for m in (1, 2, 5)
+             if span[0] <= math.log10(m * 10 ** k) <= span[1]]
+    xaxis = axis("multiply-adds (log scale)", type="log", range=span, tickvals=ticks,
+                 ticktext=[_si(t) for t in ticks])
     return go.Figure(data=data, layout=layout(
         "Accuracy against cost, across families (published top-1)", height=560, xaxis=xaxis,
         yaxis=axis("ImageNet top-1 (%)"), shapes=shapes, annotations=annotations))

@@ -70,6 +70,6 @@ def feature_grid(maps: torch.Tensor, layer: str, channels: int = 16) -> go.Figur
         channel[top:top + height, left:left + width] = i
     fig = go.Figure(go.Heatmap(z=grid, customdata=channel, colorscale="Viridis", showscale=False,
                                hovertemplate="channel %{customdata}<br>activation (scaled) %{z:.2f}<extra></extra>"))
-    fig.update_xaxes(showticklabels=False, showgrid=False)
-    fig.update_yaxes(showticklabels=False, showgrid=False, autorange="reversed", scaleanchor="x")
+    fig.update_xaxes(visible=False)  # no axis line across the top of the grid
+    fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x")
     return _style(fig, f"{layer}: {count} of {maps.shape[0]} channels, {height}×{width} each", height=560)

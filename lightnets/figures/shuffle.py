@@ -12,9 +12,8 @@ import textwrap
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
-from lightnets.figures.cost import FONT_SIZE, style
+from lightnets.figures.cost import FONT_SIZE, axis, layout, style
 from lightnets.figures.style import GROUP_COLORS
 from lightnets.shuffle import ShuffleAnimation, ShuffleFrame
 
@@ -95,6 +94,13 @@ def shuffle_animation(anim: ShuffleAnimation, heading: str = "") -> go.Figure:
     return fig
 
 
+def demo_channels(groups: int, choices: list[int]) -> int:
+    """The channel count to show first for ``groups`` groups: g channels per group where ``choices`` allow it
+    (then the shuffle hands every group one channel of each: full mixing), at least 12, else the largest."""
+    wanted = max(12, groups * groups)
+    return next((c for c in choices if c >= wanted), choices[-1])
+
+
 def final_order(fig: go.Figure) -> list[int]:
     """Channel indices left to right in the figure's last frame (what the animation ends on)."""
     last = fig.frames[-1].data[0]
@@ -104,18 +110,24 @@ def final_order(fig: go.Figure) -> list[int]:
 def visibility_heatmaps(without: np.ndarray, with_shuffle: np.ndarray) -> go.Figure:
     """Two heatmaps side by side: the input groups each output channel of two stacked group convs can see."""
     channels, groups = without.shape
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12, subplot_titles=[
-        _seen_title("without shuffle", without), _seen_title("with shuffle", with_shuffle)])
-    x = [f"group {g + 1}" for g in range(groups)]
-    for col, matrix in enumerate((without, with_shuffle), start=1):
-        fig.add_trace(go.Heatmap(z=matrix.astype(int), x=x, y=list(range(channels)), zmin=0, zmax=1,
-                                 colorscale=[[0, "#f2f2f2"], [1, GROUP_COLORS[0]]], showscale=False, xgap=2,
-                                 ygap=1 if channels <= 48 else 0,
-                                 hovertemplate="output channel %{y} sees input %{x}: %{z}<extra></extra>"),
-                      row=1, col=col)
-        fig.update_yaxes(autorange="reversed", title_text="output channel" if col == 1 else None, row=1, col=col)
-        fig.update_xaxes(title_text="input group of the first conv", side="bottom", row=1, col=col)
-    return style(fig, "Which input groups can each output channel see?", height=max(420, 160 + 14 * channels))
+    x = list(range(1, groups + 1))  # group numbers: short ticks that never overlap the axis title
+    data, axes, titles = [], {}, []
+    for col, (name, matrix) in enumerate((("without shuffle", without), ("with shuffle", with_shuffle)), start=1):
+        suffix = "" if col == 1 else "2"
+        left = 0.0 if col == 1 else 0.56
+        data.append(dict(type="heatmap", z=matrix.astype(int).tolist(), x=x, y=list(range(channels)), zmin=0, zmax=1,
+                         colorscale=[[0, "#f2f2f2"], [1, GROUP_COLORS[0]]], showscale=False, xgap=2,
+                         ygap=1 if channels <= 48 else 0, xaxis=f"x{suffix}", yaxis=f"y{suffix}",
+                         hovertemplate="output channel %{y} sees input group %{x}: %{z}<extra></extra>"))
+        axes[f"xaxis{suffix}"] = axis("input group of the first conv", domain=[left, left + 0.44], tickmode="array",
+                                      tickvals=x, anchor=f"y{suffix}", showgrid=False, ticks="")
+        axes[f"yaxis{suffix}"] = axis("output channel" if col == 1 else None, autorange="reversed",
+                                      anchor=f"x{suffix}", showgrid=False, ticks="", zeroline=False)
+        titles.append(dict(text=_seen_title(name, matrix), xref="paper", yref="paper", x=left + 0.22, y=1.0,
+                           xanchor="center", yanchor="bottom", showarrow=False, font=dict(size=FONT_SIZE)))
+    return go.Figure(data=data, layout=layout("Which input groups can each output channel see?",
+                                              height=max(420, 170 + 14 * channels), annotations=titles,
+                                              margin=dict(l=80, r=30, t=110, b=70), **axes))
 
 
 def _seen_title(name: str, matrix: np.ndarray) -> str:
