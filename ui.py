@@ -455,8 +455,8 @@ PAGES = (
     PageInfo("pages/architecture.py", "Architecture", ":material/account_tree:", "Architecture",
              "The whole network as a graph, drawn from the same block table that builds the model: stem → "
              "stages → head, one box per block (identical repeats folded into “× n”), coloured by block kind, "
-             "with the tensor shape channels × height × width on every arrow at the current α and ρ. Beside it: "
-             "what to look for in this family, and the inside of any block."),
+             "with the tensor shape channels × height × width on every arrow at the current α and ρ. The second "
+             "tab draws the inside of any block; beside both, what to look for in this family."),
     PageInfo("pages/channel_shuffle.py", "Channel shuffle", ":material/shuffle:", "Channel shuffle",
              "A group convolution splits its channels into g groups and filters each group on its own, which "
              "divides its cost by g, but stacked group convs would then never mix information across groups. "

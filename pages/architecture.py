@@ -30,37 +30,45 @@ p = ui.profile(selection)
 if dot is None or p is None:
     st.stop()
 
-# The network graph is tall and narrow: beside it, the explanation and one block drawn large.
+# The network and the inside of a block share the wide column as lazy tabs (only the open one is built); the
+# explanation stays beside them.
+VIEWS = ["Whole network", "Inside a block"]
 graph_col, side_col = st.columns([3, 2], gap="large")
 with graph_col:
-    st.graphviz_chart(dot, width="stretch")
-    st.download_button("Download the graph (DOT)", dot, file_name=f"{selection.name}.dot", mime="text/vnd.graphviz",
-                       key="arch.download")
+    ui.restore("arch.view", VIEWS)
+    network_tab, block_tab = st.tabs(VIEWS, key="arch.view", on_change="rerun")
+    ui.remember("arch.view")
+    if network_tab.open:
+        with network_tab:
+            st.graphviz_chart(dot, width="stretch")
+            st.download_button("Download the graph (DOT)", dot, file_name=f"{selection.name}.dot",
+                               mime="text/vnd.graphviz", key="arch.download")
+    if block_tab.open:
+        with block_tab:
+            choices = ui.attempt(_choices, selection.name, selection.resolution, knob_items) or []
+            if not choices:
+                st.info("This network has no block with more than one operator inside.")
+            else:
+                labels = dict(choices)
+                paths = [path for path, _ in choices]
+                # a block of another configuration: start at the block that shows the family best
+                if st.session_state.get("arch.block") not in paths:
+                    st.session_state["arch.block"] = analysis.typical_block(p, paths)
+                block = st.selectbox("block", paths, key="arch.block",
+                                     format_func=lambda path: f"{path}: {labels[path]}",
+                                     help="The first block of every distinct configuration, in network order.")
+                inner = ui.attempt(lightnets.block_inner_graph, selection.name, block, selection.resolution,
+                                   **selection.knobs)
+                if inner is not None:
+                    st.graphviz_chart(inner, width="stretch")
+                    st.caption("One box per operator, with the shape of what it outputs; an arrow around the "
+                               "boxes is the shortcut. The fullscreen button (on hover, top right) shows it large.")
 
 with side_col:
     st.subheader(f"What to look for in {spec.title}")
     found = ui.attempt(concepts.concepts, selection.name, **selection.knobs) or []
     st.markdown("\n".join(f"- **{c.term}**: {c.text}" for c in found) or spec.idea)
     st.caption(f"{spec.paper.title} ({spec.paper.authors}, {spec.paper.year}, [arXiv]({spec.paper.url})).")
-
-    st.subheader("Inside a block")
-    choices = ui.attempt(_choices, selection.name, selection.resolution, knob_items) or []
-    if not choices:
-        st.info("This network has no block with more than one operator inside.")
-    else:
-        labels = dict(choices)
-        paths = [path for path, _ in choices]
-        # a block of another configuration: start at the block that shows the family best
-        if st.session_state.get("arch.block") not in paths:
-            st.session_state["arch.block"] = analysis.typical_block(p, paths)
-        block = st.selectbox("block", paths, key="arch.block", format_func=lambda path: f"{path}: {labels[path]}",
-                             help="The first block of every distinct configuration, in network order.")
-        inner = ui.attempt(lightnets.block_inner_graph, selection.name, block, selection.resolution,
-                           **selection.knobs)
-        if inner is not None:
-            st.graphviz_chart(inner, width="stretch")
-            st.caption("Each box is one operator with its output's shape; the fullscreen button (top right of the "
-                       "drawing, on hover) shows it large.")
 
 # Built only when opened (on_change="rerun" makes .open tell): neither is needed for the graphs above.
 table = st.expander("Block table: the rows the graph and the model are built from", key="arch.table",

@@ -70,21 +70,26 @@ def _exact(at: AppTest) -> dict[str, int]:
     return found
 
 
+LAZY_TABS = {"pages/cost.py": ("cost.section", COST_TABS),
+             "pages/architecture.py": ("arch.view", ["Whole network", "Inside a block"])}
+
+
 def _visit(at: AppTest, page: str) -> Iterator[str]:
     """Run ``page``, then each of its lazy tabs (only an open tab's content runs); yield where we are."""
     _goto(at, page)
     yield page
-    if page == "pages/cost.py":
-        assert [tab.label for tab in at.tabs] == COST_TABS
-        for label in COST_TABS[1:]:
-            _open_tab(at, label)
+    if page in LAZY_TABS:
+        key, labels = LAZY_TABS[page]
+        assert [tab.label for tab in at.tabs] == labels
+        for label in labels[1:]:
+            _open_tab(at, label, key)
             yield f"{page} › {label}"
-        _open_tab(at, COST_TABS[0])
+        _open_tab(at, labels[0], key)
 
 
-def _open_tab(at: AppTest, label: str) -> AppTest:
-    """Open a tab of the Cost page's lazy tabs (AppTest cannot click a tab; its key holds the open label)."""
-    at.session_state["cost.section"] = label
+def _open_tab(at: AppTest, label: str, key: str = "cost.section") -> AppTest:
+    """Open one of a page's lazy tabs (AppTest cannot click a tab; its key holds the open label)."""
+    at.session_state[key] = label
     return at.run()
 
 
@@ -390,8 +395,11 @@ def test_home_table_lists_every_model_with_its_profile() -> None:
 def test_architecture_page_draws_the_graph_of_the_current_configuration() -> None:
     at = _goto(_app(model="mobilenet_v2", alpha="0.5", rho="0.5"), "pages/architecture.py")
     _ok(at, "architecture")
-    graphs = [g.proto.spec for g in at.get("graphviz_chart")]
-    assert graphs[0] == lightnets.block_graph("mobilenet_v2", 112, alpha=0.5)
+    assert [g.proto.spec for g in at.get("graphviz_chart")] == [lightnets.block_graph("mobilenet_v2", 112, alpha=0.5)]
+    assert [t.label for t in at.tabs] == ["Whole network", "Inside a block"]
+    at.session_state["arch.view"] = "Inside a block"  # a lazy tab: AppTest opens it through its key
+    at.run()
+    graphs = [None] + [g.proto.spec for g in at.get("graphviz_chart")]  # the network tab is not drawn now
     choices = lightnets.block_choices("mobilenet_v2", 112, alpha=0.5)
     block = at.selectbox(key="arch.block")
     assert block.options == [f"{path}: {label}" for path, label in choices]
@@ -399,7 +407,8 @@ def test_architecture_page_draws_the_graph_of_the_current_configuration() -> Non
     assert block.value == "features.3" and "t=6" in dict(choices)["features.3"]
     assert graphs[1] == lightnets.block_inner_graph("mobilenet_v2", "features.3", 112, alpha=0.5)
     block.set_value(choices[2][0]).run()
-    graphs = [g.proto.spec for g in at.get("graphviz_chart")]
+    assert at.session_state["arch.view"] == "Inside a block"  # choosing a block keeps its tab open
+    graphs = [None] + [g.proto.spec for g in at.get("graphviz_chart")]
     assert graphs[1] == lightnets.block_inner_graph("mobilenet_v2", choices[2][0], 112, alpha=0.5)
     # the block table and torchinfo are built only when their expanders are opened
     assert not at.code and not at.dataframe

@@ -152,7 +152,8 @@ def layer_svg(p: Profile) -> str:
     out = [f'<text x="0" y="22" font-size="{FONT_SIZE + 5}">{_text(label)}</text>']
     out += _panel(rows, "macs", f"multiply-adds per layer, in forward order (sum {p.macs:,})", top1, height1, _color)
     others = [_NO_MAC_NAMES.get(kind, kind) for kind in p.params_by_kind() if kind not in MAC_KINDS]
-    note = f" ({' and '.join(others)} add {other_params:,} more)" if other_params else ""
+    verb = "adds" if len(others) == 1 else "add"
+    note = f" ({' and '.join(others)} {verb} {other_params:,} more)" if other_params else ""
     out += _panel(rows, "params", f"parameters per layer{note}", top2, height2, _color)
     slot = (_PLOT_RIGHT - _PLOT_LEFT) / len(rows)
     bottom = top2 + height2
