@@ -102,6 +102,40 @@ def test_cost_tabs_draw_their_section_and_stay_open(app_url: str, page) -> None:
     assert_no_exception(page)
 
 
+def _sweep_title(page):
+    return page.get_by_test_id("stPlotlyChart").filter(has_text="Cost against").locator(".gtitle")
+
+
+def _pick_model(page, name: str) -> None:
+    spec = lightnets.spec(name)
+    page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").first.click()
+    page.get_by_role("option", name=f"{spec.title} ({spec.paper.year})").click()
+    wait_idle(page)
+
+
+def test_the_swept_knob_stays_chosen_while_the_sidebar_moves(app_url: str, page) -> None:
+    """Regression: moving a sidebar knob while the Sweeps tab was open reset its radio to α."""
+    open_app(page, f"{app_url}/cost?model=mobilenet_v2")
+    page.get_by_role("tab", name="Sweeps").click()
+    wait_idle(page)
+    page.get_by_test_id("stRadio").get_by_text("expansion ratio t").click()
+    wait_idle(page)
+    _expect()(_sweep_title(page)).to_have_text(["Cost against expansion ratio t"])
+    press_slider(page, "width multiplier", "ArrowLeft", times=2)
+    page.get_by_test_id("stSidebar").get_by_test_id("stCheckbox").filter(has_text="linear bottleneck").click()
+    wait_idle(page)
+    press_slider(page, "resolution multiplier", "ArrowLeft")
+    _expect()(page.get_by_role("tab", name="Sweeps")).to_have_attribute("aria-selected", "true")
+    _expect()(page.get_by_test_id("stRadio").locator("label").filter(has_text="expansion ratio t")
+              .locator("input")).to_be_checked()
+    _expect()(_sweep_title(page)).to_have_text(["Cost against expansion ratio t"])
+    _pick_model(page, "shufflenet_v1")  # another model has its own choice …
+    _expect()(_sweep_title(page)).to_have_text([f"Cost against {lightnets.spec('shufflenet_v1').knobs[0].label}"])
+    _pick_model(page, "mobilenet_v2")  # … and coming back finds this one's
+    _expect()(_sweep_title(page)).to_have_text(["Cost against expansion ratio t"])
+    assert_no_exception(page)
+
+
 def test_selection_is_kept_across_page_switches(app_url: str, page) -> None:
     open_app(page, f"{app_url}/cost?model=mobilenet_v2")
     _expect()(_layer_chart(page)).to_be_visible()
@@ -179,3 +213,25 @@ def test_the_shuffle_animation_plays_to_the_permutation(app_url: str, page) -> N
                            f".js-plotly-plot'); const o = ({order})(el); return JSON.stringify(o) === "
                            f"'{expected}'.replace(/ /g, ''); }}", timeout=30_000)
     assert_no_exception(page)
+
+
+@pytest.mark.parametrize("path", list(PAGES), ids=lambda p: p or "home")
+def test_a_projector_screen_shows_every_page_without_sideways_overflow(browser, app_url: str, path: str) -> None:
+    """1280×720, a classroom projector: nothing sticks out of the main column (no sideways scrolling)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    try:
+        page = context.new_page()
+        open_app(page, f"{app_url}/{path}")
+        _expect()(page.locator(PAGES[path]).first).to_be_visible()
+        wait_idle(page)
+        sticking_out = page.evaluate(
+            "() => { const box = document.querySelector('[data-testid=stMainBlockContainer]')"
+            ".getBoundingClientRect(); return [...document.querySelectorAll('[data-testid=stMain] *')]"
+            ".filter(e => e.getBoundingClientRect().right > box.right + 2).map(e => e.dataset.testid || e.tagName)"
+            ".slice(0, 5); }")
+        assert sticking_out == []
+        main = page.get_by_test_id("stMain")
+        assert main.evaluate("m => m.scrollWidth <= m.clientWidth")
+        assert_no_exception(page)
+    finally:
+        context.close()
