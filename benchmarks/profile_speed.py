@@ -60,7 +60,7 @@ def main() -> None:
         res = spec.resolution(knobs)
         key = tuple(sorted(spec.validate(knobs).items()))
 
-        def profile() -> None:
+        def profile(name=name, res=res, key=key) -> None:
             _cached_profile(name, res, key)
 
         def forget_costs() -> None:
@@ -69,7 +69,7 @@ def main() -> None:
 
         model = lightnets.build(name).eval()
 
-        def summary() -> None:
+        def summary(model=model, res=res) -> None:
             torchinfo.summary(model, input_size=(1, 3, res, res), verbose=0, device="cpu")
 
         t_profile = _median_ms(profile, args.runs, setup=clear_caches)

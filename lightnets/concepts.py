@@ -12,9 +12,9 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
-import torch
 from torch import nn
 
+from lightnets.cost import MetaBuild
 from lightnets.registry import build, spec
 
 
@@ -94,7 +94,7 @@ INVERTED_KINDS = {"inverted residual", "bneck", "MBConv", "fbnet block"}
 
 def _present(name: str, knobs: dict[str, Any]) -> list[str]:
     """The keys of ``TEXTS`` that apply to the model these knobs build, in the order a reader meets them."""
-    with torch.device("meta"):  # structure only: no weights are initialised
+    with MetaBuild():  # structure only: no weights are initialised
         model = build(name, **knobs)
     modules = list(model.modules())
     kinds = {getattr(type(m), "kind", None) for m in modules}

@@ -26,7 +26,7 @@ import torch.fx
 import torch.utils._pytree
 from torch import nn
 
-from lightnets.cost import CONV_KINDS, Profile, profile
+from lightnets.cost import CONV_KINDS, MetaBuild, Profile, profile
 from lightnets.figures.style import OP_COLORS
 from lightnets.layers import ChannelShuffle
 from lightnets.registry import Block, assemble, blocks, spec
@@ -693,7 +693,7 @@ def _inner(name: str, block_path: str, resolution: int, knob_items: tuple[tuple[
     if getattr(block.layer, "takes_image", False):
         shapes += ((1, 3, resolution, resolution),)
     try:
-        with torch.device("meta"):
+        with MetaBuild():
             module = block.make()
     except Exception as err:  # noqa: BLE001 - a block that cannot be built on meta is drawn as one node
         return _fallback(block_path, block.label, block.kind, shapes, cost.output_shape,
@@ -774,7 +774,7 @@ def model_summary(name: str, resolution: int | None = None, **knobs: Any) -> str
 def _summary(name: str, resolution: int, knob_items: tuple[tuple[str, Any], ...]) -> str:
     import torchinfo  # imported here: it is only needed for this text
 
-    with torch.device("meta"):
+    with MetaBuild():
         model = assemble(blocks(name, **dict(knob_items)))
     stats = torchinfo.summary(model, input_size=(1, 3, resolution, resolution), device="meta", verbose=0, depth=4,
                               col_names=("input_size", "output_size", "num_params", "mult_adds"),

@@ -269,8 +269,9 @@ def fetch(ckpt: Checkpoint, timeout: float = DOWNLOAD_TIMEOUT_S) -> Path:
                 out.write(chunk)
         got = digest.hexdigest()
         if ckpt.sha256_prefix and not got.startswith(ckpt.sha256_prefix):
-            raise WeightsError(f"The file downloaded from {url} is not the expected checkpoint (its sha256 starts "
-                               f"with {got[:len(ckpt.sha256_prefix)]}, expected {ckpt.sha256_prefix}); it was discarded")
+            raise WeightsError(f"The file downloaded from {url} is not the expected checkpoint (its sha256 "
+                               f"starts with {got[:len(ckpt.sha256_prefix)]}, expected {ckpt.sha256_prefix}); "
+                               "it was discarded")
         os.replace(tmp_name, path)
     except (urllib.error.URLError, OSError, http.client.HTTPException) as err:
         reason = plain_reason(err)

@@ -165,3 +165,22 @@ def test_a_conv_that_pads_first_keeps_its_weights_on_the_conv_row() -> None:
     assert not [row for row in p.layers if row.op == "pad" and row.params]
     stem = next(row for row in p.layers if row.name == "_conv_stem" and row.op == "dense")
     assert stem.params == 3 * 3 * 3 * 32
+
+
+def test_meta_build_skips_initialisation_in_its_own_thread_only() -> None:
+    import threading
+
+    from lightnets.cost import MetaBuild
+
+    built: dict[str, nn.Module] = {}
+    with MetaBuild():
+        meta = nn.Sequential(nn.Conv2d(8, 16, 3), nn.BatchNorm2d(16), nn.Linear(16, 4))
+        # a real model built meanwhile in another thread (as the app's latency or predict pages do)
+        worker = threading.Thread(target=lambda: built.setdefault("real", nn.Conv2d(8, 16, 3)))
+        worker.start()
+        worker.join()
+    assert all(p.is_meta for p in meta.parameters()) and all(b.is_meta for b in meta.buffers())
+    weight = built["real"].weight
+    assert not weight.is_meta
+    bound = 1 / (8 * 9) ** 0.5  # kaiming_uniform_(a=√5) on a conv: U(−1/√fan_in, 1/√fan_in)
+    assert weight.abs().max() <= bound and weight.std() > bound / 4

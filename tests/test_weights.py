@@ -332,7 +332,8 @@ def test_weights_table_covers_every_registered_model(hub, monkeypatch) -> None:
     by_label = {label: (name, knobs, status) for label, name, knobs, status in rows}
     name, knobs, status = by_label["EfficientNet-Lite0"]
     assert name == "efficientnet_lite0" and status and status.checkpoint.source == "package"
-    assert not by_label["ShuffleNet V2 (width=0.5)"][2] and "downloads are off" in by_label["ShuffleNet V2 (width=0.5)"][2].reason
+    shufflenet_status = by_label["ShuffleNet V2 (width=0.5)"][2]
+    assert not shufflenet_status and "downloads are off" in shufflenet_status.reason
     assert by_label["ShuffleNet V2 (width=2)"][:2] == ("shufflenet_v2", {"width": 2.0})
     assert "upload your own" in by_label["EfficientNet-B0…B3"][2].reason
 
