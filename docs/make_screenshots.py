@@ -62,7 +62,7 @@ def main() -> None:
                 page.wait_for_timeout(2500)  # plotly and graphviz paint after the run ends
                 target = args.out / f"{name}.png"
                 page.screenshot(path=str(target), full_page=False)
-                print(f"wrote {target.relative_to(ROOT)}")
+                print(f"wrote {target}")
                 context.close()
             browser.close()
     finally:
