@@ -41,7 +41,8 @@ def latency_bars(results: Sequence[LatencyResult], labels: Sequence[str] | None 
         marker_color=["#1f77b4" if r.mode == "eager" else "#2ca02c" for r in results],
         error_y=dict(type="data", symmetric=False, array=[r.p75_ms - r.median_ms for r in results],
                      arrayminus=[r.median_ms - r.p25_ms for r in results], thickness=2, width=12),
-        text=[f"{r.median_ms:.2f} ms" for r in results], textposition="inside",
+        # the label sits at the foot of the bar, clear of the whisker that starts at its top
+        text=[f"{r.median_ms:.2f} ms" for r in results], textposition="inside", insidetextanchor="start",
         customdata=[[r.p25_ms, r.p75_ms, r.p90_ms, r.runs, r.threads] for r in results],
         hovertemplate="median %{y:.3f} ms<br>p25–p75 %{customdata[0]:.3f}–%{customdata[1]:.3f} ms<br>"
                       "p90 %{customdata[2]:.3f} ms<br>%{customdata[3]} runs, %{customdata[4]} threads<extra></extra>"))
