@@ -29,26 +29,10 @@ import torch  # noqa: E402
 import lightnets  # noqa: E402
 from lightnets.latency import _cuda_graph, measure_latency, optimize_for_inference  # noqa: E402
 
-TORCHVISION = {
-    "mobilenet_v2": ("mobilenet_v2", {}),
-    "mobilenet_v3_large": ("mobilenet_v3_large", {}),
-    "mobilenet_v3_small": ("mobilenet_v3_small", {}),
-    "shufflenet_v2": ("shufflenet_v2_x1_0", {"width": 1.0}),
-    "squeezenet1_0": ("squeezenet1_0", {}),
-    "squeezenet1_1": ("squeezenet1_1", {}),
-    "efficientnet": ("efficientnet_b0", {}),
-}
+# the CPU benchmark's table of torchvision peers (run as a script, benchmarks/ is on sys.path)
+from latency import TORCHVISION, torchvision_model  # noqa: E402
 
 
-def torchvision_model(name: str) -> torch.nn.Module | None:
-    try:
-        import torchvision.models as tvm
-    except ImportError:
-        return None
-    return getattr(tvm, TORCHVISION[name][0])(weights=None).eval() if name in TORCHVISION else None
-
-
-@torch.inference_mode()
 def graph_matches_eager(model: torch.nn.Module, resolution: int) -> float:
     """Largest difference between a captured graph's output and the eager output, on a new input after capture."""
     x = torch.randn(1, 3, resolution, resolution, device="cuda")

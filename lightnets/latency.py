@@ -147,6 +147,17 @@ def _check_int(what: str, value: Any, low: int, high: int) -> int:
     return int(value)
 
 
+def _check_run(batch: Any, threads: Any, device: Any, budget_s: Any) -> tuple[int, int | None, torch.device]:
+    """The arguments every timing function takes, checked: batch, threads (None = current), device, budget."""
+    batch = _check_int("batch", batch, 1, MAX_BATCH)
+    if threads is not None:
+        threads = _check_int("threads", threads, 1, MAX_THREADS)
+    dev = _check_device(device)
+    if not (isinstance(budget_s, (int, float)) and 0 < budget_s <= 600):
+        raise ValueError(f"budget_s={budget_s!r} is not allowed: it must be a number of seconds from 0 to 600")
+    return batch, threads, dev
+
+
 def _check_device(device: Any) -> torch.device:
     text = str(device).strip().lower()
     if not re.fullmatch(r"cpu|cuda(:\d+)?", text):
@@ -353,12 +364,7 @@ def measure_latency(model_or_name: nn.Module | str, resolution: int | None = 224
     Timing stops after ``budget_s`` seconds (warm-up included, at least ``min_runs`` runs) or once the median is
     known to ±``precision``. Raises ``ValueError`` with one sentence for bad arguments.
     """
-    batch = _check_int("batch", batch, 1, MAX_BATCH)
-    if threads is not None:
-        threads = _check_int("threads", threads, 1, MAX_THREADS)
-    dev = _check_device(device)
-    if not (isinstance(budget_s, (int, float)) and 0 < budget_s <= 600):
-        raise ValueError(f"budget_s={budget_s!r} is not allowed: it must be a number of seconds from 0 to 600")
+    batch, threads, dev = _check_run(batch, threads, device, budget_s)
     min_runs = _check_int("min_runs", min_runs, 1, 100000)
     max_runs = _check_int("max_runs", max_runs, min_runs, 1000000)
     if cuda_graph and dev.type != "cuda":
@@ -618,12 +624,7 @@ def layer_latency(model_or_name: nn.Module | str, resolution: int | None = 224, 
     (``end_to_end``). In deployment mode (``optimized``) the folded channels_last eager network is timed, and
     folded BatchNorm rows take no time.
     """
-    batch = _check_int("batch", batch, 1, MAX_BATCH)
-    if threads is not None:
-        threads = _check_int("threads", threads, 1, MAX_THREADS)
-    dev = _check_device(device)
-    if not (isinstance(budget_s, (int, float)) and 0 < budget_s <= 600):
-        raise ValueError(f"budget_s={budget_s!r} is not allowed: it must be a number of seconds from 0 to 600")
+    batch, threads, dev = _check_run(batch, threads, device, budget_s)
     from lightnets.cost import profile
 
     with _exclusive(threads) as used:
