@@ -22,6 +22,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from torch import nn
 
 from lightnets.registry import DATA_DIR, IMAGENET_PREPROCESS, Network, Preprocess, spec
+from lightnets.uploads import read_limited
 
 MAX_IMAGE_BYTES = 20 * 2**20  # Streamlit's uploader for images is set to the same 20 MB
 MAX_IMAGE_PIXELS = 50_000_000  # a 50-megapixel photo decodes to 150 MB; anything bigger is refused before decoding
@@ -50,7 +51,7 @@ def load_image(data: bytes | str | os.PathLike[str] | BinaryIO) -> Image.Image:
     transparent ones composited on white. Raises ``ImageError`` for an empty, oversized, unreadable,
     truncated, too small or too large (decompression bomb) image.
     """
-    raw = _read_limited(data)
+    raw = read_limited(data, MAX_IMAGE_BYTES, "image", ImageError)
     with warnings.catch_warnings():
         # PIL warns (not raises) between its own pixel limit and twice that; treat both as refusals.
         warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -81,30 +82,6 @@ def load_image(data: bytes | str | os.PathLike[str] | BinaryIO) -> Image.Image:
             return _to_rgb(_upright(image))
         except Exception:  # noqa: BLE001 - a colour mode PIL cannot convert, from a crafted file
             raise ImageError(f"The image's colour format ({image.mode}) cannot be converted to RGB.") from None
-
-
-def _read_limited(data: Any) -> bytes:
-    limit = f"{MAX_IMAGE_BYTES // 2**20} MB"
-    if isinstance(data, (bytes, bytearray, memoryview)):
-        raw = bytes(data)
-    elif isinstance(data, (str, os.PathLike)):
-        path = Path(data)
-        if not path.is_file():
-            raise ImageError(f"There is no image file at {path}.")
-        if path.stat().st_size > MAX_IMAGE_BYTES:
-            raise ImageError(f"The file is larger than the {limit} limit for images.")
-        raw = path.read_bytes()
-    elif hasattr(data, "read"):
-        raw = data.read(MAX_IMAGE_BYTES + 1)
-        if not isinstance(raw, (bytes, bytearray)):
-            raise ImageError("The file object must be opened in binary mode.")
-    else:
-        raise ImageError(f"An image must be given as bytes, a path or a file object, not {type(data).__name__}.")
-    if not raw:
-        raise ImageError("The file is empty.")
-    if len(raw) > MAX_IMAGE_BYTES:
-        raise ImageError(f"The file is larger than the {limit} limit for images.")
-    return bytes(raw)
 
 
 def _upright(image: Image.Image) -> Image.Image:

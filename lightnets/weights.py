@@ -35,6 +35,7 @@ import torch
 from torch import nn
 
 from lightnets.registry import DATA_DIR, Preprocess, build, spec
+from lightnets.uploads import read_limited
 
 MAX_CHECKPOINT_BYTES = 64 * 2**20  # the largest torchvision checkpoint here (ShuffleNet V2 2.0×) is 28 MB
 DOWNLOAD_TIMEOUT_S = 30.0
@@ -316,9 +317,7 @@ def read_checkpoint(data: bytes | str | os.PathLike[str] | BinaryIO) -> dict[str
     Accepts a bare state_dict or a dict holding one under "state_dict", "model" or "model_state_dict" (as
     training scripts save them); strips the "module." prefix that DataParallel adds.
     """
-    raw = _read_limited(data)
-    if not raw:
-        raise WeightsError("The checkpoint file is empty")
+    raw = read_limited(data, MAX_CHECKPOINT_BYTES, "checkpoint", WeightsError)
     try:
         obj = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
@@ -348,26 +347,6 @@ def _unwrap(obj: Any) -> dict[str, torch.Tensor]:
         keys = ", ".join(str(k) for k in list(obj)[:5]) or "none"
         raise WeightsError(f"The checkpoint holds no state_dict (a dict of tensors); its top-level keys are: {keys}")
     raise WeightsError(f"The checkpoint holds a {type(obj).__name__}, not a state_dict (a dict of tensors)")
-
-
-def _read_limited(data: bytes | str | os.PathLike[str] | BinaryIO) -> bytes:
-    limit = f"{MAX_CHECKPOINT_BYTES // 2**20} MB"
-    if isinstance(data, (bytes, bytearray, memoryview)):
-        raw = bytes(data)
-    elif isinstance(data, (str, os.PathLike)):
-        path = Path(data)
-        if not path.is_file():
-            raise WeightsError(f"There is no checkpoint file at {path}")
-        if path.stat().st_size > MAX_CHECKPOINT_BYTES:
-            raise WeightsError(f"The checkpoint is larger than the {limit} limit")
-        raw = path.read_bytes()
-    elif hasattr(data, "read"):
-        raw = data.read(MAX_CHECKPOINT_BYTES + 1)
-    else:
-        raise WeightsError(f"A checkpoint must be bytes, a path or a file object, not {type(data).__name__}")
-    if len(raw) > MAX_CHECKPOINT_BYTES:
-        raise WeightsError(f"The checkpoint is larger than the {limit} limit")
-    return raw
 
 
 def _shape(t: torch.Tensor | torch.Size) -> str:
