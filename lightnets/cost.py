@@ -15,15 +15,18 @@ milliseconds and can be redone on every slider move. Conventions, as in the pape
 from __future__ import annotations
 
 import functools
+import gc
 import math
 import threading
 from collections import defaultdict
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
+from torch.nn.utils.stateless import _reparametrize_module
 from torch.overrides import TorchFunctionMode
 from torch.utils._device import _device_constructors
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -467,9 +470,23 @@ def _fast_forward(module: nn.Module, name: str, fast: Any, rec: _Recorder, *args
     out = fast(module, args[0], name, rec) if len(args) == 1 and isinstance(args[0], torch.Tensor) else None
     if out is not None:
         return out
-    rec.stack.append(name)  # unusual call: fall back to recording its ATen ops
+    # unusual call: record its ATen ops, on meta stand-ins for weights that hold real values
+    state = {k: torch.empty_like(t, device="meta")
+             for k, t in (*module._parameters.items(), *module._buffers.items()) if t is not None and not t.is_meta}
+    rec.param_ids.update(id(t) for t in state.values())
+    rec.stack.append(name)
     try:
-        return type(module).forward(module, *args)
+        with _reparametrize_module(module, state):
+            return type(module).forward(module, *args)
+    finally:
+        rec.stack.pop()
+
+
+def _named_forward(module: nn.Module, name: str, rec: _Recorder, *args: Any, **kwargs: Any) -> Any:
+    # what a pre/post forward hook pair would do, without switching the module call to its slow hooks path
+    rec.stack.append(name)
+    try:
+        return type(module).forward(module, *args, **kwargs)
     finally:
         rec.stack.pop()
 
@@ -501,29 +518,41 @@ def _record_module(module: nn.Module, inputs: tuple[torch.Tensor, ...], prefix: 
             ins, outs = _tensors(args), _tensors(output)
             io[name] = (tuple(ins[0].shape) if ins else (), tuple(outs[0].shape) if outs else ())
 
-    handles, patched = [], []
+    # Each submodule's forward is wrapped for the time of the run to keep the stack of running module names
+    # (a standard leaf, with fast_leaves, is costed from its attributes instead); forward hooks do the same
+    # where a module is watched or has its own forward attribute, but put every call on a slower path.
+    handles: list[Any] = []
+    patched: list[nn.Module] = []
+    fast_ids: set[int] = set()
     for sub_name, sub in modules if fast_leaves else modules[1:]:
-        fast = _FAST_LEAVES.get(type(sub)) if fast_leaves else None
-        if fast is not None and not (watch and join(sub_name) in watch):
-            sub.forward = functools.partial(_fast_forward, sub, join(sub_name), fast, recorder)
-            patched.append(sub)
+        name = join(sub_name)
+        if "forward" in sub.__dict__ or (watch and name in watch):
+            handles.append(sub.register_forward_pre_hook(pre_hook))
+            handles.append(sub.register_forward_hook(post_hook))
             continue
-        handles.append(sub.register_forward_pre_hook(pre_hook))
-        handles.append(sub.register_forward_hook(post_hook))
+        fast = _FAST_LEAVES.get(type(sub)) if fast_leaves else None
+        if fast is not None:
+            sub.forward = functools.partial(_fast_forward, sub, name, fast, recorder)
+            fast_ids.add(id(sub))
+        else:
+            sub.forward = functools.partial(_named_forward, sub, name, recorder)
+        patched.append(sub)
     was_training = module.training
     try:
         if was_training:  # cached meta blocks are kept in eval mode: walking the tree costs a cold profile ~5%
             module.eval()
+        # A fast leaf reads only its weights' shapes; every other module's real-valued tensors get meta stand-ins.
+        owned = [(n, k, t) for n, m in modules if id(m) not in fast_ids
+                 for k, t in (*m._parameters.items(), *m._buffers.items()) if t is not None]
+        recorder.param_ids = {id(t) for _, _, t in owned}
+        real = {f"{n}.{k}" if n else k: t for n, k, t in owned if not t.is_meta}
         with torch.no_grad():
-            tensors = [*module.parameters(), *module.buffers()]
-            if all(t.is_meta for t in tensors):
-                recorder.param_ids = {id(t) for t in tensors}
+            if not real:
                 with recorder:
                     output = module(*inputs)
             else:
-                meta_state = {k: torch.empty_like(v, device="meta")
-                              for k, v in module.state_dict(keep_vars=True).items()}
-                recorder.param_ids = {id(v) for v in meta_state.values()}
+                meta_state = {k: torch.empty_like(v, device="meta") for k, v in real.items()}
+                recorder.param_ids.update(id(v) for v in meta_state.values())
                 with recorder:
                     output = torch.func.functional_call(module, meta_state, inputs, strict=False)
     finally:
@@ -683,7 +712,8 @@ def profile_model(model: nn.Module, resolution: int = 224, name: str = "", knobs
     paths = {b.path for b in blocks}
     x = torch.empty(1, in_channels, resolution, resolution, device="meta")
     try:
-        rows, _, io = _record_module(model, (x,), watch=paths)
+        with _gc_paused():
+            rows, _, io = _record_module(model, (x,), watch=paths, fast_leaves=True)
     except RuntimeError as err:
         raise ValueError(f"{name or type(model).__name__} cannot run at {resolution}×{resolution} px: "
                          f"{str(err).splitlines()[0]}") from None
@@ -716,15 +746,36 @@ def check_resolution(name: str, resolution: Any) -> int:
 MAX_RESOLUTION = 1024
 
 
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for the few milliseconds of a profile.
+
+    Building blocks and recording their ops allocate thousands of small objects, which set off collections
+    of the whole heap (torch's, and in the app Streamlit's and plotly's: tens of milliseconds each) in the
+    middle of the profile. What a profile leaves behind is freed by reference counting; the collector resumes
+    afterwards. If another thread paused it too, whichever finishes last with it paused leaves it as found.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 @functools.lru_cache(maxsize=512)
 def _cached_profile(name: str, resolution: int, knob_items: tuple[tuple[str, Any], ...]) -> Profile:
     knobs = dict(knob_items)
     rows = blocks(name, **knobs)
     try:
-        layer_rows, io = _profile_blocks(rows, resolution)
+        with _gc_paused():
+            layer_rows, io = _profile_blocks(rows, resolution)
     except ValueError as err:
         raise ValueError(f"{name} cannot run at {resolution}×{resolution} px: {err}") from None
-    return _assemble_profile(layer_rows, io, rows, sum(r["params"] for r in layer_rows), resolution, name, knobs, 4)
+    with _gc_paused():
+        return _assemble_profile(layer_rows, io, rows, sum(r["params"] for r in layer_rows), resolution, name,
+                                 knobs, 4)
 
 
 def profile(name_or_model: str | nn.Module, resolution: int | None = None, **knobs: Any) -> Profile:

@@ -184,3 +184,57 @@ def test_meta_build_skips_initialisation_in_its_own_thread_only() -> None:
     assert not weight.is_meta
     bound = 1 / (8 * 9) ** 0.5  # kaiming_uniform_(a=√5) on a conv: U(−1/√fan_in, 1/√fan_in)
     assert weight.abs().max() <= bound and weight.std() > bound / 4
+
+
+class _ScaledConv(nn.Module):
+    """A layer that uses its own parameter in forward: profiled on meta stand-ins, never on its real values."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(channels, channels, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.conv2d(x, self.weight) * 2
+
+
+def test_profiling_a_real_model_leaves_it_as_it_was() -> None:
+    # a "same"-padded conv takes the slow path of a standard leaf; _ScaledConv is no standard leaf at all
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding="same"), nn.BatchNorm2d(8), nn.ReLU(), _ScaledConv(8))
+    model.train()
+    x = torch.randn(2, 3, 20, 20)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    model.eval()
+    expected = model(x)
+    model.train()
+
+    p = profile_model(model, 20)
+    assert [r.op for r in p.layers if r.macs] == ["dense", "pointwise"]
+    assert [r.macs for r in p.layers if r.macs] == [8 * 3 * 9 * 20 * 20, 8 * 8 * 20 * 20]
+    assert p.params == sum(t.numel() for t in model.parameters())
+    # weights, mode, forward methods and hooks as before; the same outputs
+    assert model.training and all(m.training for m in model.modules())
+    assert all("forward" not in m.__dict__ and not m._forward_hooks and not m._forward_pre_hooks
+               for m in model.modules())
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert not any(t.is_meta for t in model.state_dict().values())
+    model.eval()
+    assert torch.equal(model(x), expected)
+
+
+def test_a_profile_leaves_the_garbage_collector_as_it_found_it() -> None:
+    import gc
+
+    from lightnets.cost import clear_caches
+
+    assert gc.isenabled()
+    clear_caches()
+    lightnets.profile("squeezenet1_1", 96)
+    lightnets.profile(lightnets.build("squeezenet1_1"), 96)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        clear_caches()
+        lightnets.profile("squeezenet1_1", 96)
+        assert not gc.isenabled()  # someone else's choice is kept
+    finally:
+        gc.enable()
