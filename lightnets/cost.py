@@ -260,6 +260,9 @@ class _Recorder(TorchDispatchMode):
         self.shuffle_modules = shuffle_modules
         self.rows: list[dict[str, Any]] = []
         self.param_ids: set[int] = set()
+        # The modules' forwards are instrumented for this thread only: the dispatch mode is thread-local, and
+        # another thread may be running the same model meanwhile.
+        self.thread = threading.get_ident()
 
     @classmethod
     def _should_skip_dynamo(cls) -> bool:
@@ -373,8 +376,7 @@ class _Recorder(TorchDispatchMode):
 # --------------------------------------------------------------------------------------------------
 # Standard leaf layers costed from their attributes, without running ATen: on the meta device the kernels of
 # conv, batch norm and most activations are Python reference code (0.1–1 ms per call), and these layers are
-# most of a net's ops. Only used on freshly built blocks (never on a caller's model, which another thread
-# may be running). Rows are identical to the ATen path's (tests compare the two).
+# most of a net's ops. Rows are identical to the ATen path's (tests compare the two).
 
 
 def _pair(value: Any) -> tuple[int, int]:
@@ -467,6 +469,8 @@ _FAST_LEAVES: dict[type, Any] = {
 
 
 def _fast_forward(module: nn.Module, name: str, fast: Any, rec: _Recorder, *args: Any) -> Any:
+    if threading.get_ident() != rec.thread:  # another thread running the same model: the real forward
+        return type(module).forward(module, *args)
     out = fast(module, args[0], name, rec) if len(args) == 1 and isinstance(args[0], torch.Tensor) else None
     if out is not None:
         return out
@@ -484,6 +488,8 @@ def _fast_forward(module: nn.Module, name: str, fast: Any, rec: _Recorder, *args
 
 def _named_forward(module: nn.Module, name: str, rec: _Recorder, *args: Any, **kwargs: Any) -> Any:
     # what a pre/post forward hook pair would do, without switching the module call to its slow hooks path
+    if threading.get_ident() != rec.thread:
+        return type(module).forward(module, *args, **kwargs)
     rec.stack.append(name)
     try:
         return type(module).forward(module, *args, **kwargs)
@@ -498,7 +504,8 @@ def _record_module(module: nn.Module, inputs: tuple[torch.Tensor, ...], prefix: 
 
     Returns the op rows (module names qualified with ``prefix``), the output, and the input/output shapes of the
     submodules named in ``watch`` (their first call). Real-valued weights are swapped for meta stand-ins, so no
-    arithmetic touches them. ``fast_leaves`` costs standard layers from their attributes (fresh modules only).
+    arithmetic touches them. ``fast_leaves`` costs standard layers from their attributes. While it runs, the
+    model's forwards are wrapped; calls from other threads go straight to the real ones.
     """
     join = (lambda n: f"{prefix}.{n}" if n else prefix) if prefix else (lambda n: n)
     modules = list(module.named_modules())
@@ -510,9 +517,12 @@ def _record_module(module: nn.Module, inputs: tuple[torch.Tensor, ...], prefix: 
     io: dict[str, tuple] = {}
 
     def pre_hook(mod: nn.Module, args: Any) -> None:
-        recorder.stack.append(names[id(mod)])
+        if threading.get_ident() == recorder.thread:
+            recorder.stack.append(names[id(mod)])
 
     def post_hook(mod: nn.Module, args: Any, output: Any) -> None:
+        if threading.get_ident() != recorder.thread:
+            return
         name = recorder.stack.pop()
         if watch and name in watch and name not in io:
             ins, outs = _tensors(args), _tensors(output)

@@ -238,3 +238,35 @@ def test_a_profile_leaves_the_garbage_collector_as_it_found_it() -> None:
         assert not gc.isenabled()  # someone else's choice is kept
     finally:
         gc.enable()
+
+
+def test_a_model_runs_correctly_in_another_thread_while_it_is_profiled() -> None:
+    import threading
+
+    model = lightnets.build("mobilenet_v3_small").eval()
+    x = torch.randn(1, 3, 96, 96)
+    with torch.no_grad():
+        expected = model(x)
+    errors: list[BaseException] = []
+    outputs: list[torch.Tensor] = []
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            with torch.no_grad():
+                while not done.is_set():
+                    outputs.append(model(x))
+        except BaseException as err:  # noqa: BLE001 - reported by the assertion below
+            errors.append(err)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    try:
+        profiles = [profile_model(model, 96) for _ in range(5)]
+    finally:
+        done.set()
+        worker.join()
+    assert not errors and outputs
+    assert all(torch.equal(out, expected) for out in outputs)
+    assert len({(p.params, p.macs, len(p.layers)) for p in profiles}) == 1
+    assert profiles[0].macs == lightnets.profile("mobilenet_v3_small", 96).macs
