@@ -460,7 +460,17 @@ def _fast_linear(m: nn.Linear, x: torch.Tensor, name: str, rec: _Recorder) -> to
     return out
 
 
+def _fast_shuffle(m: ChannelShuffle, x: torch.Tensor, name: str, rec: _Recorder) -> torch.Tensor | None:
+    channels = x.shape[1] if x.dim() == 4 else 0
+    if not 1 < m.groups < channels or channels % m.groups:
+        return None  # nothing to move (the transposed view is already contiguous), or an error to raise
+    out = _new(x, tuple(x.shape))  # one copy of the tensor in the new channel order
+    rec.add(name, "shuffle", tuple(x.shape), tuple(x.shape), 0, x.numel(), _nbytes(x), _nbytes(x), _nbytes(out))
+    return out
+
+
 _FAST_LEAVES: dict[type, Any] = {
+    ChannelShuffle: _fast_shuffle,
     nn.Conv2d: _fast_conv, nn.BatchNorm2d: _fast_bn, nn.Linear: _fast_linear,
     nn.MaxPool2d: _fast_pool, nn.AvgPool2d: _fast_pool, nn.AdaptiveAvgPool2d: _fast_pool,
     **{cls: _fast_act for cls in (nn.ReLU, nn.ReLU6, nn.Hardswish, nn.Hardsigmoid, nn.SiLU, nn.Sigmoid, nn.PReLU,

@@ -270,3 +270,12 @@ def test_a_model_runs_correctly_in_another_thread_while_it_is_profiled() -> None
     assert all(torch.equal(out, expected) for out in outputs)
     assert len({(p.params, p.macs, len(p.layers)) for p in profiles}) == 1
     assert profiles[0].macs == lightnets.profile("mobilenet_v3_small", 96).macs
+
+
+def test_a_shuffle_row_shows_the_tensor_it_shuffles() -> None:
+    p = lightnets.profile("shufflenet_v2", 224)
+    rows = [r for r in p.layers if r.op == "shuffle"]
+    assert len(rows) == 16
+    first = rows[0]
+    assert first.input_shape == first.output_shape == (1, 116, 28, 28)
+    assert first.elementwise == 116 * 28 * 28 and first.mem_bytes == 2 * 4 * 116 * 28 * 28
