@@ -559,7 +559,7 @@ def _record_module(module: nn.Module, inputs: tuple[torch.Tensor, ...], prefix: 
         patched.append(sub)
     was_training = module.training
     try:
-        if was_training:  # cached meta blocks are kept in eval mode: walking the tree costs a cold profile ~5%
+        if was_training:  # cached meta blocks are built in eval mode and skip this walk of the tree
             module.eval()
         # A fast leaf reads only its weights' shapes; every other module's real-valued tensors get meta stand-ins.
         owned = [(n, k, t) for n, m in modules if id(m) not in fast_ids
@@ -773,7 +773,7 @@ def _gc_paused() -> Iterator[None]:
     Building blocks and recording their ops allocate thousands of small objects, which set off collections
     of the whole heap (torch's, and in the app Streamlit's and plotly's: tens of milliseconds each) in the
     middle of the profile. What a profile leaves behind is freed by reference counting; the collector resumes
-    afterwards. If another thread paused it too, whichever finishes last with it paused leaves it as found.
+    afterwards (profiles in several threads at once may resume it early, never leave it off).
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -788,12 +788,11 @@ def _gc_paused() -> Iterator[None]:
 def _cached_profile(name: str, resolution: int, knob_items: tuple[tuple[str, Any], ...]) -> Profile:
     knobs = dict(knob_items)
     rows = blocks(name, **knobs)
-    try:
-        with _gc_paused():
-            layer_rows, io = _profile_blocks(rows, resolution)
-    except ValueError as err:
-        raise ValueError(f"{name} cannot run at {resolution}×{resolution} px: {err}") from None
     with _gc_paused():
+        try:
+            layer_rows, io = _profile_blocks(rows, resolution)
+        except ValueError as err:
+            raise ValueError(f"{name} cannot run at {resolution}×{resolution} px: {err}") from None
         return _assemble_profile(layer_rows, io, rows, sum(r["params"] for r in layer_rows), resolution, name,
                                  knobs, 4)
 
