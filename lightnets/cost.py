@@ -14,6 +14,7 @@ milliseconds and can be redone on every slider move. Conventions, as in the pape
 
 from __future__ import annotations
 
+import copy
 import functools
 import gc
 import math
@@ -26,7 +27,6 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.nn.utils.stateless import _reparametrize_module
 from torch.overrides import TorchFunctionMode
 from torch.utils._device import _device_constructors
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -263,6 +263,9 @@ class _Recorder(TorchDispatchMode):
         # The modules' forwards are instrumented for this thread only: the dispatch mode is thread-local, and
         # another thread may be running the same model meanwhile.
         self.thread = threading.get_ident()
+        self.watch: set[str] = set()
+        self.io: dict[str, tuple] = {}  # (input shape, output shape) of the watched modules' first calls
+        self.shadows: dict[int, nn.Module] = {}  # id(module) → its copy on meta weights (see _meta_self)
 
     @classmethod
     def _should_skip_dynamo(cls) -> bool:
@@ -478,103 +481,100 @@ _FAST_LEAVES: dict[type, Any] = {
 }
 
 
-def _fast_forward(module: nn.Module, name: str, fast: Any, rec: _Recorder, *args: Any) -> Any:
+def _meta_self(module: nn.Module, rec: _Recorder) -> nn.Module:
+    """``module`` itself if its own weights are meta tensors, else a shallow copy holding meta stand-ins.
+
+    The copy shares the submodules; the original keeps its real weights throughout, so another thread may go
+    on running it while it is profiled.
+    """
+    own = {**module._parameters, **module._buffers}
+    if all(t is None or t.is_meta for t in own.values()):
+        return module
+    shadow = rec.shadows.get(id(module))
+    if shadow is None:
+        meta = {k: None if t is None else torch.empty_like(t, device="meta") for k, t in own.items()}
+        rec.param_ids.update(id(t) for t in meta.values() if t is not None)
+        shadow = copy.copy(module)
+        shadow.__dict__["_parameters"] = {k: meta[k] for k in module._parameters}
+        shadow.__dict__["_buffers"] = {k: meta[k] for k in module._buffers}
+        rec.shadows[id(module)] = shadow
+    return shadow
+
+
+def _recorded_forward(module: nn.Module, name: str, fast: Any, rec: _Recorder, *args: Any, **kwargs: Any) -> Any:
+    """Stands in for ``module.forward`` while it is profiled: keeps the stack of running module names, costs a
+    standard leaf (``fast``) from its attributes, and runs anything else on meta weights."""
     if threading.get_ident() != rec.thread:  # another thread running the same model: the real forward
-        return type(module).forward(module, *args)
-    out = fast(module, args[0], name, rec) if len(args) == 1 and isinstance(args[0], torch.Tensor) else None
-    if out is not None:
-        return out
-    # unusual call: record its ATen ops, on meta stand-ins for weights that hold real values
-    state = {k: torch.empty_like(t, device="meta")
-             for k, t in (*module._parameters.items(), *module._buffers.items()) if t is not None and not t.is_meta}
-    rec.param_ids.update(id(t) for t in state.values())
-    rec.stack.append(name)
-    try:
-        with _reparametrize_module(module, state):
-            return type(module).forward(module, *args)
-    finally:
-        rec.stack.pop()
-
-
-def _named_forward(module: nn.Module, name: str, rec: _Recorder, *args: Any, **kwargs: Any) -> Any:
-    # what a pre/post forward hook pair would do, without switching the module call to its slow hooks path
-    if threading.get_ident() != rec.thread:
         return type(module).forward(module, *args, **kwargs)
-    rec.stack.append(name)
-    try:
-        return type(module).forward(module, *args, **kwargs)
-    finally:
-        rec.stack.pop()
+    out = None
+    if fast is not None and not kwargs and len(args) == 1 and isinstance(args[0], torch.Tensor):
+        out = fast(module, args[0], name, rec)
+    if out is None:  # not a standard leaf, or an unusual call of one: record its ATen ops
+        rec.stack.append(name)
+        try:
+            out = type(module).forward(_meta_self(module, rec), *args, **kwargs)
+        finally:
+            rec.stack.pop()
+    if name in rec.watch and name not in rec.io:
+        ins, outs = _tensors((args, kwargs)), _tensors(out)
+        rec.io[name] = (tuple(ins[0].shape) if ins else (), tuple(outs[0].shape) if outs else ())
+    return out
 
 
-def _record_module(module: nn.Module, inputs: tuple[torch.Tensor, ...], prefix: str = "",
-                   watch: set[str] | None = None, fast_leaves: bool = False
+def _record_module(module: nn.Module, inputs: tuple[torch.Tensor, ...], watch: set[str] | None = None
                    ) -> tuple[list[dict[str, Any]], Any, dict[str, tuple]]:
     """Run ``module`` on meta ``inputs`` under the recorder.
 
-    Returns the op rows (module names qualified with ``prefix``), the output, and the input/output shapes of the
-    submodules named in ``watch`` (their first call). Real-valued weights are swapped for meta stand-ins, so no
-    arithmetic touches them. ``fast_leaves`` costs standard layers from their attributes. While it runs, the
-    model's forwards are wrapped; calls from other threads go straight to the real ones.
+    Returns the op rows, the output, and the input/output shapes of the submodules named in ``watch`` (their
+    first call). Standard layers are costed from their attributes; every other op runs on meta stand-ins of
+    the weights, so no arithmetic touches real values and the model's own tensors are never swapped.
     """
-    join = (lambda n: f"{prefix}.{n}" if n else prefix) if prefix else (lambda n: n)
     modules = list(module.named_modules())
-    names = {id(m): join(n) for n, m in modules}
-    params_of = {join(n): sum(p.numel() for p in m._parameters.values() if p is not None) for n, m in modules}
-    shuffle_modules = {join(n) for n, m in modules if isinstance(m, ChannelShuffle)}
+    names = {id(m): n for n, m in modules}
+    params_of = {n: sum(p.numel() for p in m._parameters.values() if p is not None) for n, m in modules}
+    shuffle_modules = {n for n, m in modules if isinstance(m, ChannelShuffle)}
     recorder = _Recorder(names, params_of, shuffle_modules)
-    recorder.stack = [join("")]
-    io: dict[str, tuple] = {}
+    recorder.watch = watch or set()
+    recorder.param_ids = {id(t) for _, m in modules for t in (*m._parameters.values(), *m._buffers.values())
+                          if t is not None}
+    # Each module's forward is replaced for the time of the run (an instance attribute, deleted afterwards;
+    # calls from other threads go to the real forward). A module that already has such an attribute keeps
+    # it and gets a forward-hook pair instead, with its real tensors swapped for the run.
+    handles: list[Any] = []
+    patched: list[nn.Module] = []
+    hooked: list[tuple[str, nn.Module]] = []
 
     def pre_hook(mod: nn.Module, args: Any) -> None:
         if threading.get_ident() == recorder.thread:
             recorder.stack.append(names[id(mod)])
 
     def post_hook(mod: nn.Module, args: Any, output: Any) -> None:
-        if threading.get_ident() != recorder.thread:
-            return
-        name = recorder.stack.pop()
-        if watch and name in watch and name not in io:
-            ins, outs = _tensors(args), _tensors(output)
-            io[name] = (tuple(ins[0].shape) if ins else (), tuple(outs[0].shape) if outs else ())
+        if threading.get_ident() == recorder.thread:
+            name = recorder.stack.pop()
+            if name in recorder.watch and name not in recorder.io:
+                ins, outs = _tensors(args), _tensors(output)
+                recorder.io[name] = (tuple(ins[0].shape) if ins else (), tuple(outs[0].shape) if outs else ())
 
-    # Each submodule's forward is wrapped for the time of the run to keep the stack of running module names
-    # (a standard leaf, with fast_leaves, is costed from its attributes instead); forward hooks do the same
-    # where a module is watched or has its own forward attribute, but put every call on a slower path.
-    handles: list[Any] = []
-    patched: list[nn.Module] = []
-    fast_ids: set[int] = set()
-    for sub_name, sub in modules if fast_leaves else modules[1:]:
-        name = join(sub_name)
-        if "forward" in sub.__dict__ or (watch and name in watch):
-            handles.append(sub.register_forward_pre_hook(pre_hook))
-            handles.append(sub.register_forward_hook(post_hook))
-            continue
-        fast = _FAST_LEAVES.get(type(sub)) if fast_leaves else None
-        if fast is not None:
-            sub.forward = functools.partial(_fast_forward, sub, name, fast, recorder)
-            fast_ids.add(id(sub))
+    for name, sub in modules:
+        if "forward" in sub.__dict__:
+            handles += [sub.register_forward_pre_hook(pre_hook), sub.register_forward_hook(post_hook)]
+            hooked.append((name, sub))
         else:
-            sub.forward = functools.partial(_named_forward, sub, name, recorder)
-        patched.append(sub)
+            sub.forward = functools.partial(_recorded_forward, sub, name, _FAST_LEAVES.get(type(sub)), recorder)
+            patched.append(sub)
     was_training = module.training
     try:
         if was_training:  # cached meta blocks are built in eval mode and skip this walk of the tree
             module.eval()
-        # A fast leaf reads only its weights' shapes; every other module's real-valued tensors get meta stand-ins.
-        owned = [(n, k, t) for n, m in modules if id(m) not in fast_ids
-                 for k, t in (*m._parameters.items(), *m._buffers.items()) if t is not None]
-        recorder.param_ids = {id(t) for _, _, t in owned}
-        real = {f"{n}.{k}" if n else k: t for n, k, t in owned if not t.is_meta}
-        with torch.no_grad():
+        real = {f"{n}.{k}" if n else k: t for n, m in hooked
+                for k, t in (*m._parameters.items(), *m._buffers.items()) if t is not None and not t.is_meta}
+        with torch.no_grad(), recorder:
             if not real:
-                with recorder:
-                    output = module(*inputs)
+                output = module(*inputs)
             else:
                 meta_state = {k: torch.empty_like(v, device="meta") for k, v in real.items()}
                 recorder.param_ids.update(id(v) for v in meta_state.values())
-                with recorder:
-                    output = torch.func.functional_call(module, meta_state, inputs, strict=False)
+                output = torch.func.functional_call(module, meta_state, inputs, strict=False)
     finally:
         for handle in handles:
             handle.remove()
@@ -582,7 +582,7 @@ def _record_module(module: nn.Module, inputs: tuple[torch.Tensor, ...], prefix: 
             del sub.forward
         if was_training:
             module.train()
-    return recorder.rows, output, io
+    return recorder.rows, output, recorder.io
 
 
 class _Frozen(tuple):
@@ -647,7 +647,7 @@ def _block_cost(layer: type[nn.Module], frozen_args: tuple, x_shape: tuple[int, 
     module = _block_module(layer, frozen_args)
     inputs = (torch.empty(x_shape, device="meta"),) + (
         (torch.empty(image_shape, device="meta"),) if image_shape is not None else ())
-    part, out, _ = _record_module(module, inputs, fast_leaves=True)
+    part, out, _ = _record_module(module, inputs)
     return tuple(part), tuple(_tensors(out)[0].shape)
 
 
@@ -733,7 +733,7 @@ def profile_model(model: nn.Module, resolution: int = 224, name: str = "", knobs
     x = torch.empty(1, in_channels, resolution, resolution, device="meta")
     try:
         with _gc_paused():
-            rows, _, io = _record_module(model, (x,), watch=paths, fast_leaves=True)
+            rows, _, io = _record_module(model, (x,), watch=paths)
     except RuntimeError as err:
         raise ValueError(f"{name or type(model).__name__} cannot run at {resolution}×{resolution} px: "
                          f"{str(err).splitlines()[0]}") from None

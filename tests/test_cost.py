@@ -240,10 +240,11 @@ def test_a_profile_leaves_the_garbage_collector_as_it_found_it() -> None:
         gc.enable()
 
 
-def test_a_model_runs_correctly_in_another_thread_while_it_is_profiled() -> None:
+@pytest.mark.parametrize("name", ["mobilenet_v3_small", "efficientnet_lite0"])  # the latter: SameConv2d, no leaf
+def test_a_model_runs_correctly_in_another_thread_while_it_is_profiled(name: str) -> None:
     import threading
 
-    model = lightnets.build("mobilenet_v3_small").eval()
+    model = lightnets.build(name).eval()
     x = torch.randn(1, 3, 96, 96)
     with torch.no_grad():
         expected = model(x)
@@ -269,7 +270,7 @@ def test_a_model_runs_correctly_in_another_thread_while_it_is_profiled() -> None
     assert not errors and outputs
     assert all(torch.equal(out, expected) for out in outputs)
     assert len({(p.params, p.macs, len(p.layers)) for p in profiles}) == 1
-    assert profiles[0].macs == lightnets.profile("mobilenet_v3_small", 96).macs
+    assert profiles[0].macs == lightnets.profile(name, 96).macs
 
 
 def test_a_shuffle_row_shows_the_tensor_it_shuffles() -> None:
