@@ -22,7 +22,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import torch
@@ -181,8 +181,19 @@ def _batch_norm_outputs(args: tuple) -> tuple[torch.Tensor, torch.Tensor, torch.
 
 
 def _broadcast(args: tuple) -> torch.Tensor:
+    # plain-int broadcasting: torch.broadcast_shapes is Python reference code with symbolic-shape guards
+    # (~60 µs a call, most of an element-wise op's cost here)
     tensors = [a for a in args[:2] if isinstance(a, torch.Tensor)]
-    return _empty(torch.broadcast_shapes(*(t.shape for t in tensors)), tensors[0])
+    shape: tuple[int, ...] = ()
+    for t in tensors:
+        other = tuple(t.shape)
+        if len(other) > len(shape):
+            shape, other = other, shape
+        other = (1,) * (len(shape) - len(other)) + other
+        if any(x != y and 1 not in (x, y) for x, y in zip(shape, other)):
+            raise RuntimeError(f"shapes {tuple(tensors[0].shape)} and {tuple(tensors[-1].shape)} do not broadcast")
+        shape = tuple(y if x == 1 else x for x, y in zip(shape, other))
+    return _empty(shape, tensors[0])
 
 
 def _cat(args: tuple) -> torch.Tensor:
@@ -691,11 +702,21 @@ def clear_caches() -> None:
     _block_module.cache_clear()
 
 
+_LAYER_FIELDS = tuple(f.name for f in fields(LayerCost))
+
+
+def _layer_cost(values: dict[str, Any], stage: str) -> LayerCost:
+    # A frozen dataclass's __init__ sets each field through object.__setattr__; a profile makes hundreds of
+    # rows, a tenth of its time, so they are filled in one step (tests check them against the constructor).
+    row = object.__new__(LayerCost)
+    row.__dict__.update(values, stage=stage)
+    return row
+
+
 def _assemble_profile(rows: list[dict], io: dict[str, tuple], blocks: list[Block], params: int, resolution: int,
                       name: str, knobs: dict[str, Any], dtype_bytes: int) -> Profile:
     stage_of = {b.path: b.stage for b in blocks}
-    layers = tuple(LayerCost(stage=stage_of.get(r["block"], ""),
-                             **{k: v for k, v in r.items() if k not in ("act_bytes", "out_bytes")})
+    layers = tuple(_layer_cost({k: r[k] for k in _LAYER_FIELDS if k != "stage"}, stage_of.get(r["block"], ""))
                    for r in rows)
     elementwise: dict[str, int] = {kind: 0 for kind in ELEMENTWISE_KINDS}
     per_block: dict[str, list[LayerCost]] = defaultdict(list)

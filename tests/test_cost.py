@@ -280,3 +280,15 @@ def test_a_shuffle_row_shows_the_tensor_it_shuffles() -> None:
     first = rows[0]
     assert first.input_shape == first.output_shape == (1, 116, 28, 28)
     assert first.elementwise == 116 * 28 * 28 and first.mem_bytes == 2 * 4 * 116 * 28 * 28
+
+
+def test_profile_rows_are_the_dataclass_the_constructor_makes() -> None:
+    import dataclasses
+
+    from lightnets.cost import LayerCost
+
+    p = lightnets.profile("espnet_v2", 128)
+    for row in p.layers:
+        assert row == LayerCost(**dataclasses.asdict(row)) and type(row) is LayerCost
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        p.layers[0].macs = 0
