@@ -1,8 +1,9 @@
 """Exact per-layer cost of a model from tensor shapes alone: params, multiply-adds, element-wise work, memory traffic.
 
-The model runs once on the ``meta`` device (tensors with shapes but no data) under a dispatch mode that sees
-every ATen operator with its arguments. Nothing is computed on real weights, so a profile costs a few
-milliseconds and can be redone on every slider move. Conventions, as in the papers:
+The model runs once on the ``meta`` device (tensors with shapes but no data). Standard layers (conv, batch norm,
+activations, pooling, linear, channel shuffle) are costed from their attributes and the input's shape; every other
+operator is seen, with its arguments, by a dispatch mode. Nothing is computed on real weights, so a profile costs a
+few milliseconds and can be redone on every slider move. Conventions, as in the papers:
 
 * ``macs`` are multiply-accumulates of convolutions and fully connected layers only; a k×k conv with groups g
   costs k²·(C_in/g)·C_out·H_out·W_out. ``flops`` = 2·macs.
