@@ -574,9 +574,9 @@ def _record_module(module: nn.Module, inputs: tuple[torch.Tensor, ...], watch: s
         else:
             sub.forward = functools.partial(_recorded_forward, sub, name, _FAST_LEAVES.get(type(sub)), recorder)
             patched.append(sub)
-    was_training = module.training
+    training = [m for _, m in modules if m.training]  # restored one by one: a model may mix the two modes
     try:
-        if was_training:  # cached meta blocks are built in eval mode and skip this walk of the tree
+        if training:  # cached meta blocks are built in eval mode and skip this walk of the tree
             module.eval()
         real = {f"{n}.{k}" if n else k: t for n, m in hooked
                 for k, t in (*m._parameters.items(), *m._buffers.items()) if t is not None and not t.is_meta}
@@ -592,8 +592,8 @@ def _record_module(module: nn.Module, inputs: tuple[torch.Tensor, ...], watch: s
             handle.remove()
         for sub in patched:
             del sub.forward
-        if was_training:
-            module.train()
+        for sub in training:
+            sub.training = True
     return recorder.rows, output, recorder.io
 
 

@@ -201,18 +201,21 @@ def test_profiling_a_real_model_leaves_it_as_it_was() -> None:
     # a "same"-padded conv takes the slow path of a standard leaf; _ScaledConv is no standard leaf at all
     model = nn.Sequential(nn.Conv2d(3, 8, 3, padding="same"), nn.BatchNorm2d(8), nn.ReLU(), _ScaledConv(8))
     model.train()
+    model[1].eval()  # a frozen BatchNorm inside a model in training mode stays frozen
     x = torch.randn(2, 3, 20, 20)
     before = {k: v.clone() for k, v in model.state_dict().items()}
+    modes = [m.training for m in model.modules()]
     model.eval()
     expected = model(x)
-    model.train()
+    for m, mode in zip(model.modules(), modes):
+        m.training = mode
 
     p = profile_model(model, 20)
     assert [r.op for r in p.layers if r.macs] == ["dense", "pointwise"]
     assert [r.macs for r in p.layers if r.macs] == [8 * 3 * 9 * 20 * 20, 8 * 8 * 20 * 20]
     assert p.params == sum(t.numel() for t in model.parameters())
     # weights, mode, forward methods and hooks as before; the same outputs
-    assert model.training and all(m.training for m in model.modules())
+    assert [m.training for m in model.modules()] == [True, True, False, True, True]
     assert all("forward" not in m.__dict__ and not m._forward_hooks and not m._forward_pre_hooks
                for m in model.modules())
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
