@@ -91,7 +91,7 @@ for column, result in zip(st.columns(len(results)), results):
         b.metric("spread (IQR)", f"{result.iqr_ms:.2f} ms")
         c.metric("p90", f"{result.p90_ms:.2f} ms")
         st.caption(f"{result.runs} runs after {result.warmup_runs} warm-up runs, ±{result.ci95_ms:.2f} ms (95% "
-                   f"confidence of the median){'' if result.stable else ', not yet stable'}; "
+                   f"confidence of the median){'' if result.stable else ', wider than the ±1% aimed at: measure again'}; "
                    f"{result.threads} thread(s), batch {result.batch}, {result.resolution}×{result.resolution} px, "
                    f"{result.device}; machine load {result.load_average}.")
 if optimized:
