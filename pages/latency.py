@@ -90,8 +90,9 @@ for column, result in zip(st.columns(len(results)), results):
         a.metric("median", f"{result.median_ms:.2f} ms")
         b.metric("spread (IQR)", f"{result.iqr_ms:.2f} ms")
         c.metric("p90", f"{result.p90_ms:.2f} ms")
+        unsettled = "" if result.stable else ", wider than the ±1% aimed at: measure again"
         st.caption(f"{result.runs} runs after {result.warmup_runs} warm-up runs, ±{result.ci95_ms:.2f} ms (95% "
-                   f"confidence of the median){'' if result.stable else ', wider than the ±1% aimed at: measure again'}; "
+                   f"confidence of the median){unsettled}; "
                    f"{result.threads} thread(s), batch {result.batch}, {result.resolution}×{result.resolution} px, "
                    f"{result.device}; machine load {result.load_average}.")
 if optimized:
