@@ -413,8 +413,10 @@ def _nbytes(t: torch.Tensor) -> int:
 
 
 def _new(x: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
-    # a plain factory call: empty_like/new_empty decompose in Python under a dispatch mode (3× slower)
-    return torch.empty(shape, dtype=x.dtype, device=x.device)
+    # An output with no values, made out of the recorder's sight: through the dispatch mode, an allocation is a
+    # round trip into Python (10× the allocation itself), and one is made for every standard layer.
+    with torch._C._DisableTorchDispatch():
+        return torch.empty(shape, dtype=x.dtype, device=x.device)
 
 
 def _fast_conv(m: nn.Conv2d, x: torch.Tensor, name: str, rec: _Recorder) -> torch.Tensor | None:
