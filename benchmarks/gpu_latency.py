@@ -68,7 +68,7 @@ def main() -> None:
     rows: list[dict] = []
     for name in names:
         try:
-            ours = lightnets.build(name, **TORCHVISION.get(name, (None, {}))[1]).eval().cuda()
+            ours = lightnets.build(lightnets.config(name, **TORCHVISION.get(name, (None, {}))[1])).eval().cuda()
             diff = graph_matches_eager(ours, args.resolution)
             print(f"{name}: graph output vs eager max |Δ| = {diff:.2e}", flush=True)
             measure("lightnets", ours, args.resolution, args.budget, rows, name)

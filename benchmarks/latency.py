@@ -61,7 +61,7 @@ def torchvision_model(name: str) -> torch.nn.Module | None:
 def variants(name: str, resolution: int) -> dict[str, torch.nn.Module]:
     """The modules to time for one model, and how long building the deployment form took."""
     knobs = TORCHVISION.get(name, (None, {}))[1]
-    ours = lightnets.build(name, **knobs).eval()
+    ours = lightnets.build(lightnets.config(name, **knobs)).eval()
     out: dict[str, torch.nn.Module] = {"ln eager": ours}
     theirs = torchvision_model(name)
     if theirs is not None:
@@ -102,7 +102,7 @@ def fmt(values: list[float] | None) -> str:
 def compile_cost(name: str, resolution: int, threads: int) -> None:
     """How long torch.compile takes to be ready, and what it then gives, against the deployment mode."""
     torch.set_num_threads(threads)
-    model = lightnets.build(name).eval()
+    model = lightnets.build(lightnets.config(name)).eval()
     x = torch.randn(1, 3, resolution, resolution)
     start = time.perf_counter()
     deployed = optimize_for_inference(model, resolution=resolution)

@@ -44,8 +44,8 @@ def main() -> None:
 
     load = median_time(lambda: lightnets.load_image(data), args.repeats)
     image = lightnets.load_image(data)
-    weights = median_time(lambda: lightnets.load_weights("efficientnet_lite0"), 3)
-    model = lightnets.load_weights("efficientnet_lite0")
+    weights = median_time(lambda: lightnets.load_weights(lightnets.config("efficientnet_lite0")), 3)
+    model = lightnets.load_weights(lightnets.config("efficientnet_lite0"))
     pre, _ = predict_module.preprocess_for(model)
     prep = median_time(lambda: predict_module.prepare(image, pre), args.repeats)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; median of {args.repeats}")

@@ -55,12 +55,10 @@ def main() -> None:
 
     variants: dict[str, dict[str, tuple]] = {}  # model → variant → (function, setup)
     for name in names:
-        spec = lightnets.spec(name)
-        knobs = spec.defaults()
-        res = spec.resolution(knobs)
-        key = tuple(sorted(spec.validate(knobs).items()))
-        model = lightnets.build(name).eval()
-        by_name = functools.partial(_cached_profile, name, res, key)
+        res = lightnets.config(name).resolution
+        model = lightnets.build(lightnets.config(name)).eval()
+        # a configuration made and profiled: validating the knobs and making the rows count, as in the app
+        by_name = functools.partial(lambda n: _cached_profile(lightnets.Config(n)), name)
         variants[name] = {
             "cold": (by_name, clear_caches),
             "new ρ": (by_name, forget_costs),

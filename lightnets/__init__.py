@@ -2,6 +2,11 @@
 
 This is the public API; the Streamlit app and the CLI use nothing else. Names are imported lazily so that
 ``import lightnets`` stays fast and a page only pays for what it uses.
+
+A configuration is made once and passed everywhere::
+
+    cfg = lightnets.config("mobilenet_v2", 160, alpha=0.75)
+    lightnets.profile(cfg).macs, lightnets.block_graph(cfg), lightnets.measure_latency(cfg, threads=2)
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from typing import Any
 _API = {
     # registry
     "Block": "registry", "Knob": "registry", "ModelSpec": "registry", "Reference": "registry",
+    "Config": "registry", "Knobs": "registry", "config": "registry", "parse_knobs": "registry",
     "list_models": "registry", "spec": "registry", "blocks": "registry", "build": "registry",
     # cost model
     "Profile": "cost", "LayerCost": "cost", "BlockCost": "cost", "profile": "cost",
@@ -24,11 +30,13 @@ _API = {
     "measure_latency": "latency", "layer_latency": "latency", "optimize_for_inference": "latency",
     "predict_latency": "latency", "fold_batchnorm": "latency", "LatencyResult": "latency",
     "LayerLatency": "latency", "LatencyPrediction": "latency", "LatencyTable": "latency",
+    "latency_report": "latency", "LatencyReport": "latency",
     # weights and prediction
     "weights_available": "weights", "load_weights": "weights", "load_image": "prediction", "predict": "prediction",
     "Prediction": "prediction", "ImageError": "prediction",
     "WeightsError": "weights", "WeightsStatus": "weights", "Checkpoint": "weights", "checkpoints": "weights",
-    "find_checkpoint": "weights", "read_checkpoint": "weights", "weights_table": "weights",
+    "find_checkpoint": "weights", "read_checkpoint": "weights", "weights_table": "weights", "WeightsRow": "weights",
+    "weights_choices": "weights",
     "sample_images": "prediction", "imagenet_labels": "prediction", "pretrained_model": "prediction",
     "feature_layers": "prediction", "feature_maps": "prediction",
 }

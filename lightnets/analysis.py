@@ -21,21 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from lightnets.cost import LayerCost, Profile
+    from lightnets.registry import Config
 
 OVERVIEW_FILE = Path(__file__).parent / "data" / "overview.json"
-
-# --------------------------------------------------------------------------------------------------
-# resolution multiplier
-
-
-def resolution_for(name: str, knobs: dict[str, Any], rho: float) -> int:
-    """round(ρ · the model's own input size at these knobs), clamped to the sizes the model takes."""
-    from lightnets.cost import MAX_RESOLUTION
-    from lightnets.registry import spec
-
-    model_spec = spec(name)
-    return max(model_spec.min_resolution, min(MAX_RESOLUTION, round(rho * model_spec.resolution(knobs))))
-
 
 # --------------------------------------------------------------------------------------------------
 # depthwise separable saving
@@ -150,6 +138,7 @@ class SweepPoint:
     params: int | None
     macs: int | None
     error: str | None = None
+    config: Config | None = None  # None where it cannot build
 
 
 def sweep_values(values: list[Any], current: Any, max_points: int = 13) -> list[Any]:
@@ -164,33 +153,27 @@ def sweep_values(values: list[Any], current: Any, max_points: int = 13) -> list[
 
 def _point(name: str, value: Any, knobs: dict[str, Any], rho: float) -> SweepPoint:
     from lightnets.cost import profile
+    from lightnets.registry import Config
 
     try:
-        resolution = resolution_for(name, knobs, rho)
-        p = profile(name, resolution, **knobs)
+        config = Config(name, knobs).with_rho(rho)
+        p = profile(config)
     except ValueError as err:
         return SweepPoint(value, knobs, 0, None, None, str(err).splitlines()[0])
-    return SweepPoint(value, knobs, resolution, p.params, p.macs)
+    return SweepPoint(value, dict(config.knobs), config.resolution, p.params, p.macs, config=config)
 
 
-def knob_sweep(name: str, knob: str, knobs: dict[str, Any], rho: float = 1.0,
-               max_points: int = 13) -> list[SweepPoint]:
-    """Params and MACs of ``name`` as ``knob`` runs over its allowed values, the other knobs fixed."""
-    from lightnets.registry import spec
-
-    model_spec = spec(name)
-    full = model_spec.validate(knobs)
-    schema = model_spec.knob(knob)
-    values = sweep_values(schema.values(), full[knob], max_points)
-    return [_point(name, value, {**full, knob: value}, rho) for value in values]
+def knob_sweep(config: Config, knob: str, rho: float = 1.0, max_points: int = 13) -> list[SweepPoint]:
+    """Params and MACs as ``knob`` runs over its allowed values, the other knobs fixed, each at ρ × its own
+    resolution (a knob may change the model's own input size, as EfficientNet's φ does)."""
+    schema = config.spec.knob(knob)
+    values = sweep_values(schema.values(), config.knobs[knob], max_points)
+    return [_point(config.name, value, {**config.knobs, knob: value}, rho) for value in values]
 
 
-def rho_sweep(name: str, knobs: dict[str, Any], rhos: list[float]) -> list[SweepPoint]:
-    """Params and MACs of ``name`` at each resolution multiplier ρ in ``rhos``."""
-    from lightnets.registry import spec
-
-    full = spec(name).validate(knobs)
-    return [_point(name, rho, full, rho) for rho in rhos]
+def rho_sweep(config: Config, rhos: list[float]) -> list[SweepPoint]:
+    """Params and MACs of the configuration at each resolution multiplier ρ in ``rhos``."""
+    return [_point(config.name, rho, dict(config.knobs), rho) for rho in rhos]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -213,11 +196,9 @@ class ModelOverview:
     top1_source: str
 
 
-def published_top1(name: str, knobs: dict[str, Any], resolution: int) -> tuple[float | None, str]:
-    """The published top-1 at exactly this setting, with its source; (None, "") where none is published."""
-    from lightnets.registry import spec
-
-    for ref in spec(name).matching_references(knobs, resolution):
+def published_top1(config: Config) -> tuple[float | None, str]:
+    """The published top-1 at exactly this configuration, with its source; (None, "") where none is published."""
+    for ref in config.spec.matching_references(config):
         if ref.top1 is not None:
             return ref.top1, f"{ref.label} ({ref.source})"
     return None, ""
@@ -226,17 +207,16 @@ def published_top1(name: str, knobs: dict[str, Any], resolution: int) -> tuple[f
 def overview() -> list[ModelOverview]:
     """Every registered model at its default knobs and own resolution."""
     from lightnets.cost import profile
-    from lightnets.registry import list_models, spec
+    from lightnets.registry import Config, list_models
 
     out = []
     for name in list_models():
-        model_spec = spec(name)
-        knobs = model_spec.defaults()
-        resolution = model_spec.resolution(knobs)
-        p = profile(name, resolution, **knobs)
-        top1, source = published_top1(name, knobs, resolution)
+        config = Config(name)
+        model_spec = config.spec
+        p = profile(config)
+        top1, source = published_top1(config)
         out.append(ModelOverview(name, model_spec.title, model_spec.family, model_spec.paper.year,
-                                 model_spec.idea, resolution, p.params, p.macs, top1, source))
+                                 model_spec.idea, config.resolution, p.params, p.macs, top1, source))
     return out
 
 
@@ -276,7 +256,7 @@ class FamilyPoint:
 @functools.cache
 def _family_points(names: tuple[str, ...]) -> tuple[FamilyPoint, ...]:
     from lightnets.cost import profile
-    from lightnets.registry import spec
+    from lightnets.registry import Config, spec
 
     points: dict[tuple, FamilyPoint] = {}
     for name in names:
@@ -284,13 +264,13 @@ def _family_points(names: tuple[str, ...]) -> tuple[FamilyPoint, ...]:
         for ref in model_spec.references:
             if ref.top1 is None:
                 continue
-            knobs = model_spec.validate(ref.knobs)
-            key = (name, tuple(sorted(knobs.items())), ref.resolution, ref.top1)
+            config = Config(name, ref.knobs, ref.resolution)
+            key = (config, ref.top1)
             if key in points:  # the same result quoted by two sources: one bubble
                 continue
-            p = profile(name, ref.resolution, **knobs)
-            points[key] = FamilyPoint(name, model_spec.family, ref.label, knobs, ref.resolution, p.params, p.macs,
-                                      ref.top1, ref.source)
+            p = profile(config)
+            points[key] = FamilyPoint(name, model_spec.family, ref.label, dict(config.knobs), ref.resolution,
+                                      p.params, p.macs, ref.top1, ref.source)
     return tuple(points.values())
 
 

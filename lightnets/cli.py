@@ -12,6 +12,8 @@ import sys
 from typing import Any, NoReturn
 
 import lightnets
+from lightnets.formatting import format_scaled, knob_text
+from lightnets.registry import parse_knobs
 
 
 class UsageError(Exception):
@@ -23,10 +25,10 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def _knob_args(name: str, extra: list[str]) -> dict[str, Any]:
-    """Parse ``--knob value`` / ``--knob=value`` pairs against the model's knob schema."""
+def _config(name: str, extra: list[str], resolution: int | None = None) -> lightnets.Config:
+    """The configuration that ``--knob value`` / ``--knob=value`` pairs ask for, read against the model's schema."""
     model_spec = lightnets.spec(name)
-    knobs: dict[str, Any] = {}
+    values: dict[str, str] = {}
     items = list(extra)
     while items:
         token = items.pop(0)
@@ -43,15 +45,11 @@ def _knob_args(name: str, extra: list[str]) -> dict[str, Any]:
         except KeyError:
             allowed = ", ".join(f"--{k.name}" for k in model_spec.knobs) or "none"
             raise UsageError(f"{name} has no knob --{key}; its knobs are: {allowed}") from None
-        knobs[key] = value
-    return model_spec.validate(knobs)
-
-
-def _human(n: float, unit: str = "") -> str:
-    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(n) >= scale:
-            return f"{n / scale:.2f}{suffix}{unit}"
-    return f"{n:g}{unit}"
+        values[key] = value
+    knobs, problems = parse_knobs(name, values)
+    if problems:
+        raise UsageError(problems[0][0])
+    return lightnets.Config(name, knobs, resolution)
 
 
 def _figures(ref: Any) -> str:
@@ -100,34 +98,34 @@ def cmd_info(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_profile(args: argparse.Namespace, extra: list[str]) -> dict[str, Any]:
-    knobs = _knob_args(args.name, extra)
-    p = lightnets.profile(args.name, resolution=args.resolution, **knobs)
+    config = _config(args.name, extra, args.resolution)
+    knobs = dict(config.knobs)
+    p = lightnets.profile(config)
     out = {"name": args.name, "knobs": knobs, "resolution": p.resolution, **p.totals(),
            "elementwise_by_kind": p.elementwise, "macs_by_kind": p.macs_by_kind()}
     if args.layers:
         out["layers"] = p.table()
     if not args.json:
-        knob_text = ", ".join(f"{k}={v}" for k, v in knobs.items()) or "no knobs"
-        print(f"{args.name} ({knob_text}) at {p.resolution}×{p.resolution}")
-        print(f"  params        {_human(p.params)} ({p.params:,})")
-        print(f"  MACs          {_human(p.macs)} ({p.macs:,}); FLOPs {_human(p.flops)}")
-        print(f"  element-wise  {_human(p.elementwise_total)} ops "
-              f"({', '.join(f'{k} {_human(v)}' for k, v in p.elementwise.items() if v)})")
-        print(f"  memory access {_human(p.mem_bytes, 'B')}; activations written {_human(p.activation_bytes, 'B')}")
-        print(f"  size          {_human(p.size_fp32_bytes, 'B')} fp32, {_human(p.size_int8_bytes, 'B')} int8")
-        for ref in lightnets.spec(args.name).matching_references(knobs, p.resolution):
+        print(f"{args.name} ({knob_text(knobs) or 'no knobs'}) at {p.resolution}×{p.resolution}")
+        print(f"  params        {format_scaled(p.params)} ({p.params:,})")
+        print(f"  MACs          {format_scaled(p.macs)} ({p.macs:,}); FLOPs {format_scaled(p.flops)}")
+        print(f"  element-wise  {format_scaled(p.elementwise_total)} ops "
+              f"({', '.join(f'{k} {format_scaled(v)}' for k, v in p.elementwise.items() if v)})")
+        print(f"  memory access {format_scaled(p.mem_bytes, 'B')}; activations written {format_scaled(p.activation_bytes, 'B')}")
+        print(f"  size          {format_scaled(p.size_fp32_bytes, 'B')} fp32, {format_scaled(p.size_int8_bytes, 'B')} int8")
+        for ref in config.spec.matching_references(config):
             print(f"  paper         {ref.label}: {_figures(ref)} [{ref.source}]")
         if args.layers:
             for row in p.layers:
                 if row.macs:
-                    print(f"    {row.name:<36} {row.op:<10} {str(row.output_shape):<22} {_human(row.macs):>8}")
+                    print(f"    {row.name:<36} {row.op:<10} {str(row.output_shape):<22} {format_scaled(row.macs):>8}")
     return out
 
 
 def cmd_predict(args: argparse.Namespace, extra: list[str]) -> dict[str, Any]:
-    knobs = _knob_args(args.model, extra)
+    config = _config(args.model, extra)
     image = lightnets.load_image(args.image)
-    result = lightnets.predict(args.model, image, topk=args.topk, **knobs)
+    result = lightnets.predict(config, image, topk=args.topk)
     rows = [{"class_index": i, "label": label, "probability": prob} for i, label, prob in result.topk]
     if not args.json:
         print(f"{args.model} on {args.image} ({result.seconds * 1000:.0f} ms):")

@@ -1,21 +1,27 @@
 """The ideas a configuration is built from, explained in plain words for the Architecture page.
 
-``concepts(name, **knobs)`` looks at the model those knobs build (on the meta device: no weights, a few
-milliseconds) and returns the ideas it actually contains: a Fire module where there is one, h-swish only where
-an h-swish runs, the shuffle switched off where ShuffleNet's ``shuffle`` knob is off. The texts are written
-once here; which of them apply is read from the model, so a new family gets the right ones for free.
+``concepts(config)`` looks at the blocks the configuration's profile is built from (each built once on the meta
+device and cached: no weights) and returns the ideas they actually contain: a Fire module where there is one,
+h-swish only where an h-swish runs, the shuffle switched off where a ShuffleNet unit has none. The texts are
+written once here; which apply is read from the blocks, in three ways, none of which names a family:
+
+* operators seen in the modules (depthwise and group convs, 3×1/1×3 kernels, ReLU6, h-swish, swish, SE gates);
+* a ``concepts`` attribute of a block (class or instance: ``("fire",)``; an inverted residual sets
+  ``("inverted", "not_linear")`` when built without its linear bottleneck);
+* knob metadata (``Knob.concepts``: MobileNet V1's ``separable`` off means standard convs) and the spec's own
+  ``concepts`` (how the layout was found: NAS, DNAS, compound scaling).
 """
 
 from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Any
 
 from torch import nn
 
-from lightnets.cost import MetaBuild
-from lightnets.registry import build, spec
+from lightnets.cost import _block_module, _freeze
+from lightnets.ops import conv_module_kind
+from lightnets.registry import Config
 
 
 @dataclass(frozen=True)
@@ -87,66 +93,55 @@ TEXTS = {
                  "coefficient φ: depth × 1.2^φ, width × 1.1^φ and input resolution × 1.15^φ, so that each step of φ "
                  "about doubles the multiply-adds."),
 }
-# Families whose layout a search found (read from the registry's family name; the blocks cannot show it)
-SEARCHED = {"MobileNet V3": "nas_netadapt", "FBNet": "dnas", "EfficientNet": "compound"}
-INVERTED_KINDS = {"inverted residual", "bneck", "MBConv", "fbnet block"}
+# the order a reader meets the ideas in
+ORDER = ("fire", "low_rank", "ghost", "eesp", "depthwise", "full_conv", "group", "split", "shuffle", "no_shuffle",
+         "inverted", "linear", "not_linear", "relu6", "se_hsigmoid", "se_sigmoid", "hswish", "swish",
+         "nas_netadapt", "dnas", "compound")
 
 
-def _present(name: str, knobs: dict[str, Any]) -> list[str]:
-    """The keys of ``TEXTS`` that apply to the model these knobs build, in the order a reader meets them."""
-    with MetaBuild():  # structure only: no weights are initialised
-        model = build(name, **knobs)
-    modules = list(model.modules())
-    kinds = {getattr(type(m), "kind", None) for m in modules}
-    convs = [m for m in modules if isinstance(m, nn.Conv2d)]
-    found = []
-    if "fire" in kinds:
-        found.append("fire")
-    if any(c.kernel_size in ((3, 1), (1, 3)) for c in convs):
-        found.append("low_rank")
-    if "ghost module" in kinds:
-        found.append("ghost")
-    if kinds & {"eesp", "strided eesp"}:
-        found.append("eesp")
-    if any(c.groups > 1 and c.groups == c.in_channels for c in convs):
-        found.append("depthwise")
-    elif knobs.get("separable") is False:
-        found.append("full_conv")
-    has_group = any(1 < c.groups < c.in_channels for c in convs)
-    if has_group:
-        found.append("group")
-    if "shuffle v2 unit" in kinds:
-        found += ["split", "shuffle"]
-    elif "shuffle" in kinds:
-        found.append("shuffle")
-    elif has_group and knobs.get("shuffle") is False:
-        found.append("no_shuffle")
-    if kinds & INVERTED_KINDS:
-        found += ["inverted", "not_linear" if knobs.get("linear_bottleneck") is False else "linear"]
-    if any(isinstance(m, nn.ReLU6) for m in modules):
-        found.append("relu6")
-    gates = [type(m.scale_activation) for m in modules if getattr(type(m), "kind", None) == "squeeze-excite"]
-    if nn.Hardsigmoid in gates:
-        found.append("se_hsigmoid")
-    elif gates or any(getattr(m, "has_se", False) for m in modules):
-        found.append("se_sigmoid")
-    if any(isinstance(m, nn.Hardswish) for m in modules):
-        found.append("hswish")
-    if any(isinstance(m, nn.SiLU) for m in modules):
-        found.append("swish")
-    searched = SEARCHED.get(spec(name).family)
-    if searched:
-        found.append(searched)
+def _seen(module: nn.Module) -> set[str]:
+    """The ideas one built block shows: its modules' operators and ``concepts`` attributes."""
+    found: set[str] = set()
+    for m in module.modules():
+        found.update(getattr(m, "concepts", ()))
+        if isinstance(m, nn.Conv2d):
+            kind = conv_module_kind(m)
+            if kind in ("depthwise", "group"):
+                found.add(kind)
+            if m.kernel_size in ((3, 1), (1, 3)):
+                found.add("low_rank")
+        elif isinstance(m, nn.ReLU6):
+            found.add("relu6")
+        elif isinstance(m, nn.Hardswish):
+            found.add("hswish")
+        elif isinstance(m, nn.SiLU):
+            found.add("swish")
+        gate = getattr(m, "scale_activation", None)  # a squeeze-and-excitation module's gate
+        if gate is not None:
+            found.add("se_hsigmoid" if isinstance(gate, nn.Hardsigmoid) else "se_sigmoid")
     return found
 
 
+def _present(config: Config) -> list[str]:
+    """The keys of ``TEXTS`` that apply to this configuration, in the order a reader meets them."""
+    found: set[str] = set()
+    for row in dict.fromkeys((row.layer, _freeze(dict(row.args))) for row in config.blocks):
+        found |= _seen(_block_module(*row))
+    for knob in config.spec.knobs:
+        tag = knob.concepts.get(config.knobs[knob.name])
+        if tag:
+            found.add(tag)
+    found.update(config.spec.concepts)
+    if "se_hsigmoid" in found:
+        found.discard("se_sigmoid")
+    return [key for key in ORDER if key in found]
+
+
 @functools.lru_cache(maxsize=256)
-def _cached(name: str, knob_items: tuple[tuple[str, Any], ...]) -> tuple[Concept, ...]:
-    return tuple(Concept(*TEXTS[key]) for key in _present(name, dict(knob_items)))
+def _cached(config: Config) -> tuple[Concept, ...]:
+    return tuple(Concept(*TEXTS[key]) for key in _present(config))
 
 
-def concepts(name: str, **knobs: Any) -> list[Concept]:
-    """The ideas this configuration contains, each with a 1–3 sentence explanation; ``ValueError`` for knobs
-    the model does not take or cannot build."""
-    full = spec(name).validate(knobs)
-    return list(_cached(name, tuple(sorted(full.items()))))
+def concepts(config: Config) -> list[Concept]:
+    """The ideas this configuration contains, each with a 1–3 sentence explanation."""
+    return list(_cached(config.architecture))

@@ -21,7 +21,7 @@ import gc
 import math
 import threading
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
@@ -33,13 +33,11 @@ from torch.utils._device import _device_constructors
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from lightnets.layers import ChannelShuffle
-from lightnets.registry import Block, Network, blocks, spec
+from lightnets.ops import ACTIVATION_CLASSES, CONV_KINDS, ELEMENTWISE_KINDS, MAC_KINDS, OP_KINDS, conv_kind
+from lightnets.registry import Block, Config, Network, _rows, run_in_sequence
 
-# conv kinds first, then everything else an op row can be
-CONV_KINDS = ("dense", "pointwise", "depthwise", "group")
-MAC_KINDS = CONV_KINDS + ("linear",)
-ELEMENTWISE_KINDS = ("bn", "act", "add", "scale", "pool", "shuffle", "concat", "pad", "other")
-OP_KINDS = MAC_KINDS + ELEMENTWISE_KINDS
+__all__ = ["CONV_KINDS", "ELEMENTWISE_KINDS", "MAC_KINDS", "OP_KINDS", "BlockCost", "LayerCost", "MetaBuild",
+           "Profile", "clear_caches", "iter_convs", "profile", "profile_model"]
 
 _CONV_OPS = {"convolution", "conv2d", "_convolution"}
 _LINEAR_OPS = {"addmm", "mm", "linear", "bmm"}
@@ -115,6 +113,9 @@ class Profile:
     dtype_bytes: int
     layers: tuple[LayerCost, ...] = field(repr=False)
     blocks: tuple[BlockCost, ...] = field(repr=False)
+    # the configuration profiled (None for a module profiled as such) and the Block rows it is built from
+    config: Config | None = field(default=None, repr=False)
+    rows: tuple[Block, ...] = field(default=(), repr=False)
 
     @property
     def flops(self) -> int:
@@ -154,6 +155,14 @@ class Profile:
             item["intensity"] = round(row.intensity, 3)
             rows.append(item)
         return rows
+
+    def block_table(self) -> dict[str, list[Any]]:
+        """One row per block (a node of the block graph), as columns for a dataframe."""
+        return {"block": [b.path for b in self.blocks], "stage": [b.stage for b in self.blocks],
+                "kind": [b.kind for b in self.blocks], "label": [b.label for b in self.blocks],
+                "input": ["×".join(map(str, b.input_shape[1:])) for b in self.blocks],
+                "output": ["×".join(map(str, b.output_shape[1:])) for b in self.blocks],
+                "params": [b.params for b in self.blocks], "MACs": [b.macs for b in self.blocks]}
 
     def totals(self) -> dict[str, Any]:
         return {"params": self.params, "macs": self.macs, "flops": self.flops,
@@ -241,15 +250,6 @@ def _first_tensor(args: tuple) -> torch.Tensor | None:
     return None
 
 
-def _conv_kind(weight_shape: tuple[int, ...], groups: int, in_ch: int) -> str:
-    kernel = weight_shape[2:]
-    if groups == 1:
-        return "pointwise" if all(k == 1 for k in kernel) else "dense"
-    if groups == in_ch and weight_shape[1] == 1:
-        return "depthwise"
-    return "group"
-
-
 def _tensors(value: Any) -> list[torch.Tensor]:
     """The tensors in a (nested) tuple/list/dict of op arguments."""
     if isinstance(value, torch.Tensor):
@@ -314,7 +314,7 @@ class _Recorder(TorchDispatchMode):
             stride = tuple(int(s) for s in args[3]) if len(args) > 3 else (1, 1)
             if len(stride) == 1:
                 stride = (stride[0], stride[0])
-            op = _conv_kind(tuple(w.shape), groups, int(x.shape[1]))
+            op = conv_kind(int(x.shape[1]), groups, tuple(w.shape[2:]))
             macs = output.numel() * math.prod(w.shape[1:])
             first = x
         elif name in _LINEAR_OPS:
@@ -426,7 +426,7 @@ def _fast_conv(m: nn.Conv2d, x: torch.Tensor, name: str, rec: _Recorder) -> torc
     (kh, kw), (sh, sw), (ph, pw), (dh, dw) = m.kernel_size, m.stride, m.padding, m.dilation
     out = _new(x, (n, m.out_channels, _out_size(h, kh, sh, ph, dh, False), _out_size(w, kw, sw, pw, dw, False)))
     weights = _nbytes(m.weight) + (_nbytes(m.bias) if m.bias is not None else 0)
-    rec.add(name, _conv_kind(tuple(m.weight.shape), m.groups, x.shape[1]), tuple(x.shape), tuple(out.shape),
+    rec.add(name, conv_kind(int(x.shape[1]), m.groups, (kh, kw)), tuple(x.shape), tuple(out.shape),
             out.numel() * math.prod(m.weight.shape[1:]), 0, _nbytes(x) + weights, _nbytes(x), _nbytes(out),
             (kh, kw), (sh, sw), m.groups)
     return out
@@ -490,8 +490,7 @@ _FAST_LEAVES: dict[type, Any] = {
     ChannelShuffle: _fast_shuffle,
     nn.Conv2d: _fast_conv, nn.BatchNorm2d: _fast_bn, nn.Linear: _fast_linear,
     nn.MaxPool2d: _fast_pool, nn.AvgPool2d: _fast_pool, nn.AdaptiveAvgPool2d: _fast_pool,
-    **{cls: _fast_act for cls in (nn.ReLU, nn.ReLU6, nn.Hardswish, nn.Hardsigmoid, nn.SiLU, nn.Sigmoid, nn.PReLU,
-                                  nn.Tanh, nn.LeakyReLU)},
+    **{cls: _fast_act for cls in ACTIVATION_CLASSES if cls not in (nn.GELU, nn.ELU, nn.Hardtanh)},
 }
 
 
@@ -669,32 +668,32 @@ def _block_cost(layer: type[nn.Module], frozen_args: tuple, x_shape: tuple[int, 
 _BLOCKS_LOCK = threading.Lock()
 
 
-def _profile_blocks(blocks: list[Block], resolution: int, in_channels: int = 3) -> tuple[list[dict], dict]:
+def _profile_blocks(blocks: Sequence[Block], resolution: int, in_channels: int = 3) -> tuple[list[dict], dict]:
     """Rows and block input/output shapes of a Network described by ``blocks``, block by block.
 
-    A Network runs its blocks in sequence (registry.Network), so the net's ops are the concatenation of each
-    block's ops on the tensor the previous block produced. A block's cost depends only on its layer, its
-    arguments and its input shape, so each distinct (block, shape) is built and run once and remembered:
-    the repeats inside a stage cost nothing, and so does meeting them again in another configuration.
+    A Network runs its blocks in sequence (``registry.run_in_sequence``, the same function here, on shapes), so
+    the net's ops are the concatenation of each block's ops on the tensor the previous block produced. A block's
+    cost depends only on its layer, its arguments and its input shape(s), so each distinct (block, shape) is built
+    and run once and remembered: the repeats inside a stage cost nothing, and so does meeting them again in
+    another configuration.
     """
-    x_shape = (1, in_channels, resolution, resolution)
-    image_shape = x_shape
     rows: list[dict] = []
     io: dict[str, tuple] = {}
+
+    def cost(block: Block, x_shape: tuple[int, ...], image_shape: tuple[int, ...] | None = None) -> tuple[int, ...]:
+        try:
+            part, out_shape = _block_cost(block.layer, _freeze(dict(block.args)), x_shape, image_shape)
+        except RuntimeError as err:
+            raise ValueError(f"block {block.path} ({block.label}) cannot take a {x_shape[1]}×{x_shape[2]}×"
+                             f"{x_shape[3]} input: {str(err).splitlines()[0]}") from None
+        for row in part:
+            rows.append({**row, "name": f"{block.path}.{row['name']}" if row["name"] else block.path,
+                         "block": block.path})
+        io[block.path] = (x_shape, out_shape)
+        return out_shape
+
     with _BLOCKS_LOCK:
-        for block in blocks:
-            takes_image = getattr(block.layer, "takes_image", False)
-            try:
-                part, out_shape = _block_cost(block.layer, _freeze(dict(block.args)), x_shape,
-                                              image_shape if takes_image else None)
-            except RuntimeError as err:
-                raise ValueError(f"block {block.path} ({block.label}) cannot take a {x_shape[1]}×{x_shape[2]}×"
-                                 f"{x_shape[3]} input: {str(err).splitlines()[0]}") from None
-            for row in part:
-                rows.append({**row, "name": f"{block.path}.{row['name']}" if row["name"] else block.path,
-                             "block": block.path})
-            io[block.path] = (x_shape, out_shape)
-            x_shape = out_shape
+        run_in_sequence(((b, b.takes_image) for b in blocks), (1, in_channels, resolution, resolution), cost)
     return rows, io
 
 
@@ -703,6 +702,7 @@ def clear_caches() -> None:
     _cached_profile.cache_clear()
     _block_cost.cache_clear()
     _block_module.cache_clear()
+    _rows.cache_clear()
 
 
 _LAYER_FIELDS = tuple(f.name for f in fields(LayerCost))
@@ -716,8 +716,9 @@ def _layer_cost(values: dict[str, Any], stage: str) -> LayerCost:
     return row
 
 
-def _assemble_profile(rows: list[dict], io: dict[str, tuple], blocks: list[Block], params: int, resolution: int,
-                      name: str, knobs: dict[str, Any], dtype_bytes: int) -> Profile:
+def _assemble_profile(rows: list[dict], io: dict[str, tuple], blocks: Sequence[Block], params: int,
+                      resolution: int, name: str, knobs: dict[str, Any], dtype_bytes: int,
+                      config: Config | None = None) -> Profile:
     stage_of = {b.path: b.stage for b in blocks}
     layers = tuple(_layer_cost({k: r[k] for k in _LAYER_FIELDS if k != "stage"}, stage_of.get(r["block"], ""))
                    for r in rows)
@@ -739,11 +740,12 @@ def _assemble_profile(rows: list[dict], io: dict[str, tuple], blocks: list[Block
         macs=sum(r.macs for r in layers), elementwise=elementwise,
         activation_bytes=sum(r["out_bytes"] for r in rows),
         peak_activation_bytes=max((r["act_bytes"] for r in rows), default=0),
-        mem_bytes=sum(r.mem_bytes for r in layers), dtype_bytes=dtype_bytes, layers=layers, blocks=block_rows)
+        mem_bytes=sum(r.mem_bytes for r in layers), dtype_bytes=dtype_bytes, layers=layers, blocks=block_rows,
+        config=config, rows=tuple(blocks))
 
 
 def profile_model(model: nn.Module, resolution: int = 224, name: str = "", knobs: dict[str, Any] | None = None,
-                  in_channels: int = 3) -> Profile:
+                  in_channels: int = 3, config: Config | None = None) -> Profile:
     """Profile any ``model`` at a square ``resolution`` (batch 1) without touching its weights' values.
 
     Rows are attributed to the model's blocks: its ``Block`` rows for a lightnets ``Network``, else its
@@ -769,25 +771,7 @@ def profile_model(model: nn.Module, resolution: int = 224, name: str = "", knobs
     first_param = next(model.parameters(), None)
     return _assemble_profile(rows, io, blocks, sum(p.numel() for p in model.parameters()), resolution,
                              name or type(model).__name__, knobs or {},
-                             first_param.element_size() if first_param is not None else 4)
-
-
-def check_resolution(name: str, resolution: Any) -> int:
-    """``resolution`` as an int the model accepts, or ``ValueError`` saying what is allowed."""
-    model_spec = spec(name)
-    try:
-        value = int(resolution)
-        if value != float(resolution):
-            raise ValueError
-    except (TypeError, ValueError):
-        raise ValueError(f"resolution={resolution!r} is not allowed: it must be a whole number of pixels") from None
-    if not model_spec.min_resolution <= value <= MAX_RESOLUTION:
-        raise ValueError(f"resolution={value} is not allowed for {name}: it must be from "
-                         f"{model_spec.min_resolution} to {MAX_RESOLUTION} px")
-    return value
-
-
-MAX_RESOLUTION = 1024
+                             first_param.element_size() if first_param is not None else 4, config)
 
 
 @contextmanager
@@ -809,33 +793,42 @@ def _gc_paused() -> Iterator[None]:
 
 
 @functools.lru_cache(maxsize=512)
-def _cached_profile(name: str, resolution: int, knob_items: tuple[tuple[str, Any], ...]) -> Profile:
-    knobs = dict(knob_items)
-    rows = blocks(name, **knobs)
+def _cached_profile(config: Config) -> Profile:
+    rows = config.blocks
     with _gc_paused():
         try:
-            layer_rows, io = _profile_blocks(rows, resolution)
+            layer_rows, io = _profile_blocks(rows, config.resolution)
         except ValueError as err:
-            raise ValueError(f"{name} cannot run at {resolution}×{resolution} px: {err}") from None
-        return _assemble_profile(layer_rows, io, rows, sum(r["params"] for r in layer_rows), resolution, name,
-                                 knobs, 4)
+            raise ValueError(f"{config.name} cannot run at {config.resolution}×{config.resolution} px: {err}") from None
+        return _assemble_profile(layer_rows, io, rows, sum(r["params"] for r in layer_rows), config.resolution,
+                                 config.name, dict(config.knobs), 4, config)
 
 
-def profile(name_or_model: str | nn.Module, resolution: int | None = None, **knobs: Any) -> Profile:
-    """Cost profile of a registered model (by name, with knobs) or of any ``nn.Module``.
+def _config_at(config: Any, resolution: int) -> Config | None:
+    """A built model's configuration at the resolution it is profiled at (None if it has none there)."""
+    if not isinstance(config, Config):
+        return None
+    try:
+        return config.replace(resolution=resolution)
+    except ValueError:
+        return None
 
-    For a name, ``resolution`` defaults to the model's default and results are cached per configuration.
-    Raises ``ValueError`` for unknown models or knobs, disallowed values, or a resolution the net cannot take.
+
+def profile(target: Config | nn.Module, resolution: int | None = None) -> Profile:
+    """Cost profile of a configuration, or of any ``nn.Module`` at ``resolution`` (default 224) px.
+
+    A configuration's profile is cached (a slider move that comes back costs nothing). Raises ``ValueError``
+    when the net cannot run at that size, or for a resolution given beside a configuration (it has its own).
     """
-    if isinstance(name_or_model, nn.Module):
-        if knobs:
-            raise ValueError("knobs apply to a model name, not to an already built model")
-        return profile_model(name_or_model, 224 if resolution is None else int(resolution),
-                             name=getattr(name_or_model, "name", ""), knobs=getattr(name_or_model, "knobs", {}))
-    model_spec = spec(name_or_model)
-    full = model_spec.validate(knobs)
-    res = check_resolution(name_or_model, model_spec.resolution(full) if resolution is None else resolution)
-    return _cached_profile(name_or_model, res, tuple(sorted(full.items())))
+    if isinstance(target, Config):
+        if resolution is not None:
+            raise ValueError("a configuration carries its resolution: use config.replace(resolution=…)")
+        return _cached_profile(target)
+    if isinstance(target, nn.Module):
+        res = 224 if resolution is None else int(resolution)
+        return profile_model(target, res, name=getattr(target, "name", ""), knobs=getattr(target, "knobs", {}),
+                             config=_config_at(getattr(target, "config", None), res))
+    raise ValueError(f"profile needs a lightnets.config(...) or an nn.Module, not {type(target).__name__}")
 
 
 def iter_convs(p: Profile) -> Iterator[LayerCost]:

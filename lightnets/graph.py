@@ -16,7 +16,6 @@ import html
 import re
 import threading
 import zlib
-from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -26,10 +25,12 @@ import torch.fx
 import torch.utils._pytree
 from torch import nn
 
-from lightnets.cost import CONV_KINDS, MetaBuild, Profile, profile
+from lightnets.cost import MetaBuild, profile
 from lightnets.figures.style import OP_COLORS
 from lightnets.layers import ChannelShuffle
-from lightnets.registry import Block, assemble, blocks, spec
+from lightnets.ops import ACTIVATION_CLASSES, CONV_KINDS, activation_label, conv_kind
+from lightnets.formatting import knob_text
+from lightnets.registry import Block, Config, assemble
 
 FONT = "Helvetica,Arial,sans-serif"
 _WHITE = "#ffffff"
@@ -105,11 +106,6 @@ def wrap_label(text: str, width: int = 40) -> str:
     return ",\n".join(lines)
 
 
-def _canonical(name: str, resolution: int | None, knobs: Mapping[str, Any]) -> Profile:
-    """Validate everything once (model, knobs, resolution) through the cached profile."""
-    return profile(name, resolution, **knobs)
-
-
 # --------------------------------------------------------------------------------------------------
 # the whole network
 
@@ -132,14 +128,13 @@ class GraphNode:
         return len(self.paths)
 
 
-def block_nodes(name: str, resolution: int | None = None, **knobs: Any) -> list[GraphNode]:
-    """The nodes of ``block_graph``: ``blocks(name)`` rows with consecutive identical rows folded."""
-    prof = _canonical(name, resolution, knobs)
-    rows = blocks(name, **prof.knobs)
+def block_nodes(config: Config) -> list[GraphNode]:
+    """The nodes of ``block_graph``: the profile's rows with consecutive identical rows folded."""
+    prof = profile(config)
     shapes = {b.path: (b.input_shape, b.output_shape) for b in prof.blocks}
     nodes: list[GraphNode] = []
     previous: Block | None = None
-    for row in rows:
+    for row in prof.rows:
         shape_in, shape_out = shapes[row.path]
         if (previous is not None and nodes and row.layer is previous.layer and dict(row.args) == dict(previous.args)
                 and row.stage == previous.stage and (shape_in, shape_out) == (nodes[-1].input_shape,
@@ -147,13 +142,9 @@ def block_nodes(name: str, resolution: int | None = None, **knobs: Any) -> list[
             nodes[-1] = replace(nodes[-1], paths=nodes[-1].paths + (row.path,))
         else:
             nodes.append(GraphNode(row.path, (row.path,), row.label, row.kind, row.stage, shape_in, shape_out,
-                                   bool(getattr(row.layer, "takes_image", False))))
+                                   row.takes_image))
         previous = row
     return nodes
-
-
-def _knob_text(knobs: Mapping[str, Any]) -> str:
-    return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in knobs.items())
 
 
 def _legend(kinds: list[str]) -> str:
@@ -175,25 +166,19 @@ def _digraph(name: str, title: str) -> graphviz.Digraph:
     )
 
 
-def block_graph(name: str, resolution: int | None = None, **knobs: Any) -> str:
+@functools.lru_cache(maxsize=128)
+def block_graph(config: Config) -> str:
     """DOT text of the whole network: input → stem → stages → head → output.
 
     One node per block row (identical consecutive rows folded into "× n"), labelled with ``Block.label``,
-    filled by ``Block.kind`` (legend included) and grouped by stage; edges carry the tensor shape C×H×W at
-    ``resolution`` (the model's default when None). ``ValueError`` for unknown models, knobs or resolutions.
+    filled by ``Block.kind`` (legend included) and grouped by stage; edges carry the tensor shape C×H×W at the
+    configuration's resolution. ``ValueError`` when the net cannot run at that size.
     """
-    prof = _canonical(name, resolution, knobs)
-    return _block_graph_dot(name, prof.resolution, tuple(sorted(prof.knobs.items())))
-
-
-@functools.lru_cache(maxsize=128)
-def _block_graph_dot(name: str, resolution: int, knob_items: tuple[tuple[str, Any], ...]) -> str:
-    knobs = dict(knob_items)
-    nodes = block_nodes(name, resolution, **knobs)
-    model_spec = spec(name)
+    resolution = config.resolution
+    nodes = block_nodes(config)
     # short lines: the widest element sets the drawing's width, and a wide drawing is scaled down to fit the page
-    title = f"{model_spec.title}, input {resolution}×{resolution}\n" + wrap_label(_knob_text(knobs), 36)
-    dot = _digraph(name, title)
+    title = f"{config.spec.title}, input {resolution}×{resolution}\n" + wrap_label(knob_text(config.knobs), 36)
+    dot = _digraph(config.name, title)
     image_shape = (1, 3, resolution, resolution)
     dot.node("__input__", _dot_text(f"input image\n{shape_text(image_shape)}"), shape="box", style="filled",
              fillcolor=_WHITE)
@@ -283,19 +268,10 @@ class InnerGraph:
         return [self.node(e.tail) for e in self.edges if e.head == node_id]
 
 
-_ACT_NAMES: dict[type, str] = {
-    nn.ReLU: "ReLU", nn.ReLU6: "ReLU6", nn.Hardswish: "h-swish", nn.Hardsigmoid: "h-sigmoid", nn.SiLU: "swish",
-    nn.Sigmoid: "sigmoid", nn.PReLU: "PReLU", nn.Tanh: "tanh", nn.GELU: "GELU", nn.LeakyReLU: "leaky ReLU",
-    nn.ELU: "ELU",
-}
-_ACT_FUNCTIONS = {"relu": "ReLU", "relu_": "ReLU", "relu6": "ReLU6", "hardswish": "h-swish",
-                  "hardsigmoid": "h-sigmoid", "sigmoid": "sigmoid", "sigmoid_": "sigmoid", "silu": "swish",
-                  "prelu": "PReLU", "hardtanh": "hardtanh", "tanh": "tanh", "gelu": "GELU", "leaky_relu": "leaky ReLU",
-                  "elu": "ELU"}
 # treated as single operators when tracing (everything else from torch.nn is a leaf by fx's own rule)
 _LEAVES: tuple[type, ...] = (nn.Conv2d, nn.Linear, nn.BatchNorm2d, nn.BatchNorm1d, nn.MaxPool2d, nn.AvgPool2d,
                              nn.AdaptiveAvgPool2d, nn.Dropout, nn.Flatten, nn.Identity, nn.Upsample,
-                             ChannelShuffle, *_ACT_NAMES)
+                             ChannelShuffle, *ACTIVATION_CLASSES)
 # names of module attributes too generic to say anything on a node
 _GENERIC_ROLES = {"conv", "block", "layers", "layer", "body", "features", "module", "op", "ops", "seq", "main"}
 _TRANSPARENT = "transparent"
@@ -362,13 +338,13 @@ def _conv_label(m: nn.Conv2d, in_shape: tuple[int, ...], pooled: bool) -> tuple[
     cin, cout, g = m.in_channels, m.out_channels, m.groups
     if (kh, kw) == (1, 1) and g == 1 and pooled and _spatial_one(in_shape):
         return "pointwise", f"FC {cin}→{cout}"  # a 1×1 conv on a 1×1 map, as in squeeze-excite
-    if g == 1:
-        op = "pointwise" if (kh, kw) == (1, 1) else "dense"
+    op = conv_kind(cin, g, (kh, kw))
+    if op in ("pointwise", "dense"):
         text = f"{'PW' if op == 'pointwise' else 'conv'} {kh}×{kw}, {cin}→{cout}"
-    elif g == cin and cout % cin == 0:
-        op, text = "depthwise", f"DW {kh}×{kw}, {cout}"
+    elif op == "depthwise":
+        text = f"DW {kh}×{kw}, {cout}"
     else:
-        op, text = "group", f"GConv {kh}×{kw}, g={g}, {cin}→{cout}"
+        text = f"GConv {kh}×{kw}, g={g}, {cin}→{cout}"
     if m.stride != (1, 1):
         text += f", s{m.stride[0]}" if m.stride[0] == m.stride[1] else f", s{m.stride[0]}×{m.stride[1]}"
     if m.dilation != (1, 1):
@@ -394,8 +370,9 @@ def _module_op(m: nn.Module, in_shape: tuple[int, ...], out_shape: tuple[int, ..
         return "linear", f"FC {m.in_features}→{m.out_features}"
     if isinstance(m, (nn.BatchNorm2d, nn.BatchNorm1d)):
         return "bn", "BN"
-    if type(m) in _ACT_NAMES:
-        return "act", _ACT_NAMES[type(m)]
+    label = activation_label(m)
+    if label is not None:
+        return "act", label
     if isinstance(m, (nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d)):
         return "pool", _pool_label(m, out_shape)
     if isinstance(m, ChannelShuffle):
@@ -453,8 +430,9 @@ def _function_op(n: torch.fx.Node, values: dict[str, Any], pooled: set[str]) -> 
         return "pool", "global avg pool" if _spatial_one(tuple(value.shape)) else "avg pool"
     if name in ("avg_pool2d", "max_pool2d"):
         return "pool", _functional_pool_label(n, name)
-    if name in _ACT_FUNCTIONS:
-        return "act", _ACT_FUNCTIONS[name]
+    label = activation_label(name)
+    if label is not None:
+        return "act", label
     if name in ("flatten", "view", "reshape", "squeeze", "unsqueeze"):
         return "other", "flatten" if value.dim() == 2 else "reshape"
     if name in ("pad", "tf_same_pad", "constant_pad_nd"):
@@ -670,28 +648,19 @@ def _fallback(path: str, label: str, kind: str, input_shapes: tuple[tuple[int, .
     return InnerGraph(path, label, kind, tuple(nodes), tuple(edges), traced=False, note=note)
 
 
-def _find_block(name: str, block_path: str, knobs: Mapping[str, Any]) -> Block:
-    rows = blocks(name, **knobs)
-    for row in rows:
-        if row.path == block_path:
-            return row
-    raise ValueError(f"{name} has no block {block_path!r}; its blocks are: {', '.join(r.path for r in rows)}")
-
-
-def block_inner_data(name: str, block_path: str, resolution: int | None = None, **knobs: Any) -> InnerGraph:
-    """The inside of block ``block_path`` of ``name`` at these knobs and resolution, as nodes and edges."""
-    prof = _canonical(name, resolution, knobs)
-    return _inner(name, block_path, prof.resolution, tuple(sorted(prof.knobs.items())))
-
-
 @functools.lru_cache(maxsize=512)
-def _inner(name: str, block_path: str, resolution: int, knob_items: tuple[tuple[str, Any], ...]) -> InnerGraph:
-    knobs = dict(knob_items)
-    block = _find_block(name, block_path, knobs)
-    cost = next(b for b in profile(name, resolution, **knobs).blocks if b.path == block_path)
+def block_inner_data(config: Config, block_path: str) -> InnerGraph:
+    """The inside of block ``block_path`` of a configuration, as nodes and edges (``ValueError`` naming the
+    valid paths for an unknown one)."""
+    prof = profile(config)
+    index = next((i for i, row in enumerate(prof.rows) if row.path == block_path), None)
+    if index is None:
+        raise ValueError(f"{config.name} has no block {block_path!r}; its blocks are: "
+                         f"{', '.join(r.path for r in prof.rows)}")
+    block, cost = prof.rows[index], next(b for b in prof.blocks if b.path == block_path)
     shapes: tuple[tuple[int, ...], ...] = (cost.input_shape,)
-    if getattr(block.layer, "takes_image", False):
-        shapes += ((1, 3, resolution, resolution),)
+    if block.takes_image:
+        shapes += ((1, 3, config.resolution, config.resolution),)
     try:
         with MetaBuild():
             module = block.make()
@@ -731,51 +700,51 @@ def inner_dot(inner: InnerGraph, title: str = "") -> str:
     return dot.source
 
 
-def block_inner_graph(name: str, block_path: str, resolution: int | None = None, **knobs: Any) -> str:
-    """DOT text of the inside of one block, with its real channel counts and shapes at these knobs.
+def block_inner_graph(config: Config, block_path: str) -> str:
+    """DOT text of the inside of one block, with its real channel counts and shapes in this configuration.
 
     Traced from the built block with torch.fx (conv → BN → act chains collapsed; add, concat, split, shuffle,
     pool and scale shown); a block that cannot be traced is drawn as one node. ``ValueError`` naming the valid
     paths for an unknown ``block_path``.
     """
-    return inner_dot(block_inner_data(name, block_path, resolution, **knobs))
+    return inner_dot(block_inner_data(config, block_path))
 
 
 # --------------------------------------------------------------------------------------------------
 # choices and summary
 
 
-def block_choices(name: str, resolution: int | None = None, **knobs: Any) -> list[tuple[str, str]]:
+def block_choices(config: Config) -> list[tuple[str, str]]:
     """(path, label) of the blocks worth drawing inside, in network order: the first block of every distinct
-    configuration whose inside has more than one operator."""
-    prof = _canonical(name, resolution, knobs)
+    block configuration whose inside has more than one operator."""
+    return list(_block_choices(config))
+
+
+@functools.lru_cache(maxsize=256)
+def _block_choices(config: Config) -> tuple[tuple[str, str], ...]:
     seen: list[tuple[type, dict]] = []
     out: list[tuple[str, str]] = []
-    for row in blocks(name, **prof.knobs):
+    for row in profile(config).rows:
         key = (row.layer, dict(row.args))
         if key in seen:
             continue
         seen.append(key)
-        inner = block_inner_data(name, row.path, prof.resolution, **prof.knobs)
+        inner = block_inner_data(config, row.path)
         # a reshape is not an operator worth a drawing (global pool → flatten is one step)
         inside = [n for n in inner.nodes if n.op not in ("input", "output") and n.label not in ("flatten", "reshape")]
         if len(inside) > 1 or (not inner.traced and not row.layer.__module__.startswith("torch.")):
             out.append((row.path, row.label))
-    return out
-
-
-def model_summary(name: str, resolution: int | None = None, **knobs: Any) -> str:
-    """The torchinfo summary of the built model (run on meta tensors, so it takes well under a second)."""
-    prof = _canonical(name, resolution, knobs)
-    return _summary(name, prof.resolution, tuple(sorted(prof.knobs.items())))
+    return tuple(out)
 
 
 @functools.lru_cache(maxsize=64)
-def _summary(name: str, resolution: int, knob_items: tuple[tuple[str, Any], ...]) -> str:
+def model_summary(config: Config) -> str:
+    """The torchinfo summary of the built model (run on meta tensors, so it takes well under a second)."""
     import torchinfo  # imported here: it is only needed for this text
 
     with MetaBuild():
-        model = assemble(blocks(name, **dict(knob_items)))
+        model = assemble(config.blocks)
+    resolution = config.resolution
     stats = torchinfo.summary(model, input_size=(1, 3, resolution, resolution), device="meta", verbose=0, depth=4,
                               col_names=("input_size", "output_size", "num_params", "mult_adds"),
                               row_settings=("var_names",), mode="eval")

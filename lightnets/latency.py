@@ -50,6 +50,8 @@ import torch.utils._pytree as pytree
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from lightnets.registry import Config, Network, build
+
 # One lock for the whole process: the thread count and the CPU itself are shared by every session.
 _LOCK = threading.RLock()
 
@@ -221,54 +223,39 @@ def _sync(device: torch.device) -> None:
 
 
 # --------------------------------------------------------------------------------------------------
-# models by name, cached per configuration
-
-
-def _knob_items(name: str, knobs: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
-    from lightnets.registry import spec
-
-    return tuple(sorted(spec(name).validate(knobs).items()))
+# models of a configuration, cached
 
 
 @functools.lru_cache(maxsize=8)
-def _built(name: str, knob_items: tuple[tuple[str, Any], ...], device: str) -> nn.Module:
-    from lightnets.registry import build
-
-    return build(name, **dict(knob_items)).eval().to(device)
+def _built(architecture: Config, device: str) -> nn.Module:
+    return build(architecture).eval().to(device)
 
 
 @functools.lru_cache(maxsize=8)
-def _deployed(name: str, knob_items: tuple[tuple[str, Any], ...], device: str, resolution: int,
-              batch: int) -> nn.Module:
-    return optimize_for_inference(_built(name, knob_items, device), resolution=resolution, batch=batch)
+def _deployed(architecture: Config, device: str, resolution: int, batch: int) -> nn.Module:
+    return optimize_for_inference(_built(architecture, device), resolution=resolution, batch=batch)
 
 
-def _resolve(model_or_name: nn.Module | str, resolution: int | None, knobs: dict[str, Any], device: torch.device,
-             optimized: bool, batch: int) -> tuple[nn.Module, str, dict[str, Any], int]:
-    """(model on ``device``, display name, knobs, resolution) for a name or a module."""
-    if isinstance(model_or_name, str):
-        from lightnets.cost import check_resolution
-        from lightnets.registry import spec
-
-        items = _knob_items(model_or_name, knobs)
-        model_spec = spec(model_or_name)
-        res = check_resolution(model_or_name, model_spec.resolution(dict(items)) if resolution is None
-                               else resolution)
+def _resolve(target: Config | nn.Module, resolution: int | None, device: torch.device, optimized: bool,
+             batch: int) -> tuple[nn.Module, str, dict[str, Any], int]:
+    """(model on ``device``, display name, knobs, resolution) for a configuration or a module."""
+    if isinstance(target, Config):
+        if resolution is not None:
+            raise ValueError("a configuration carries its resolution: use config.replace(resolution=…)")
+        res = target.resolution
         if optimized:
-            model = _deployed(model_or_name, items, str(device), res, batch)
+            model = _deployed(target.architecture, str(device), res, batch)
         else:
-            model = _built(model_or_name, items, str(device))
-        return model, model_or_name, dict(items), res
-    if not isinstance(model_or_name, nn.Module):
-        raise ValueError(f"expected a model name or an nn.Module, got {type(model_or_name).__name__}")
-    if knobs:
-        raise ValueError(f"knobs ({', '.join(sorted(knobs))}) apply to a model name, not to a built model")
+            model = _built(target.architecture, str(device))
+        return model, target.name, dict(target.knobs), res
+    if not isinstance(target, nn.Module):
+        raise ValueError(f"expected a lightnets.config(...) or an nn.Module, got {type(target).__name__}")
     res = _check_int("resolution", 224 if resolution is None else resolution, 8, 4096)
-    model = model_or_name
+    model = target
     if optimized and not isinstance(model, DeployedModel):
         model = optimize_for_inference(model, resolution=res, batch=batch)
-    return model, getattr(model_or_name, "name", "") or type(model_or_name).__name__, \
-        dict(getattr(model_or_name, "knobs", {}) or {}), res
+    return model, getattr(target, "name", "") or type(target).__name__, \
+        dict(getattr(target, "knobs", {}) or {}), res
 
 
 def _param_device(model: nn.Module) -> torch.device | None:
@@ -351,14 +338,14 @@ def _cuda_graph(model: nn.Module, x: torch.Tensor) -> tuple[Callable[[], None], 
     return graph.replay, out
 
 
-def measure_latency(model_or_name: nn.Module | str, resolution: int | None = 224, batch: int = 1,
+def measure_latency(target: Config | nn.Module, resolution: int | None = None, batch: int = 1,
                     threads: int | None = None, device: str = "cpu", *, optimized: bool = False,
                     cuda_graph: bool = False, budget_s: float = 2.0, min_runs: int = 5, max_runs: int = 5000,
-                    precision: float = 0.01, **knobs: Any) -> LatencyResult:
-    """Median latency of one forward pass (batch ``batch``, ``resolution``² px) and its spread.
+                    precision: float = 0.01) -> LatencyResult:
+    """Median latency of one forward pass (batch ``batch``) and its spread.
 
-    ``model_or_name`` is a registered name (built with ``knobs``, random weights, cached per configuration;
-    ``resolution=None`` takes the model's own) or any ``nn.Module`` taking a 3-channel image. ``threads``
+    ``target`` is a configuration (built with random weights, cached; timed at its resolution) or any
+    ``nn.Module`` taking a 3-channel image (at ``resolution``² px, default 224). ``threads``
     defaults to the process's current intra-op thread count. ``optimized`` times the deployment mode
     (``optimize_for_inference``); ``cuda_graph`` replays a captured CUDA graph (``device="cuda"`` only).
     Timing stops after ``budget_s`` seconds (warm-up included, at least ``min_runs`` runs) or once the median is
@@ -370,9 +357,9 @@ def measure_latency(model_or_name: nn.Module | str, resolution: int | None = 224
     if cuda_graph and dev.type != "cuda":
         raise ValueError("cuda_graph=True needs device='cuda': CUDA graphs exist only on NVIDIA GPUs")
     with _exclusive(threads) as used:
-        model, name, full_knobs, res = _resolve(model_or_name, resolution, knobs, dev, optimized, batch)
+        model, name, full_knobs, res = _resolve(target, resolution, dev, optimized, batch)
         where = _param_device(model)
-        if where is not None and where != dev and not isinstance(model_or_name, str):
+        if where is not None and where != dev and not isinstance(target, Config):
             raise ValueError(f"the model's weights are on {where}, not on {dev}; move it with .to({str(dev)!r})")
         x = torch.randn(batch, 3, res, res, device=dev)
         with _evaluating(model), torch.inference_mode():
@@ -610,9 +597,9 @@ class LayerLatency:
         return {kind: (m / macs if macs else 0.0, t / total if total else 0.0) for kind, (m, t) in kinds.items()}
 
 
-def layer_latency(model_or_name: nn.Module | str, resolution: int | None = 224, batch: int = 1,
+def layer_latency(target: Config | nn.Module, resolution: int | None = None, batch: int = 1,
                   threads: int | None = None, device: str = "cpu", *, optimized: bool = False,
-                  budget_s: float = 1.5, min_runs: int = 3, end_to_end: bool = True, **knobs: Any) -> LayerLatency:
+                  budget_s: float = 1.5, min_runs: int = 3, end_to_end: bool = True) -> LayerLatency:
     """Time of every operator of ``lightnets.profile``'s rows, measured in place in real forward passes.
 
     Method: the network runs under a dispatch mode that reads a clock just before and just after each ATen
@@ -628,10 +615,9 @@ def layer_latency(model_or_name: nn.Module | str, resolution: int | None = 224, 
     from lightnets.cost import profile
 
     with _exclusive(threads) as used:
-        model, name, full_knobs, res = _resolve(model_or_name, resolution, knobs, dev, optimized, batch)
-        base = model_or_name if isinstance(model_or_name, nn.Module) else None
-        prof = profile(model_or_name, res, **knobs) if base is None else profile(
-            base.eager if isinstance(base, DeployedModel) else base, res)
+        model, name, full_knobs, res = _resolve(target, resolution, dev, optimized, batch)
+        prof = profile(target) if isinstance(target, Config) else profile(
+            target.eager if isinstance(target, DeployedModel) else target, res)
         x = torch.randn(batch, 3, res, res, device=dev)
         calls, runs = _clocked_runs(model, x, dev, float(budget_s), min_runs)
         medians = [statistics.median(col) for col in zip(*runs)]
@@ -816,10 +802,10 @@ class LatencyPrediction:
         return (self.predicted_ms - measured_ms) / measured_ms
 
 
-def predict_latency(model_or_name: nn.Module | str, resolution: int | None = 224, batch: int = 1,
+def predict_latency(target: Config | nn.Module, resolution: int | None = None, batch: int = 1,
                     threads: int | None = None, device: str = "cpu", *, optimized: bool = False,
-                    table: LatencyTable | None = None, save: bool = True, refresh: bool = False,
-                    **knobs: Any) -> LatencyPrediction:
+                    table: LatencyTable | None = None, save: bool = True, refresh: bool = False
+                    ) -> LatencyPrediction:
     """Predicted latency from the per-device lookup table, timing (and storing) only operators it lacks.
 
     The network runs once to list its operator calls; each call not yet in the table is timed alone on random
@@ -834,7 +820,7 @@ def predict_latency(model_or_name: nn.Module | str, resolution: int | None = 224
         threads = _check_int("threads", threads, 1, MAX_THREADS)
     dev = _check_device(device)
     with _exclusive(threads) as used:
-        model, name, _, res = _resolve(model_or_name, resolution, knobs, dev, optimized, batch)
+        model, name, _, res = _resolve(target, resolution, dev, optimized, batch)
         where = device_name(dev)
         if table is None:
             table = LatencyTable.load(where, used)
@@ -868,8 +854,6 @@ def predict_latency(model_or_name: nn.Module | str, resolution: int | None = 224
 
 def _runs_in_order(module: nn.Module) -> bool:
     """True if ``module`` feeds each child's output to the next child only (a plain Sequential chain)."""
-    from lightnets.registry import Network
-
     return type(module).forward is nn.Sequential.forward or isinstance(module, Network)
 
 
@@ -998,6 +982,7 @@ class DeployedModel(nn.Module):
         self.steps = steps
         self.name = getattr(eager, "name", "")
         self.knobs = getattr(eager, "knobs", {})
+        self.config = getattr(eager, "config", None)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.scripted is not None and tuple(x.shape) == self.example_shape:
@@ -1074,3 +1059,65 @@ def optimize_for_inference(model: nn.Module, *, backend: str = "auto", resolutio
                 diff = float((out - expected).abs().max())
                 raise RuntimeError(f"the {what} model's outputs differ from the eager model's by up to {diff:.2e}")
     return deployed
+
+
+# --------------------------------------------------------------------------------------------------
+# everything the Latency page shows, in one go
+
+
+@dataclass(frozen=True)
+class LatencyReport:
+    """One configuration timed four ways on this machine: eager, deployment mode (optional), every operator in
+    place, and the lookup-table prediction."""
+
+    config: Config
+    eager: LatencyResult
+    optimized: LatencyResult | None
+    layers: LayerLatency
+    prediction: LatencyPrediction
+    measured_at: float  # time.time() when the report was finished
+
+    @property
+    def results(self) -> list[LatencyResult]:
+        return [self.eager] + ([self.optimized] if self.optimized is not None else [])
+
+    @property
+    def speedup(self) -> float | None:
+        """How many times faster deployment mode runs than eager PyTorch."""
+        return None if self.optimized is None else self.optimized.speedup_over(self.eager)
+
+
+def latency_report(config: Config, threads: int | None = None, batch: int = 1, deploy: bool = True,
+                   refresh: bool = False, progress: Callable[[float, str], None] | None = None) -> LatencyReport:
+    """Measure ``config`` for the Latency page: eager (and, with ``deploy``, deployment mode), per-operator time
+    and the lookup-table prediction (``refresh`` times its entries again).
+
+    The whole report is one measurement: it holds the process-wide lock from the first run to the last, so two
+    reports never interleave. ``progress(fraction, text)`` is told before each step.
+    """
+    steps = ["eager latency", "deployment mode (tracing takes a few seconds the first time)", "per-layer time",
+             "lookup table (first time: every new op is timed alone)"]
+    if not deploy:
+        steps.pop(1)
+    done = 0
+
+    def advance() -> None:
+        nonlocal done
+        if progress is not None:
+            progress(done / len(steps), f"measuring {steps[done]} …")
+        done += 1
+
+    with _LOCK:
+        advance()
+        eager = measure_latency(config, batch=batch, threads=threads, budget_s=2.0)
+        optimized = None
+        if deploy:
+            advance()
+            optimized = measure_latency(config, batch=batch, threads=threads, optimized=True, budget_s=2.0)
+        advance()
+        layers = layer_latency(config, batch=batch, threads=threads, budget_s=1.5, end_to_end=False)
+        advance()
+        prediction = predict_latency(config, batch=batch, threads=threads, refresh=refresh)
+    if progress is not None:
+        progress(1.0, "done")
+    return LatencyReport(config, eager, optimized, layers, prediction, time.time())

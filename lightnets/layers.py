@@ -14,6 +14,8 @@ import torch
 import torch.fx
 from torch import nn
 
+from lightnets.ops import ACTIVATION_LABELS, conv_word, make_act
+
 # --------------------------------------------------------------------------------------------------
 # small helpers
 
@@ -29,32 +31,6 @@ def make_divisible(value: float, divisor: int = 8, min_value: int | None = None)
     if rounded < 0.9 * value:
         rounded += divisor
     return rounded
-
-
-ACTIVATIONS: dict[str, type[nn.Module]] = {
-    "relu": nn.ReLU,
-    "relu6": nn.ReLU6,
-    "hswish": nn.Hardswish,
-    "hsigmoid": nn.Hardsigmoid,
-    "swish": nn.SiLU,
-    "sigmoid": nn.Sigmoid,
-}
-
-ACT_LABELS = {"relu": "ReLU", "relu6": "ReLU6", "hswish": "h-swish", "hsigmoid": "h-sigmoid",
-              "swish": "swish", "sigmoid": "sigmoid", "prelu": "PReLU"}
-
-
-def make_act(name: str, channels: int | None = None) -> nn.Module:
-    """An activation module by name; ``prelu`` needs ``channels`` (one slope per channel)."""
-    if name == "prelu":
-        if channels is None:
-            raise ValueError("prelu needs a channel count")
-        return nn.PReLU(channels)
-    if name not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}; known: {', '.join(sorted(ACTIVATIONS))}, prelu")
-    if name in ("sigmoid",):
-        return ACTIVATIONS[name]()
-    return ACTIVATIONS[name](inplace=True)
 
 
 def _pair(value: int | tuple[int, int]) -> tuple[int, int]:
@@ -96,16 +72,10 @@ class ConvBNAct(nn.Sequential):
     @classmethod
     def describe(cls, in_ch: int, out_ch: int, kernel: int | tuple[int, int] = 3, stride: int = 1,
                  groups: int = 1, act: str | None = "relu", **_: Any) -> str:
-        if groups == in_ch == out_ch and groups > 1:
-            what = "depthwise conv"
-        elif groups > 1:
-            what = f"group conv g={groups}"
-        else:
-            what = "conv"
-        text = f"{what} {_kernel_text(kernel)}, {out_ch}"
+        text = f"{conv_word(in_ch, groups)} {_kernel_text(kernel)}, {out_ch}"
         if stride != 1:
             text += f", s{stride}"
-        return text + (f", BN, {ACT_LABELS[act]}" if act else ", BN")
+        return text + (f", BN, {ACTIVATION_LABELS[act]}" if act else ", BN")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -135,7 +105,7 @@ class SqueezeExcite(nn.Module):
 
     @classmethod
     def describe(cls, channels: int, squeeze_channels: int, gate: str = "hsigmoid", **_: Any) -> str:
-        return f"SE {channels}→{squeeze_channels}→{channels}, {ACT_LABELS[gate]}"
+        return f"SE {channels}→{squeeze_channels}→{channels}, {ACTIVATION_LABELS[gate]}"
 
 
 def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
@@ -161,6 +131,7 @@ class ChannelShuffle(nn.Module):
     """``channel_shuffle`` as a (parameter-free) module, so graphs and cost tables see it by name."""
 
     kind = "shuffle"
+    concepts = ("shuffle",)
 
     def __init__(self, groups: int) -> None:
         super().__init__()
@@ -185,6 +156,7 @@ class Fire(nn.Module):
     """
 
     kind = "fire"
+    concepts = ("fire",)
 
     def __init__(self, in_ch: int, squeeze: int, expand1x1: int, expand3x3: int) -> None:
         super().__init__()
@@ -250,6 +222,7 @@ class InvertedResidual(nn.Module):
         super().__init__()
         hidden = int(round(in_ch * expand_ratio))
         self.use_res_connect = stride == 1 and in_ch == out_ch
+        self.concepts = ("inverted", "linear" if linear_bottleneck else "not_linear")
         layers: list[nn.Module] = []
         if expand_ratio != 1:
             layers.append(ConvBNAct(in_ch, hidden, 1, act=act))
@@ -281,6 +254,7 @@ class MobileNetV3Block(nn.Module):
     """
 
     kind = "bneck"
+    concepts = ("inverted", "linear")
 
     def __init__(self, in_ch: int, exp_ch: int, out_ch: int, kernel: int, stride: int, se: bool,
                  act: str) -> None:
@@ -303,7 +277,7 @@ class MobileNetV3Block(nn.Module):
     def describe(cls, in_ch: int, exp_ch: int, out_ch: int, kernel: int, stride: int, se: bool,
                  act: str) -> str:
         return (f"bneck k{kernel}, exp {exp_ch}, {out_ch}, s{stride}"
-                + (", SE" if se else "") + f", {ACT_LABELS[act]}")
+                + (", SE" if se else "") + f", {ACTIVATION_LABELS[act]}")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -325,6 +299,7 @@ class ShuffleV1Unit(nn.Module):
                  shuffle: bool = True, mid_ch: int | None = None) -> None:
         super().__init__()
         self.stride = stride
+        self.concepts = ("no_shuffle",) if groups > 1 and not shuffle else ()
         mid_ch = out_ch // 4 if mid_ch is None else mid_ch
         branch_out = out_ch - in_ch if stride == 2 else out_ch
         self.gconv1 = ConvBNAct(in_ch, mid_ch, 1, groups=groups if first_group_conv else 1, act="relu")
@@ -355,6 +330,7 @@ class ShuffleV2Unit(nn.Module):
     """
 
     kind = "shuffle v2 unit"
+    concepts = ("split", "shuffle")
 
     def __init__(self, in_ch: int, out_ch: int, stride: int) -> None:
         super().__init__()

@@ -21,7 +21,7 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 from torch import nn
 
-from lightnets.registry import DATA_DIR, IMAGENET_PREPROCESS, Network, Preprocess, spec
+from lightnets.registry import DATA_DIR, IMAGENET_PREPROCESS, MAX_RESOLUTION, Config, Network, Preprocess
 from lightnets.uploads import read_limited
 
 MAX_IMAGE_BYTES = 20 * 2**20  # Streamlit's uploader for images is set to the same 20 MB
@@ -29,7 +29,6 @@ MAX_IMAGE_PIXELS = 50_000_000  # a 50-megapixel photo decodes to 150 MB; anythin
 MIN_IMAGE_SIDE = 16  # below this there is nothing left to classify
 FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF")  # JPEG's plugin also opens MPO, the multi-picture JPEG of cameras
 FORMAT_NAMES = "JPEG, PNG, WebP, BMP or GIF"
-MAX_RESOLUTION = 1024
 SAMPLES_DIR = DATA_DIR / "samples"
 
 _RESAMPLE = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC,
@@ -132,12 +131,12 @@ def imagenet_labels() -> tuple[str, ...]:
 def preprocess_for(model: nn.Module, resolution: int | None = None) -> tuple[Preprocess, int]:
     """The input recipe of ``model``'s weights, scaled to ``resolution`` (default: the model's own size)."""
     base = getattr(model, "preprocess", None)
-    name = getattr(model, "name", None)
-    model_spec = spec(name) if isinstance(name, str) else None
+    config = getattr(model, "config", None)
+    model_spec = config.spec if isinstance(config, Config) else None
     if base is None:
         base = model_spec.preprocess if model_spec is not None else IMAGENET_PREPROCESS
     if resolution is None:
-        resolution = model_spec.resolution(getattr(model, "knobs", {})) if model_spec is not None else base.crop
+        resolution = config.own_resolution if isinstance(config, Config) else base.crop
     low = model_spec.min_resolution if model_spec is not None else 32
     if isinstance(resolution, bool) or not isinstance(resolution, (int, np.integer)) or not (
             low <= resolution <= MAX_RESOLUTION):
@@ -187,33 +186,33 @@ class Prediction:
 
 
 @functools.lru_cache(maxsize=4)
-def _published(name: str, knob_items: tuple[tuple[str, Any], ...]) -> nn.Module:
+def _published(architecture: Config) -> nn.Module:
     from lightnets.weights import load_weights
 
-    return load_weights(name, **dict(knob_items))
+    return load_weights(architecture)
 
 
-def pretrained_model(name: str, **knobs: Any) -> nn.Module:
-    """``load_weights(name, **knobs)``, kept in memory for the next call (a few models at most)."""
-    full = spec(name).validate(knobs)
-    return _published(name, tuple(sorted(full.items())))
+def pretrained_model(config: Config) -> nn.Module:
+    """``load_weights(config)``, kept in memory for the next call (a few models at most)."""
+    return _published(config.architecture)
 
 
-def predict(model_or_name: str | nn.Module, image: Image.Image | bytes | str | os.PathLike[str] | BinaryIO,
-            topk: int = 5, resolution: int | None = None, **knobs: Any) -> Prediction:
-    """Classify ``image`` with a model by name (its published weights, at ``knobs``) or an ``nn.Module``.
+def predict(target: Config | nn.Module, image: Image.Image | bytes | str | os.PathLike[str] | BinaryIO,
+            topk: int = 5, resolution: int | None = None) -> Prediction:
+    """Classify ``image`` with a configuration (its published weights, at its resolution) or an ``nn.Module``
+    (at ``resolution``, default the model's own input size).
 
-    ``resolution`` defaults to the model's own input size; other sizes keep the checkpoint's resize/crop
-    ratio. Raises ``ValueError`` (``ImageError``, ``WeightsError``) with a one-line message.
+    Sizes other than the weights' own keep the checkpoint's resize/crop ratio. Raises ``ValueError``
+    (``ImageError``, ``WeightsError``) with a one-line message.
     """
-    if isinstance(model_or_name, str):
-        model = pretrained_model(model_or_name, **knobs)
-    elif isinstance(model_or_name, nn.Module):
-        if knobs:
-            raise ValueError("knobs apply to a model name, not to an already built model")
-        model = model_or_name
+    if isinstance(target, Config):
+        if resolution is not None:
+            raise ValueError("a configuration carries its resolution: use config.replace(resolution=…)")
+        model, resolution = pretrained_model(target), target.resolution
+    elif isinstance(target, nn.Module):
+        model = target
     else:
-        raise ValueError(f"predict needs a model name or an nn.Module, not {type(model_or_name).__name__}")
+        raise ValueError(f"predict needs a lightnets.config(...) or an nn.Module, not {type(target).__name__}")
     if not isinstance(image, Image.Image):
         image = load_image(image)
     elif image.mode != "RGB":
@@ -262,10 +261,9 @@ def feature_layers(model: nn.Module) -> list[tuple[str, str]]:
 def _output_shapes(model: nn.Module, paths: list[str]) -> dict[str, tuple[int, ...]]:
     from lightnets.cost import profile
 
-    name = getattr(model, "name", None)
-    if isinstance(name, str):
-        p = profile(name, **getattr(model, "knobs", {}))
-        return {b.path: tuple(b.output_shape) for b in p.blocks}
+    config = getattr(model, "config", None)
+    if isinstance(config, Config):
+        return {b.path: tuple(b.output_shape) for b in profile(config).blocks}
     shapes: dict[str, tuple[int, ...]] = {}
     hooks = [model.get_submodule(path).register_forward_hook(
         lambda m, a, out, path=path: shapes.setdefault(path, tuple(out.shape))) for path in paths]

@@ -13,14 +13,17 @@ import importlib
 import json
 import math
 import pkgutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from torch import nn
 
 DATA_DIR = Path(__file__).parent / "data"
+MAX_RESOLUTION = 1024  # the largest input side any function takes (profiles, latency, prediction)
+
+T = TypeVar("T")
 
 # --------------------------------------------------------------------------------------------------
 # knobs
@@ -39,6 +42,9 @@ class Knob:
     min: float | None = None
     max: float | None = None
     step: float | None = None
+    # Ideas (``lightnets.concepts`` tags) a knob value brings that the built blocks cannot show, e.g.
+    # ``{False: "full_conv"}`` for MobileNet V1's ``separable`` switched off.
+    concepts: Mapping[Any, str] = field(default_factory=dict, compare=False, hash=False)
 
     def allowed(self) -> str:
         """The allowed values in words, for error messages."""
@@ -168,7 +174,8 @@ class Block:
     """One row of an architecture: a layer class, its arguments, and where it sits in the net.
 
     ``path`` is the module's qualified name (``features.3``); dotted paths create nested containers, which is
-    how torchvision-compatible state_dict keys come out. ``stage`` groups blocks in the graph and the tables.
+    how torchvision-compatible state_dict keys come out. ``stage`` is the row's stage (see CONTRIBUTING.md):
+    the graph draws a stage as one cluster and the tables group by it.
     """
 
     path: str
@@ -184,6 +191,11 @@ class Block:
         return getattr(self.layer, "kind", None) or _BUILTIN_KINDS.get(self.layer, self.layer.__name__)
 
     @property
+    def takes_image(self) -> bool:
+        """Whether the block also reads the network's input image (ESPNet v2's input reinforcement)."""
+        return takes_image(self.layer)
+
+    @property
     def label(self) -> str:
         describe = getattr(self.layer, "describe", None)
         try:
@@ -194,6 +206,12 @@ class Block:
             return self.layer.__name__
 
 
+def takes_image(layer: type[nn.Module] | nn.Module) -> bool:
+    """A block class (or module) that declares ``takes_image = True`` is called as ``block(x, image)``."""
+    cls = layer if isinstance(layer, type) else type(layer)
+    return bool(getattr(cls, "takes_image", False))
+
+
 _BUILTIN_KINDS: dict[type, str] = {
     nn.Conv2d: "conv", nn.BatchNorm2d: "bn", nn.ReLU: "act", nn.ReLU6: "act", nn.Hardswish: "act",
     nn.SiLU: "act", nn.PReLU: "act", nn.MaxPool2d: "pool", nn.AvgPool2d: "pool",
@@ -202,6 +220,8 @@ _BUILTIN_KINDS: dict[type, str] = {
 
 
 def _describe_builtin(layer: type[nn.Module], args: Mapping[str, Any]) -> str:
+    from lightnets.ops import activation_label
+
     if layer is nn.Conv2d:
         k = args.get("kernel_size", 1)
         kh, kw = (k, k) if isinstance(k, int) else k
@@ -218,22 +238,36 @@ def _describe_builtin(layer: type[nn.Module], args: Mapping[str, Any]) -> str:
         return f"dropout p={args.get('p', 0.5):g}"
     if layer is nn.Linear:
         return f"fully connected, {args['out_features']}"
-    if layer in (nn.ReLU, nn.ReLU6, nn.Hardswish, nn.SiLU):
-        return {nn.ReLU: "ReLU", nn.ReLU6: "ReLU6", nn.Hardswish: "h-swish", nn.SiLU: "swish"}[layer]
     if layer is nn.Flatten:
         return "flatten"
-    return layer.__name__
+    return activation_label(layer) or layer.__name__
+
+
+def run_in_sequence(steps: Iterable[tuple[T, bool]], x: Any, call: Callable[..., Any]) -> Any:
+    """How a ``Network`` runs its blocks, written once: each block gets the previous block's output, and a block
+    that takes the image (``takes_image``) also gets the network's input.
+
+    ``steps`` are (block, takes_image) pairs; ``call(block, x)`` or ``call(block, x, image)`` runs one. The
+    network calls its modules on tensors; the cost model calls its per-block costing on shapes.
+    """
+    image = x
+    for block, with_image in steps:
+        x = call(block, x, image) if with_image else call(block, x)
+    return x
+
+
+def _call(module: nn.Module, *args: Any) -> Any:
+    return module(*args)
 
 
 class Network(nn.Sequential):
-    """A classification net assembled from ``Block`` rows; runs its top-level children in order.
+    """A classification net assembled from ``Block`` rows; runs its top-level children in order
+    (``run_in_sequence``).
 
-    A top-level child with ``takes_image = True`` also receives the network's input image (ESPNet v2's
-    input reinforcement). ``block_rows`` keeps the rows the net was built from (not ``blocks``: a family may
-    name a container so).
+    ``block_rows`` keeps the rows the net was built from (not ``blocks``: a family may name a container so).
     """
 
-    def __init__(self, blocks: list[Block]) -> None:
+    def __init__(self, blocks: Sequence[Block]) -> None:
         super().__init__()
         self.block_rows: tuple[Block, ...] = tuple(blocks)
         for block in blocks:
@@ -252,13 +286,12 @@ class Network(nn.Sequential):
             parent.add_module(leaf, block.make())
 
     def forward(self, x):  # type: ignore[override]
-        image = x
-        for module in self:
-            x = module(x, image) if getattr(module, "takes_image", False) else module(x)
-        return x
+        # read from _modules on every call (a top-level child may be swapped, e.g. BatchNorm folded away); the
+        # class-attribute lookup of takes_image costs ~0.1 µs a child
+        return run_in_sequence(((m, takes_image(m)) for m in self._modules.values()), x, _call)
 
 
-def assemble(blocks: list[Block]) -> Network:
+def assemble(blocks: Sequence[Block]) -> Network:
     return Network(blocks)
 
 
@@ -298,12 +331,18 @@ class ModelSpec:
     preprocess: Preprocess = IMAGENET_PREPROCESS
     # For families whose natural input size depends on a knob (EfficientNet's φ): knobs → resolution.
     resolution_of: Callable[..., int] | None = None
+    # Ideas (``lightnets.concepts`` tags) of how the layout was found, which no block shows (e.g. "dnas").
+    concepts: tuple[str, ...] = ()
 
     def resolution(self, knobs: Mapping[str, Any] | None = None) -> int:
         """The model's own input size at these knobs (ρ = 1); the UI's ρ scales it."""
         if self.resolution_of is None:
             return self.default_resolution
         return int(self.resolution_of(**self.validate(knobs or {})))
+
+    def rho_resolution(self, knobs: Mapping[str, Any], rho: float) -> int:
+        """round(ρ × the model's own input size at these knobs), clamped to the sizes the model takes."""
+        return max(self.min_resolution, min(MAX_RESOLUTION, round(rho * self.resolution(knobs))))
 
     def knob(self, name: str) -> Knob:
         for knob in self.knobs:
@@ -324,11 +363,182 @@ class ModelSpec:
         return {knob.name: knob.validate(knobs[knob.name]) if knob.name in knobs else knob.default
                 for knob in self.knobs}
 
-    def matching_references(self, knobs: Mapping[str, Any], resolution: int) -> list[Reference]:
-        """The published figures taken at exactly this knob setting and resolution."""
-        full = self.validate(knobs)
+    def check_resolution(self, resolution: Any) -> int:
+        """``resolution`` as an int this model accepts, or ``ValueError`` saying what is allowed."""
+        try:
+            value = int(resolution)
+            if isinstance(resolution, bool) or value != float(resolution):
+                raise ValueError
+        except (TypeError, ValueError, OverflowError):
+            raise ValueError(f"resolution={resolution!r} is not allowed: it must be a whole number of "
+                             "pixels") from None
+        if not self.min_resolution <= value <= MAX_RESOLUTION:
+            raise ValueError(f"resolution={value} is not allowed for {self.name}: it must be from "
+                             f"{self.min_resolution} to {MAX_RESOLUTION} px")
+        return value
+
+    def matching_references(self, config: Config) -> list[Reference]:
+        """The published figures taken at exactly this configuration (knobs and resolution)."""
         return [ref for ref in self.references
-                if ref.resolution == resolution and all(full[k] == v for k, v in self.validate(ref.knobs).items())]
+                if ref.resolution == config.resolution
+                and all(config.knobs[k] == v for k, v in self.validate(ref.knobs).items())]
+
+
+# --------------------------------------------------------------------------------------------------
+# a configuration: one model, its knob values, an input resolution
+
+
+class Knobs(Mapping[str, Any]):
+    """A configuration's knob values: read-only, hashable, in the schema's order; compares equal to a dict."""
+
+    __slots__ = ("_items", "_dict")
+
+    def __init__(self, items: Iterable[tuple[str, Any]]) -> None:
+        self._items = tuple(items)
+        self._dict = dict(self._items)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._dict[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._dict)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __hash__(self) -> int:
+        return hash(self._items)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Knobs):
+            return self._items == other._items
+        return isinstance(other, Mapping) and self._dict == dict(other)
+
+    def __repr__(self) -> str:
+        return f"Knobs({self._dict!r})"
+
+    def __reduce__(self) -> tuple:
+        return Knobs, (self._items,)
+
+
+@dataclass(frozen=True, init=False)
+class Config:
+    """One validated configuration: a registered model, every one of its knobs, and an input resolution.
+
+    Made once (``lightnets.config(name, resolution, **knobs)`` or ``Config(name, knobs, resolution)``) and then
+    passed to every function that profiles, draws, times or runs a model; it is hashable, so caches key on it.
+    Construction raises a one-line ``ValueError`` naming what is wrong: an unknown model or knob, a value outside
+    the schema, a combination the architecture cannot build, or a resolution outside the model's range.
+    ``resolution=None`` takes the model's own input size at these knobs.
+    """
+
+    name: str
+    knobs: Knobs
+    resolution: int
+
+    def __init__(self, name: str, knobs: Mapping[str, Any] | None = None, resolution: int | None = None) -> None:
+        model_spec = spec(name)
+        full = model_spec.validate(knobs or {})
+        items = tuple(full.items())
+        _rows(name, items)  # builds the rows once: raises for a combination the architecture cannot build
+        own = model_spec.resolution(full)
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "knobs", knobs if isinstance(knobs, Knobs) and knobs._items == items
+                           else Knobs(items))
+        object.__setattr__(self, "resolution", own if resolution is None else model_spec.check_resolution(resolution))
+
+    def __reduce__(self) -> tuple:  # pickled (Streamlit's caches hash and copy their arguments) as its parts
+        return Config, (self.name, self.knobs, self.resolution)
+
+    @property
+    def spec(self) -> ModelSpec:
+        return spec(self.name)
+
+    @property
+    def own_resolution(self) -> int:
+        """The model's own input size at these knobs (what ρ = 1 means)."""
+        return self.spec.resolution(self.knobs)
+
+    @property
+    def blocks(self) -> tuple[Block, ...]:
+        """The architecture rows these knobs give (built once per knob setting)."""
+        return _rows(self.name, self.knobs._items)
+
+    @property
+    def architecture(self) -> Config:
+        """The same model and knobs at the model's own resolution: the key of anything that does not depend on
+        the input size (a built model, its weights)."""
+        own = self.own_resolution
+        return self if self.resolution == own else Config(self.name, self.knobs, own)
+
+    def replace(self, knobs: Mapping[str, Any] | None = None, resolution: int | None = None) -> Config:
+        """This configuration with some knob values and/or the resolution changed (validated again); the
+        resolution stays unless given."""
+        return Config(self.name, {**self.knobs, **(knobs or {})},
+                      self.resolution if resolution is None else resolution)
+
+    def with_rho(self, rho: float) -> Config:
+        """This configuration at round(ρ × the model's own resolution), clamped to the sizes the model takes."""
+        return Config(self.name, self.knobs, self.spec.rho_resolution(self.knobs, rho))
+
+    @property
+    def rho(self) -> float:
+        return self.resolution / self.own_resolution
+
+    @property
+    def title(self) -> str:
+        """'MobileNet V2 (alpha=0.5, expansion=6, linear_bottleneck=True)': the model's title and every knob."""
+        from lightnets.formatting import knob_text
+
+        inner = knob_text(self.knobs)
+        return f"{self.spec.title} ({inner})" if inner else self.spec.title
+
+    def describe(self) -> str:
+        """'mobilenet_v2 (alpha=0.5, expansion=6, linear_bottleneck=True) at 160 px'."""
+        from lightnets.formatting import knob_text
+
+        inner = knob_text(self.knobs)
+        return f"{self.name} ({inner}) at {self.resolution} px" if inner else f"{self.name} at {self.resolution} px"
+
+
+def config(name: str, resolution: int | None = None, **knobs: Any) -> Config:
+    """A validated ``Config`` of a registered model: the one way knobs enter the package.
+
+    ``resolution=None`` is the model's own input size. Raises a one-line ``ValueError`` naming the knob (or the
+    resolution) that is wrong.
+    """
+    return Config(name, knobs, resolution)
+
+
+@functools.lru_cache(maxsize=1024)
+def _rows(name: str, knob_items: tuple[tuple[str, Any], ...]) -> tuple[Block, ...]:
+    return tuple(spec(name).blocks(**dict(knob_items)))
+
+
+def parse_knobs(name: str, values: Mapping[str, str]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """Knob values given as text (a URL's query, a command line) read against ``name``'s schema.
+
+    Returns every knob of the model (defaults where a value is missing or not allowed) and, for each value that
+    was not allowed, (the one-sentence reason, what was used instead), so a caller can refuse (the CLI) or fall
+    back with a warning (the app). Keys that are not knobs of this model are left to the caller.
+    """
+    from lightnets.formatting import format_value
+
+    model_spec = spec(name)
+    knobs = model_spec.defaults()
+    problems: list[tuple[str, str]] = []
+    for knob in model_spec.knobs:
+        if knob.name in values:
+            try:
+                knobs[knob.name] = knob.validate(values[knob.name])
+            except ValueError as err:
+                problems.append((str(err), format_value(knob.default)))
+    try:
+        _rows(name, tuple(knobs.items()))
+    except ValueError as err:
+        problems.append((str(err).splitlines()[0], f"{name}'s defaults"))
+        knobs = model_spec.defaults()
+    return knobs, problems
 
 
 @functools.cache
@@ -354,23 +564,19 @@ def spec(name: str) -> ModelSpec:
     """The ``ModelSpec`` of a registered model; ``ValueError`` for an unknown name."""
     try:
         return _registry()[name]
-    except KeyError:
+    except (KeyError, TypeError):
         raise ValueError(f"unknown model {name!r}; known models: {', '.join(_registry())}") from None
 
 
-def blocks(name: str, **knobs: Any) -> list[Block]:
-    """The validated architecture rows of ``name`` at ``knobs``."""
-    model_spec = spec(name)
-    return model_spec.blocks(**model_spec.validate(knobs))
+def blocks(config: Config) -> list[Block]:
+    """The architecture rows of a configuration."""
+    return list(config.blocks)
 
 
-def build(name: str, **knobs: Any) -> Network:
-    """Build ``name`` as an ``nn.Module`` (random init, 1000 classes).
-
-    Raises ``ValueError`` naming the knob for unknown knobs, values outside the schema and combinations
-    that cannot build.
-    """
-    model = assemble(blocks(name, **knobs))
-    model.name = name  # type: ignore[assignment]
-    model.knobs = spec(name).validate(knobs)  # type: ignore[assignment]
+def build(config: Config) -> Network:
+    """Build a configuration as an ``nn.Module`` (random init, 1000 classes); it carries its ``config``."""
+    model = assemble(config.blocks)
+    model.config = config.architecture  # type: ignore[assignment]
+    model.name = config.name  # type: ignore[assignment]
+    model.knobs = dict(config.knobs)  # type: ignore[assignment]
     return model

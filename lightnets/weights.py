@@ -29,12 +29,13 @@ import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 import torch
 from torch import nn
 
-from lightnets.registry import DATA_DIR, Preprocess, build, spec
+from lightnets.formatting import knob_text
+from lightnets.registry import DATA_DIR, Config, Preprocess, build, spec
 from lightnets.uploads import read_limited
 
 MAX_CHECKPOINT_BYTES = 64 * 2**20  # the largest torchvision checkpoint here (ShuffleNet V2 2.0×) is 28 MB
@@ -67,8 +68,13 @@ class Checkpoint:
     @property
     def label(self) -> str:
         """e.g. 'ShuffleNet V2 (width=0.5)'."""
-        knobs = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.knobs.items())
+        knobs = knob_text(self.knobs)
         return spec(self.model).title + (f" ({knobs})" if knobs else "")
+
+    @property
+    def config(self) -> Config:
+        """The configuration these weights fit, at the model's own resolution."""
+        return Config(self.model, self.knobs)
 
     def download_url(self) -> str:
         base = os.environ.get("LIGHTNETS_WEIGHTS_URL")
@@ -111,13 +117,10 @@ def checkpoints() -> tuple[Checkpoint, ...]:
     return tuple(found)
 
 
-def find_checkpoint(name: str, **knobs: Any) -> Checkpoint | None:
-    """The published checkpoint for exactly this configuration, if there is one (unknown model or bad knobs
-    raise ``ValueError``)."""
-    model_spec = spec(name)
-    full = model_spec.validate(knobs)
+def find_checkpoint(config: Config) -> Checkpoint | None:
+    """The published checkpoint for exactly this configuration's architecture, if there is one."""
     for ckpt in checkpoints():
-        if ckpt.model == name and model_spec.validate(ckpt.knobs) == full:
+        if ckpt.model == config.name and config.spec.validate(ckpt.knobs) == config.knobs:
             return ckpt
     return None
 
@@ -139,15 +142,11 @@ class WeightsStatus:
         return self.available
 
 
-def weights_available(name: str, **knobs: Any) -> WeightsStatus:
-    """Whether pretrained weights for ``name`` at ``knobs`` can be used now, with the reason in words.
-
-    Unknown models and knob values outside the schema raise ``ValueError``, as everywhere.
-    """
-    full = spec(name).validate(knobs)
-    ckpt = find_checkpoint(name, **full)
+def weights_available(config: Config) -> WeightsStatus:
+    """Whether pretrained weights for this configuration can be used now, with the reason in words."""
+    ckpt = find_checkpoint(config)
     if ckpt is None:
-        return WeightsStatus(False, _why_none(name, full))
+        return WeightsStatus(False, _why_none(config.name, config.knobs))
     if ckpt.source == "package":
         if _package_file().is_file():
             return WeightsStatus(True, f"packaged ImageNet weights ({ckpt.note})", ckpt, cached=True)
@@ -164,22 +163,48 @@ def weights_available(name: str, **knobs: Any) -> WeightsStatus:
     return WeightsStatus(True, f"torchvision ImageNet weights, downloaded on first use ({ckpt.size_mb:g} MB)", ckpt)
 
 
-def weights_table() -> list[tuple[str, str, dict[str, Any], WeightsStatus]]:
-    """(label, model, knobs, status) for every published checkpoint of a registered model, then one row for each
-    registered model without any: what the Predict page offers, and why the rest cannot predict now."""
+class WeightsRow(NamedTuple):
+    """One row of ``weights_table``: a configuration with published weights (or a model without any)."""
+
+    label: str
+    name: str
+    knobs: dict[str, Any]
+    status: WeightsStatus
+
+    @property
+    def config(self) -> Config:
+        return Config(self.name, self.knobs)
+
+
+def weights_table() -> list[WeightsRow]:
+    """Every published checkpoint of a registered model, then one row for each registered model without any:
+    what the Predict page offers, and why the rest cannot predict now."""
     from lightnets.registry import list_models
 
     registered = list_models()
     rows = []
     for ckpt in checkpoints():
         if ckpt.model in registered:
-            knobs = spec(ckpt.model).validate(ckpt.knobs)
-            rows.append((ckpt.label, ckpt.model, knobs, weights_available(ckpt.model, **knobs)))
+            cfg = ckpt.config
+            rows.append(WeightsRow(ckpt.label, ckpt.model, dict(cfg.knobs), weights_available(cfg)))
     published = {ckpt.model for ckpt in checkpoints()}
     for name in registered:
         if name not in published:
-            rows.append((spec(name).title, name, spec(name).defaults(), weights_available(name)))
+            cfg = Config(name)
+            rows.append(WeightsRow(spec(name).title, name, dict(cfg.knobs), weights_available(cfg)))
     return rows
+
+
+def weights_choices() -> tuple[dict[str, Config], dict[str, str]]:
+    """What the Predict page offers: {label: configuration} of the weights usable now, and {label: reason} of
+    the models that cannot predict now."""
+    available, unavailable = {}, {}
+    for row in weights_table():
+        if row.status:
+            available[f"{row.label} — {row.status.checkpoint.source} weights"] = row.config
+        else:
+            unavailable[row.label] = row.status.reason
+    return available, unavailable
 
 
 def _why_none(name: str, knobs: Mapping[str, Any]) -> str:
@@ -385,27 +410,24 @@ def _some(keys: list[str], n: int = 3) -> str:
     return ", ".join(keys[:n]) + (", …" if len(keys) > n else "")
 
 
-def describe_config(name: str, knobs: Mapping[str, Any]) -> str:
+def describe_config(config: Config) -> str:
     """'mobilenet_v2 (alpha=0.5, expansion=6, linear_bottleneck=True)'."""
-    inner = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in knobs.items())
-    return f"{name} ({inner})" if inner else name
+    inner = knob_text(config.knobs)
+    return f"{config.name} ({inner})" if inner else config.name
 
 
-def load_weights(name: str, checkpoint: bytes | str | os.PathLike[str] | BinaryIO | None = None,
-                 **knobs: Any) -> nn.Module:
-    """Build ``name`` at ``knobs`` in eval mode with pretrained weights.
+def load_weights(config: Config, checkpoint: bytes | str | os.PathLike[str] | BinaryIO | None = None) -> nn.Module:
+    """Build a configuration in eval mode with pretrained weights.
 
     Without ``checkpoint``: the published checkpoint of that configuration (packaged, or fetched into torch's
     hub cache on first use). With one: the user's state_dict, which must fit the configuration exactly.
     The returned module carries ``preprocess`` (the input recipe of its weights) and ``weights`` (in words).
     Raises ``WeightsError`` (a ``ValueError``) in plain words when anything is wrong.
     """
-    model_spec = spec(name)
-    full = model_spec.validate(knobs)
-    what = describe_config(name, full)
-    model = build(name, **full)
+    what = describe_config(config)
+    model = build(config)
     if checkpoint is None:
-        status = weights_available(name, **full)
+        status = weights_available(config)
         ckpt = status.checkpoint
         if ckpt is None:
             raise WeightsError(f"No pretrained weights for {what}: {status.reason}")
@@ -415,6 +437,6 @@ def load_weights(name: str, checkpoint: bytes | str | os.PathLike[str] | BinaryI
         model.weights = f"{ckpt.source} checkpoint {ckpt.file}"  # type: ignore[assignment]
     else:
         fit_state_dict(model, read_checkpoint(checkpoint), what)
-        model.preprocess = model_spec.preprocess  # type: ignore[assignment]
+        model.preprocess = config.spec.preprocess  # type: ignore[assignment]
         model.weights = "your checkpoint"  # type: ignore[assignment]
     return model.eval()

@@ -3,8 +3,6 @@ chosen block; the block table and torchinfo on request."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import streamlit as st
 
 import lightnets
@@ -12,22 +10,13 @@ import ui
 from lightnets import analysis, concepts
 
 selection = ui.sidebar()
-
-
-@st.cache_data(show_spinner=False, max_entries=256)
-def _choices(name: str, resolution: int, knob_items: tuple[tuple[str, Any], ...]) -> list[tuple[str, str]]:
-    # traces one block of every distinct configuration: worth keeping per configuration
-    return lightnets.block_choices(name, resolution, **dict(knob_items))
-
-
-if selection.error:
-    st.error(selection.error)
-    st.stop()
-spec = selection.spec
-knob_items = tuple(sorted(selection.knobs.items()))
-dot = ui.attempt(lightnets.block_graph, selection.name, selection.resolution, **selection.knobs)
 p = ui.profile(selection)
-if dot is None or p is None:
+if p is None:
+    st.stop()
+config = p.config
+spec = config.spec
+dot = ui.attempt(lightnets.block_graph, config)
+if dot is None:
     st.stop()
 
 # The network and the inside of a block share the wide column as lazy tabs (only the open one is built); the
@@ -41,11 +30,11 @@ with graph_col:
     if network_tab.open:
         with network_tab:
             st.graphviz_chart(dot, width="stretch")
-            st.download_button("Download the graph (DOT)", dot, file_name=f"{selection.name}.dot",
+            st.download_button("Download the graph (DOT)", dot, file_name=f"{config.name}.dot",
                                mime="text/vnd.graphviz", key="arch.download")
     if block_tab.open:
         with block_tab:
-            choices = ui.attempt(_choices, selection.name, selection.resolution, knob_items) or []
+            choices = ui.attempt(lightnets.block_choices, config) or []
             if not choices:
                 st.info("This network has no block with more than one operator inside.")
             else:
@@ -57,8 +46,7 @@ with graph_col:
                 block = st.selectbox("block", paths, key="arch.block",
                                      format_func=lambda path: f"{path}: {labels[path]}",
                                      help="The first block of every distinct configuration, in network order.")
-                inner = ui.attempt(lightnets.block_inner_graph, selection.name, block, selection.resolution,
-                                   **selection.knobs)
+                inner = ui.attempt(lightnets.block_inner_graph, config, block)
                 if inner is not None:
                     st.graphviz_chart(inner, width="stretch")
                     st.caption("One box per operator, with the shape of what it outputs; an arrow around the "
@@ -66,7 +54,7 @@ with graph_col:
 
 with side_col:
     st.subheader(f"What to look for in {spec.title}")
-    found = ui.attempt(concepts.concepts, selection.name, **selection.knobs) or []
+    found = ui.attempt(concepts.concepts, config) or []
     st.markdown("\n".join(f"- **{c.term}**: {c.text}" for c in found) or spec.idea)
     st.caption(f"{spec.paper.title} ({spec.paper.authors}, {spec.paper.year}, [arXiv]({spec.paper.url})).")
 
@@ -75,15 +63,10 @@ table = st.expander("Block table: the rows the graph and the model are built fro
                     on_change="rerun")
 if table.open:
     with table:
-        st.dataframe({"block": [b.path for b in p.blocks], "stage": [b.stage for b in p.blocks],
-                      "kind": [b.kind for b in p.blocks], "label": [b.label for b in p.blocks],
-                      "input": ["×".join(map(str, b.input_shape[1:])) for b in p.blocks],
-                      "output": ["×".join(map(str, b.output_shape[1:])) for b in p.blocks],
-                      "params": [b.params for b in p.blocks], "MACs": [b.macs for b in p.blocks]},
-                     hide_index=True)
+        st.dataframe(p.block_table(), hide_index=True)
 summary = st.expander("torchinfo summary of the built model", key="arch.summary", on_change="rerun")
 if summary.open:
     with summary:  # torchinfo takes about half a second per configuration
-        text = ui.attempt(lightnets.model_summary, selection.name, selection.resolution, **selection.knobs)
+        text = ui.attempt(lightnets.model_summary, config)
         if text is not None:
             st.code(text, language=None)

@@ -10,27 +10,29 @@ import streamlit as st
 import ui
 from lightnets import analysis
 from lightnets.figures import cost as figures
+from lightnets.formatting import format_bytes, format_count, format_value
 
 selection = ui.sidebar()
 
 p = ui.profile(selection)
 if p is None:
     st.stop()
-spec = selection.spec
+config = p.config
+spec = config.spec
 
 # ---- totals, with the paper's figures where a paper publishes this exact setting --------------------------
 st.header("Totals")
-refs = spec.matching_references(selection.knobs, selection.resolution)
+refs = spec.matching_references(config)
 ref = refs[0] if refs else None
 cells = [
-    ("params", ui.fmt_count(p.params), f"paper: {ref.params_m:g} M" if ref and ref.params_m else ""),
-    ("MACs", ui.fmt_count(p.macs), f"paper: {ref.macs_m:g} M" if ref and ref.macs_m else ""),
-    ("FLOPs", ui.fmt_count(p.flops), "2 × MACs"),
-    ("memory access", ui.fmt_bytes(p.mem_bytes), "bytes read + written by all ops: ShuffleNet V2's memory access cost"),
-    ("size fp32", ui.fmt_bytes(p.size_fp32_bytes), "4 bytes per parameter"),
-    ("size int8", ui.fmt_bytes(p.size_int8_bytes), "1 byte per parameter"),
-    ("peak activations", ui.fmt_bytes(p.peak_activation_bytes), "largest input + output of one op"),
-    ("element-wise ops", ui.fmt_count(p.elementwise_total), "BN, activations, adds, pooling, shuffle"),
+    ("params", format_count(p.params), f"paper: {ref.params_m:g} M" if ref and ref.params_m else ""),
+    ("MACs", format_count(p.macs), f"paper: {ref.macs_m:g} M" if ref and ref.macs_m else ""),
+    ("FLOPs", format_count(p.flops), "2 × MACs"),
+    ("memory access", format_bytes(p.mem_bytes), "bytes read + written by all ops: ShuffleNet V2's memory access cost"),
+    ("size fp32", format_bytes(p.size_fp32_bytes), "4 bytes per parameter"),
+    ("size int8", format_bytes(p.size_int8_bytes), "1 byte per parameter"),
+    ("peak activations", format_bytes(p.peak_activation_bytes), "largest input + output of one op"),
+    ("element-wise ops", format_count(p.elementwise_total), "BN, activations, adds, pooling, shuffle"),
 ]
 for start in (0, 4):
     for column, (label, value, note) in zip(st.columns(4), cells[start:start + 4]):
@@ -107,37 +109,31 @@ def sweeps() -> None:
     # one radio per model, so that coming back to a model finds the knob it was swept along
     swept = ui.kept(st.radio, "sweep against", options, key=f"cost.sweep.{selection.name}", format_func=labels.get,
                     horizontal=True)
-    knob_items = tuple(sorted(selection.knobs.items()))
     if swept == "rho":
-        points = ui.cached_rho_sweep(selection.name, knob_items, tuple(ui.rho_sweep_values(selection)))
+        points = ui.cached_rho_sweep(config, tuple(ui.rho_sweep_values(selection)))
         current = selection.rho
     else:
-        points = ui.cached_knob_sweep(selection.name, swept, knob_items, selection.rho)
-        current = selection.knobs[swept]
+        points = ui.cached_knob_sweep(config, swept, selection.rho)
+        current = config.knobs[swept]
     failed = [pt for pt in points if pt.error]
     if failed:
-        st.caption("Not buildable: " + "; ".join(f"{ui.format_value(pt.value)} ({pt.error})" for pt in failed))
-    ui.chart(figures.sweep_chart(points, labels[swept], current, ui.sweep_latency(selection.name, points) or None))
-    if not can_time:
-        ui.pending("Latency along the sweep", 6)
-    elif st.button("Measure latency along this sweep", key="cost.sweep_latency",
-                   help="Times up to 7 settings of this sweep on this machine; takes a few seconds each."):
+        st.caption("Not buildable: " + "; ".join(f"{format_value(pt.value)} ({pt.error})" for pt in failed))
+    ui.chart(figures.sweep_chart(points, labels[swept], current, ui.sweep_latency(points) or None))
+    if st.button("Measure latency along this sweep", key="cost.sweep_latency",
+                 help="Times up to 7 settings of this sweep on this machine; takes a few seconds each."):
         with ui.guard():
-            ui.measure_sweep(selection.name, points)
+            ui.measure_sweep(points)
             st.rerun()
 
 
 def across_families() -> None:
     st.markdown("Each bubble is a result a paper published: its ImageNet top-1 against the MACs of that setting "
                 "(bubble area ∝ parameters). Up and to the left is better.")
-    top1, _ = analysis.published_top1(selection.name, selection.knobs, selection.resolution)
+    top1, _ = analysis.published_top1(config)
     ui.chart(figures.family_chart(analysis.family_points(), p.macs, p.params, top1, spec.title))
 
 
 def latency() -> None:
-    if not can_time:
-        ui.pending("Measured latency", 6)
-        return
     st.markdown("MACs are not time: memory traffic, the number of separate ops and how well each op uses the "
                 "hardware decide latency. Measured at batch 1 after warm-up; the spread shows how steady it is. "
                 "The Latency page shows where the time goes.")
@@ -145,8 +141,8 @@ def latency() -> None:
                       format_func=lambda t: "library default" if t is None else str(t))
     if st.button("Measure latency", key="cost.measure", type="primary"):
         with st.spinner("measuring …"), ui.guard():
-            ui.measure_latency(selection.name, selection.knobs, selection.resolution, threads)
-    result = ui.measured_latency(selection.name, selection.knobs, selection.resolution, threads)
+            ui.measure_latency(config, threads)
+    result = ui.measured_latency(config, threads)
     if result is None:
         st.caption("Not measured yet for this configuration.")
         return
@@ -159,7 +155,6 @@ def latency() -> None:
                f"p25–p75 {result.p25_ms:.2f}–{result.p75_ms:.2f} ms, fastest {result.min_ms:.2f} ms.")
 
 
-can_time = ui.has_api("measure_latency")
 # Lazy tabs: only the open one runs, so a slider move redraws one section's charts, not all of them.
 ui.restore("cost.section", SECTIONS)
 tabs = st.tabs(SECTIONS, key="cost.section", on_change="rerun")

@@ -10,17 +10,18 @@ import streamlit as st
 
 import ui
 from lightnets import analysis
+from lightnets.formatting import format_count, format_percent, markdown_table
 
 ui.ensure_app()
 st.header("The families")
 rows = analysis.saved_overview()
 # a markdown table: it wraps the long "key idea" text, and unlike st.table needs no pandas (0.4 s to import)
 NBSP = "\u00a0"  # keeps "86.7 M" on one line in a narrow column
-st.markdown(ui.markdown_table({"model": [r.title for r in rows], "year": [str(r.year) for r in rows],
-                               "key idea": [r.idea for r in rows],
-                               "params": [ui.fmt_count(r.params).replace(" ", NBSP) for r in rows],
-                               "MACs": [ui.fmt_count(r.macs).replace(" ", NBSP) for r in rows],
-                               "paper top-1": [ui.fmt_percent(r.top1) for r in rows]}))
+st.markdown(markdown_table({"model": [r.title for r in rows], "year": [str(r.year) for r in rows],
+                            "key idea": [r.idea for r in rows],
+                            "params": [format_count(r.params).replace(" ", NBSP) for r in rows],
+                            "MACs": [format_count(r.macs).replace(" ", NBSP) for r in rows],
+                            "paper top-1": [format_percent(r.top1) for r in rows]}))
 st.caption("Params and MACs (multiply-adds for one image at the model's own input size, 224 px for most) are "
            "computed by lightnets from the layer shapes at each model's default knobs; top-1 is the paper's "
            "ImageNet accuracy for exactly that setting (— where it publishes none). The Cost page compares every "
@@ -29,18 +30,8 @@ with st.expander("Sources of the top-1 figures"):
     st.markdown("\n".join(f"- **{r.title}**: {r.top1_source}" for r in rows if r.top1_source))
 
 st.header("The pages")
-PAGES = [
-    ("pages/architecture.py", "The block graph: stem → stages → head, each node a block with its settings and each "
-                              "edge the tensor shape; what to look for in the family; the inside of any block."),
-    ("pages/channel_shuffle.py", "ShuffleNet's channel shuffle, animated: why stacked group convolutions need it, "
-                                 "and ShuffleNet V2's split → branch → concat → shuffle."),
-    ("pages/cost.py", "Params, MACs, memory traffic and size of the current configuration, per layer and along "
-                      "every knob; the depthwise-separable saving; accuracy against cost across families."),
-    ("pages/latency.py", "Latency measured on this machine: where time goes, and why MACs are not time."),
-    ("pages/predict.py", "Run a model with real pretrained weights on your own photo."),
-]
-for path, text in PAGES:
-    info = ui.page_info(path)
-    left, right = st.columns([1, 4])
-    left.page_link(path, label=info.title, icon=info.icon)
-    right.markdown(text)
+for info in ui.PAGES:
+    if info.summary:
+        left, right = st.columns([1, 4])
+        left.page_link(info.path, label=info.title, icon=info.icon)
+        right.markdown(info.summary)

@@ -20,7 +20,7 @@ ui.intro("Latency", "How long one forward pass of the current configuration take
          "number of separate ops (fragmentation) and element-wise work (activations, adds, BatchNorm) cost time "
          "that a MAC count never sees, so a depthwise conv is cheap in MACs but slow per MAC. Compare the two "
          "shares below, and the eager model with its deployment form (BatchNorm folded, channels_last, TorchScript).")
-if selection.error:
+if selection.config is None:
     st.error(selection.error)
     st.stop()
 
@@ -35,44 +35,18 @@ deploy = right.toggle("deployment mode beside eager", value=True, key="latency.d
 retime = st.checkbox("time this network's lookup-table entries again", key="latency.retime",
                      help="Entries are timed once per device and thread count and kept; time them again if they "
                           "were measured while the machine was busy (their load is shown below the prediction).")
-key = (selection.key, threads, batch, deploy)
+key = (selection.config, threads, batch, deploy)
 store = st.session_state.setdefault(_RESULTS, {})
 
-
-def measure() -> dict:
-    """Everything the page shows, measured in one go with a progress bar (a few seconds)."""
-    args = dict(resolution=selection.resolution, batch=batch, threads=threads, **selection.knobs)
-    steps = ["eager latency", "deployment mode (tracing takes a few seconds the first time)", "per-layer time",
-             "lookup table (first time: every new op is timed alone)"]
-    if not deploy:
-        steps.pop(1)
-    bar = st.progress(0.0, text=f"measuring {steps[0]} …")
-    done = iter(range(1, len(steps) + 1))
-
-    def advance() -> None:
-        i = next(done)
-        bar.progress(i / len(steps), text=f"measuring {steps[i]} …" if i < len(steps) else "done")
-
-    out = {"eager": lightnets.measure_latency(selection.name, budget_s=2.0, **args)}
-    advance()
-    if deploy:
-        out["optimized"] = lightnets.measure_latency(selection.name, optimized=True, budget_s=2.0, **args)
-        advance()
-    out["layers"] = lightnets.layer_latency(selection.name, budget_s=1.5, end_to_end=False, **args)
-    advance()
-    out["prediction"] = lightnets.predict_latency(selection.name, refresh=retime, **args)
-    advance()
-    out["when"] = time.strftime("%H:%M:%S")
-    bar.empty()
-    return out
-
-
 if st.button("Measure latency", type="primary", key="latency.measure"):
+    bar = st.progress(0.0, text="measuring …")
     with ui.guard():
         try:
-            store[key] = measure()
+            store[key] = lightnets.latency_report(selection.config, threads, batch, deploy, refresh=retime,
+                                                  progress=lambda done, text: bar.progress(done, text=text))
         except RuntimeError as err:  # a deployment form whose outputs differ: say so in one line
             st.error(str(err).splitlines()[0])
+    bar.empty()
 report = store.get(key)
 if report is None:
     st.caption("Not measured yet for this configuration: press the button (it takes a few seconds; nothing is "
@@ -80,9 +54,8 @@ if report is None:
     st.stop()
 
 # ---- measured latency ------------------------------------------------------------------------------------------
-eager, optimized = report["eager"], report.get("optimized")
+eager, optimized, results = report.eager, report.optimized, report.results
 st.header("Measured latency")
-results = [eager] + ([optimized] if optimized else [])
 for column, result in zip(st.columns(len(results)), results):
     with column:
         st.subheader("eager PyTorch" if result.mode == "eager" else "deployment mode")
@@ -96,16 +69,16 @@ for column, result in zip(st.columns(len(results)), results):
                    f"{result.threads} thread(s), batch {result.batch}, {result.resolution}×{result.resolution} px, "
                    f"{result.device}; machine load {result.load_average}.")
 if optimized:
-    st.markdown(f"Deployment mode runs **{optimized.speedup_over(eager):.2f}×** as fast as eager PyTorch.")
+    st.markdown(f"Deployment mode runs **{report.speedup:.2f}×** as fast as eager PyTorch.")
 ui.chart(figures.latency_bars(results, ["eager", "deployment mode"][:len(results)]), key="latency.bars")
 with st.expander("every timed run"):
     for result in results:
         ui.chart(figures.run_times(result), key=f"latency.runs.{result.mode}")
-st.caption(f"Measured at {report['when']}. Other programs running on this machine slow some runs down; the "
+st.caption(f"Measured at {time.strftime('%H:%M:%S', time.localtime(report.measured_at))}. Other programs running on this machine slow some runs down; the "
            "median and the spread show how much.")
 
 # ---- where the time goes -------------------------------------------------------------------------------------
-layers = report["layers"]
+layers = report.layers
 st.header("Where the time goes, next to where the MACs go")
 shares = layers.shares()
 lines = [f"**{kind}**: {m:.0%} of the MACs, {t:.0%} of the time" for kind, (m, t) in shares.items()
@@ -122,7 +95,7 @@ st.caption(f"Every operator timed in place during {layers.runs} real forward pas
            "between them.")
 
 # ---- lookup table -----------------------------------------------------------------------------------------------
-prediction = report["prediction"]
+prediction = report.prediction
 st.header("Predicted from a latency lookup table")
 st.markdown("FBNet searches architectures without running them: it times every operator once per device, "
             "alone, and predicts a network's latency as the sum of its operators' entries. Here is that sum "

@@ -16,12 +16,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _with_depthwise() -> list[str]:
-    return [n for n in NAMES if any(r.op == "depthwise" for r in lightnets.profile(n).layers)]
+    return [n for n in NAMES if any(r.op == "depthwise" for r in lightnets.profile(lightnets.config(n)).layers)]
 
 
 @pytest.mark.parametrize("name", _with_depthwise())
 def test_separable_saving_measured_equals_closed_form(name: str) -> None:
-    pairs = analysis.separable_pairs(lightnets.profile(name))
+    pairs = analysis.separable_pairs(lightnets.profile(lightnets.config(name)))
     if name.startswith(("mobilenet", "shufflenet", "efficientnet", "fbnet", "ghostnet")):
         assert pairs  # built from depthwise separable convs; ESPNet v2 concatenates its depthwise branches first
     for pair in pairs:
@@ -34,7 +34,7 @@ def test_separable_saving_measured_equals_closed_form(name: str) -> None:
 
 
 def test_separable_saving_by_hand_for_mobilenet_v2_first_block() -> None:
-    first = analysis.separable_pairs(lightnets.profile("mobilenet_v2"))[0]
+    first = analysis.separable_pairs(lightnets.profile(lightnets.config("mobilenet_v2")))[0]
     # Table 2: the first bottleneck filters 32 channels at 112×112 with a 3×3 depthwise conv, projects to 16
     assert (first.kernel_area, first.in_channels, first.out_channels, first.groups) == (9, 32, 16, 1)
     assert first.depthwise.macs == 9 * 32 * 112 * 112
@@ -44,7 +44,7 @@ def test_separable_saving_by_hand_for_mobilenet_v2_first_block() -> None:
 
 
 def test_every_mobilenet_v2_depthwise_conv_has_its_projection() -> None:
-    p = lightnets.profile("mobilenet_v2", alpha=0.5)
+    p = lightnets.profile(lightnets.config("mobilenet_v2", alpha=0.5))
     depthwise = [r for r in p.layers if r.op == "depthwise"]
     pairs = analysis.separable_pairs(p)
     assert [pair.depthwise for pair in pairs] == depthwise
@@ -53,7 +53,7 @@ def test_every_mobilenet_v2_depthwise_conv_has_its_projection() -> None:
 
 @pytest.mark.skipif("mobilenet_v1" not in NAMES, reason="mobilenet_v1 is not registered")
 def test_full_convolution_baseline_has_no_separable_pairs() -> None:
-    assert analysis.separable_pairs(lightnets.profile("mobilenet_v1", separable=False)) == []
+    assert analysis.separable_pairs(lightnets.profile(lightnets.config("mobilenet_v1", separable=False))) == []
 
 
 def test_sweep_values_keep_ends_and_current() -> None:
@@ -65,46 +65,46 @@ def test_sweep_values_keep_ends_and_current() -> None:
 
 
 def test_knob_sweep_points_are_the_profiles_of_those_settings() -> None:
-    points = analysis.knob_sweep("mobilenet_v2", "expansion", {"alpha": 0.5}, rho=5 / 7)
+    points = analysis.knob_sweep(lightnets.config("mobilenet_v2", alpha=0.5), "expansion", rho=5 / 7)
     assert [pt.value for pt in points] == list(range(1, 11))
     for pt in points:
-        p = lightnets.profile("mobilenet_v2", 160, alpha=0.5, expansion=pt.value)
+        p = lightnets.profile(lightnets.config("mobilenet_v2", 160, alpha=0.5, expansion=pt.value))
         assert (pt.resolution, pt.params, pt.macs, pt.error) == (160, p.params, p.macs, None)
     macs = [pt.macs for pt in points]
     assert macs == sorted(macs) and macs[0] < macs[-1]  # a wider inside costs more, always
 
 
 def test_alpha_sweep_contains_the_current_value() -> None:
-    points = analysis.knob_sweep("mobilenet_v2", "alpha", {"alpha": 0.65})
+    points = analysis.knob_sweep(lightnets.config("mobilenet_v2", alpha=0.65), "alpha")
     values = [pt.value for pt in points]
     assert 0.65 in values and values[0] == 0.25 and values[-1] == 2.0
-    assert points[values.index(0.65)].macs == lightnets.profile("mobilenet_v2", alpha=0.65).macs
+    assert points[values.index(0.65)].macs == lightnets.profile(lightnets.config("mobilenet_v2", alpha=0.65)).macs
 
 
 def test_rho_sweep_keeps_params_and_scales_macs() -> None:
-    points = analysis.rho_sweep("mobilenet_v2", {}, [0.5, 1.0, 2.0])
+    points = analysis.rho_sweep(lightnets.config("mobilenet_v2"), [0.5, 1.0, 2.0])
     assert [pt.resolution for pt in points] == [112, 224, 448]
     assert len({pt.params for pt in points}) == 1
     # conv MACs grow as ρ²: exactly from 224 to 448 px, where every stride-2 stage halves an even size;
     # at 112 px the last stage's 3.5 px rounds up to 4, so it costs a little more than a quarter
-    linear = lightnets.profile("mobilenet_v2").macs_by_kind()["linear"]
+    linear = lightnets.profile(lightnets.config("mobilenet_v2")).macs_by_kind()["linear"]
     conv_macs = [pt.macs - linear for pt in points]
     assert conv_macs[2] == 4 * conv_macs[1]
     assert conv_macs[1] / 4 < conv_macs[0] < conv_macs[1] / 3.5
 
 
 def test_sweep_reports_settings_that_cannot_run() -> None:
-    points = analysis.rho_sweep("mobilenet_v2", {}, [0.25])
+    points = analysis.rho_sweep(lightnets.config("mobilenet_v2"), [0.25])
     assert points[0].resolution == 56 and points[0].macs  # small but valid
     bad = analysis._point("mobilenet_v2", 1.0, {"alpha": 7.0}, 1.0)
     assert bad.macs is None and "alpha" in bad.error
 
 
 def test_resolution_for_rounds_and_clamps() -> None:
-    assert analysis.resolution_for("mobilenet_v2", {}, 5 / 7) == 160
+    assert lightnets.config("mobilenet_v2").with_rho(5 / 7).resolution == 160
     min_res = lightnets.spec("mobilenet_v2").min_resolution
-    assert analysis.resolution_for("mobilenet_v2", {}, 0.01) == min_res
-    assert analysis.resolution_for("mobilenet_v2", {}, 100) == 1024
+    assert lightnets.config("mobilenet_v2").with_rho(0.01).resolution == min_res
+    assert lightnets.config("mobilenet_v2").with_rho(100).resolution == 1024
 
 
 def test_overview_has_every_model_at_its_defaults() -> None:
@@ -112,9 +112,9 @@ def test_overview_has_every_model_at_its_defaults() -> None:
     assert [r.name for r in rows] == NAMES
     for row in rows:
         model_spec = lightnets.spec(row.name)
-        p = lightnets.profile(row.name)
+        p = lightnets.profile(lightnets.config(row.name))
         assert (row.params, row.macs, row.year) == (p.params, p.macs, model_spec.paper.year)
-        published = [ref.top1 for ref in model_spec.matching_references(model_spec.defaults(), row.resolution)
+        published = [ref.top1 for ref in model_spec.matching_references(lightnets.config(row.name, row.resolution))
                      if ref.top1 is not None]
         assert row.top1 == (published[0] if published else None)
 
@@ -129,7 +129,7 @@ def test_family_points_are_profiles_of_published_settings() -> None:
     assert {pt.name for pt in points} <= set(NAMES)
     assert len({(pt.name, tuple(sorted(pt.knobs.items())), pt.resolution, pt.top1) for pt in points}) == len(points)
     for pt in points:
-        p = lightnets.profile(pt.name, pt.resolution, **pt.knobs)
+        p = lightnets.profile(lightnets.config(pt.name, pt.resolution, **pt.knobs))
         assert (pt.params, pt.macs) == (p.params, p.macs)
         refs = [r for r in lightnets.spec(pt.name).references if r.label == pt.label]
         assert pt.top1 in [r.top1 for r in refs]
@@ -145,7 +145,7 @@ def test_saved_overview_is_what_lightnets_computes_now() -> None:
 def test_the_first_paint_needs_no_torch() -> None:
     """app.py's title, explanation and Home table come from modules that import neither torch nor pandas."""
     code = ("import sys; import ui; from lightnets import analysis; rows = analysis.saved_overview(); "
-            "ui.markdown_table({'model': [r.title for r in rows]}); ui.lead; "
+            "from lightnets.formatting import markdown_table; markdown_table({'model': [r.title for r in rows]}); ui.lead; "
             "print(sorted(m for m in ('torch', 'pandas') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -18,6 +18,7 @@ from streamlit.testing.v1 import AppTest
 import lightnets
 import ui
 from lightnets import analysis, concepts
+from lightnets.formatting import format_count, format_percent, format_value
 
 NAMES = lightnets.list_models()
 PAGES = [info.path for info in ui.PAGES]
@@ -96,7 +97,7 @@ def _open_tab(at: AppTest, label: str, key: str = "cost.section") -> AppTest:
 def _build_error(name: str, knobs: dict[str, Any], resolution: int) -> str | None:
     """lightnets' own verdict on a configuration: None when it profiles, else the one-line ValueError."""
     try:
-        lightnets.profile(name, resolution, **knobs)
+        lightnets.profile(lightnets.config(name, resolution, **knobs))
     except ValueError as err:
         return str(err).splitlines()[0]
     return None
@@ -137,7 +138,7 @@ def test_knob_pages_run_at_extreme_knobs(case: Extreme) -> None:
         _set_knob(at, case.name, knob, knobs[knob.name])
     step = ui.RHO_STEPS[0] if case.end == 0 else ui.RHO_STEPS[-1]
     at.select_slider(key="ui.rho").set_value(step)
-    resolution = analysis.resolution_for(case.name, spec.validate(knobs), ui.rho_of(step))
+    resolution = spec.rho_resolution(knobs, ui.rho_of(step))
     expected_error = _build_error(case.name, knobs, resolution)
     for page in KNOB_PAGES:
         for where in _visit(at, page):
@@ -164,13 +165,13 @@ def test_changing_a_knob_shows_the_profile_of_the_new_setting(name: str) -> None
     at.run()
     _ok(at, f"{name} {knob.name}={value}")
     knobs = {**spec.defaults(), knob.name: value}
-    resolution = analysis.resolution_for(name, knobs, 1.0)
+    resolution = lightnets.spec(name).rho_resolution(knobs, 1.0)
     if _build_error(name, knobs, resolution):
         pytest.skip(f"{name} cannot build with {knob.name}={value}")
-    p = lightnets.profile(name, resolution, **knobs)
+    p = lightnets.profile(lightnets.config(name, resolution, **knobs))
     shown = _exact(at)
     assert (shown["params"], shown["MACs"], shown["FLOPs"]) == (p.params, p.macs, p.flops)
-    assert _metric(at, "params") == ui.fmt_count(p.params) and _metric(at, "MACs") == ui.fmt_count(p.macs)
+    assert _metric(at, "params") == format_count(p.params) and _metric(at, "MACs") == format_count(p.macs)
     assert shown != before or (p.params, p.macs) == (before["params"], before["MACs"])
 
 
@@ -178,10 +179,10 @@ def test_alpha_and_rho_move_params_and_macs_as_they_should() -> None:
     at = _goto(_app(model="mobilenet_v2"), "pages/cost.py")
     at.slider(key=ui.knob_key("mobilenet_v2", "alpha")).set_value(0.5).run()
     half = _exact(at)
-    assert half["params"] == lightnets.profile("mobilenet_v2", alpha=0.5).params
+    assert half["params"] == lightnets.profile(lightnets.config("mobilenet_v2", alpha=0.5)).params
     at.select_slider(key="ui.rho").set_value(20).run()  # ρ = 5/7: 160 px
     small = _exact(at)
-    p = lightnets.profile("mobilenet_v2", 160, alpha=0.5)
+    p = lightnets.profile(lightnets.config("mobilenet_v2", 160, alpha=0.5))
     assert small["params"] == half["params"] == p.params  # resolution does not change the weights
     assert small["MACs"] == p.macs < half["MACs"]
     assert dict(at.query_params)["rho"] == "0.7143" and dict(at.query_params)["alpha"] == "0.5"
@@ -195,7 +196,7 @@ def test_sweep_chart_highlights_the_current_configuration() -> None:
     sweep = next(json.loads(c.proto.spec) for c in at.get("plotly_chart")
                  if "Cost against" in json.loads(c.proto.spec)["layout"]["title"]["text"])
     stars = [t for t in sweep["data"] if t.get("name") == "current"]
-    p = lightnets.profile("mobilenet_v2", alpha=0.75, expansion=4)
+    p = lightnets.profile(lightnets.config("mobilenet_v2", alpha=0.75, expansion=4))
     assert [(s["x"][0], s["y"][0]) for s in stars] == [(4, p.macs), (4, p.params)]
 
 
@@ -228,7 +229,7 @@ def test_the_swept_knob_stays_chosen_through_slider_moves_page_switches_and_mode
 
 def test_published_setting_shows_the_paper_beside_the_profile() -> None:
     at = _goto(_app(model="mobilenet_v2"), "pages/cost.py")
-    ref = lightnets.spec("mobilenet_v2").matching_references({}, 224)[0]
+    ref = lightnets.spec("mobilenet_v2").matching_references(lightnets.config("mobilenet_v2", 224))[0]
     assert any(ref.label in s.value for s in at.success)
     captions = [c.value for c in at.caption]
     assert f"paper: {ref.params_m:g} M" in captions and f"paper: {ref.macs_m:g} M" in captions
@@ -254,16 +255,14 @@ class FakeLatency:
 
 
 def test_latency_is_measured_on_the_button_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    if not ui.has_api("measure_latency"):
-        pytest.skip("lightnets.measure_latency is not there yet (issue 6)")
     calls: list[tuple] = []
 
-    def fake(name: str, resolution: int = 224, **kwargs: Any) -> FakeLatency:
-        calls.append((name, resolution, kwargs))
-        return FakeLatency(resolution=resolution)
+    def fake(config: lightnets.Config, **kwargs: Any) -> FakeLatency:
+        calls.append((config, kwargs))
+        return FakeLatency(resolution=config.resolution)
 
     monkeypatch.setattr(lightnets, "measure_latency", fake)
-    ui._measure.clear()
+    ui.measure._measure.clear()
     at = _goto(_app(model="mobilenet_v2"), "pages/cost.py")
     _open_tab(at, "Latency")
     assert not calls and not [m for m in at.metric if m.label == "median"]
@@ -307,7 +306,7 @@ def test_a_shared_link_reproduces_the_configuration() -> None:
     assert at.slider(key=ui.knob_key("mobilenet_v2", "expansion")).value == 4
     assert at.toggle(key=ui.knob_key("mobilenet_v2", "linear_bottleneck")).value is False
     assert at.select_slider(key="ui.rho").value == 20
-    p = lightnets.profile("mobilenet_v2", 160, alpha=0.35, expansion=4, linear_bottleneck=False)
+    p = lightnets.profile(lightnets.config("mobilenet_v2", 160, alpha=0.35, expansion=4, linear_bottleneck=False))
     assert (_exact(at)["params"], _exact(at)["MACs"]) == (p.params, p.macs)
     # the URL is rewritten in canonical form, so copying it again gives the same link
     assert dict(at.query_params) == {**query, "rho": "0.7143"}
@@ -317,9 +316,9 @@ def test_a_shared_link_reproduces_the_configuration() -> None:
 def test_every_model_round_trips_through_the_url(name: str) -> None:
     spec = lightnets.spec(name)
     knobs = {k.name: _extreme(k, 1) for k in spec.knobs}
-    if _build_error(name, knobs, analysis.resolution_for(name, spec.validate(knobs), 0.5)):
+    if _build_error(name, knobs, spec.rho_resolution(knobs, 0.5)):
         knobs = spec.defaults()
-    at = _app(model=name, rho="0.5", **{k: ui.format_value(v) for k, v in knobs.items()})
+    at = _app(model=name, rho="0.5", **{k: format_value(v) for k, v in knobs.items()})
     assert not at.warning, [w.value for w in at.warning]
     selection = at.session_state["ui.selection"]
     assert (selection.name, selection.knobs, selection.rho) == (name, spec.validate(knobs), 0.5)
@@ -344,7 +343,7 @@ def test_bad_link_values_warn_and_fall_back_to_defaults(query: dict[str, str], f
     selection = at.session_state["ui.selection"]
     name = query["model"] if query["model"] in NAMES else ui.default_model()
     assert selection.name == name and selection.knobs == lightnets.spec(name).defaults() and selection.rho == 1.0
-    assert _exact(at)["params"] == lightnets.profile(name).params
+    assert _exact(at)["params"] == lightnets.profile(lightnets.config(name)).params
 
 
 def test_the_link_warning_stays_across_pages_until_the_user_changes_something() -> None:
@@ -386,44 +385,44 @@ def test_home_table_lists_every_model_with_its_profile() -> None:
     assert table["model"] == [lightnets.spec(n).title for n in NAMES]
     assert table["year"] == [str(lightnets.spec(n).paper.year) for n in NAMES]
     assert table["key idea"] == [lightnets.spec(n).idea for n in NAMES]
-    assert table["params"] == [ui.fmt_count(lightnets.profile(n).params).replace(" ", "\u00a0") for n in NAMES]
-    assert table["MACs"] == [ui.fmt_count(lightnets.profile(n).macs).replace(" ", "\u00a0") for n in NAMES]
-    top1 = [analysis.published_top1(n, lightnets.spec(n).defaults(), lightnets.spec(n).resolution())[0] for n in NAMES]
-    assert table["paper top-1"] == [ui.fmt_percent(t) for t in top1]
+    assert table["params"] == [format_count(lightnets.profile(lightnets.config(n)).params).replace(" ", "\u00a0") for n in NAMES]
+    assert table["MACs"] == [format_count(lightnets.profile(lightnets.config(n)).macs).replace(" ", "\u00a0") for n in NAMES]
+    top1 = [analysis.published_top1(lightnets.config(n))[0] for n in NAMES]
+    assert table["paper top-1"] == [format_percent(t) for t in top1]
 
 
 def test_architecture_page_draws_the_graph_of_the_current_configuration() -> None:
     at = _goto(_app(model="mobilenet_v2", alpha="0.5", rho="0.5"), "pages/architecture.py")
     _ok(at, "architecture")
-    assert [g.proto.spec for g in at.get("graphviz_chart")] == [lightnets.block_graph("mobilenet_v2", 112, alpha=0.5)]
+    assert [g.proto.spec for g in at.get("graphviz_chart")] == [lightnets.block_graph(lightnets.config("mobilenet_v2", 112, alpha=0.5))]
     assert [t.label for t in at.tabs] == ["Whole network", "Inside a block"]
     at.session_state["arch.view"] = "Inside a block"  # a lazy tab: AppTest opens it through its key
     at.run()
     graphs = [None] + [g.proto.spec for g in at.get("graphviz_chart")]  # the network tab is not drawn now
-    choices = lightnets.block_choices("mobilenet_v2", 112, alpha=0.5)
+    choices = lightnets.block_choices(lightnets.config("mobilenet_v2", 112, alpha=0.5))
     block = at.selectbox(key="arch.block")
     assert block.options == [f"{path}: {label}" for path, label in choices]
     # it opens on a typical block: an inverted residual with t = 6 and its shortcut, not the first (t = 1) one
     assert block.value == "features.3" and "t=6" in dict(choices)["features.3"]
-    assert graphs[1] == lightnets.block_inner_graph("mobilenet_v2", "features.3", 112, alpha=0.5)
+    assert graphs[1] == lightnets.block_inner_graph(lightnets.config("mobilenet_v2", 112, alpha=0.5), "features.3")
     block.set_value(choices[2][0]).run()
     assert at.session_state["arch.view"] == "Inside a block"  # choosing a block keeps its tab open
     graphs = [None] + [g.proto.spec for g in at.get("graphviz_chart")]
-    assert graphs[1] == lightnets.block_inner_graph("mobilenet_v2", choices[2][0], 112, alpha=0.5)
+    assert graphs[1] == lightnets.block_inner_graph(lightnets.config("mobilenet_v2", 112, alpha=0.5), choices[2][0])
     # the block table and torchinfo are built only when their expanders are opened
     assert not at.code and not at.dataframe
     at.session_state["arch.summary"] = True
     at.session_state["arch.table"] = True
     at.run()
-    assert at.code[0].value == lightnets.model_summary("mobilenet_v2", 112, alpha=0.5)
+    assert at.code[0].value == lightnets.model_summary(lightnets.config("mobilenet_v2", 112, alpha=0.5))
     table = at.dataframe[0].value
-    assert list(table["block"]) == [b.path for b in lightnets.profile("mobilenet_v2", 112, alpha=0.5).blocks]
+    assert list(table["block"]) == [b.path for b in lightnets.profile(lightnets.config("mobilenet_v2", 112, alpha=0.5)).blocks]
 
 
 def test_architecture_page_explains_what_this_configuration_contains() -> None:
     at = _goto(_app(model="mobilenet_v3_small", alpha="0.5"), "pages/architecture.py")
     text = " ".join(m.value for m in at.markdown)
-    for concept in concepts.concepts("mobilenet_v3_small", alpha=0.5):
+    for concept in concepts.concepts(lightnets.config("mobilenet_v3_small", alpha=0.5)):
         assert f"**{concept.term}**: {concept.text}" in text
     assert "What to look for in MobileNet V3-Small" in [h.value for h in at.subheader]
     at.toggle(key=ui.knob_key("mobilenet_v3_small", "hswish")).set_value(False).run()

@@ -12,6 +12,7 @@ import pytest
 
 import lightnets
 import ui
+from lightnets.formatting import format_count
 from browser_support import (assert_no_exception, open_app, press_slider, sidebar_slider, start_server, stop_server,
                              switch_page, wait_idle)
 
@@ -58,7 +59,7 @@ def test_every_page_renders_without_exception(app_url: str, page, path: str) -> 
         graph = page.get_by_test_id("stGraphVizChart").first
         _expect()(graph.locator("svg g.node").first).to_be_visible()
         # the edges carry the real tensor shapes: the stem's output at the default configuration
-        stem = lightnets.profile(ui.default_model()).blocks[0].output_shape
+        stem = lightnets.profile(lightnets.config(ui.default_model())).blocks[0].output_shape
         assert "×".join(map(str, stem[1:])) in graph.locator("svg").first.text_content()
     wait_idle(page)
     assert_no_exception(page)
@@ -73,12 +74,12 @@ def _layer_chart(page):
 def test_moving_a_slider_updates_the_metrics_the_charts_and_the_url(app_url: str, page) -> None:
     open_app(page, f"{app_url}/cost?model=mobilenet_v2")
     params = _metric(page, "params")
-    _expect()(params).to_have_text(ui.fmt_count(lightnets.profile("mobilenet_v2").params))
-    _expect()(_layer_chart(page)).to_contain_text(f"sum {lightnets.profile('mobilenet_v2').macs:,}")
+    _expect()(params).to_have_text(format_count(lightnets.profile(lightnets.config("mobilenet_v2")).params))
+    _expect()(_layer_chart(page)).to_contain_text(f"sum {lightnets.profile(lightnets.config('mobilenet_v2')).macs:,}")
     press_slider(page, "width multiplier", "ArrowLeft")  # α 1.0 → 0.95
-    p = lightnets.profile("mobilenet_v2", alpha=0.95)
-    _expect()(params).to_have_text(ui.fmt_count(p.params))
-    _expect()(_metric(page, "MACs")).to_have_text(ui.fmt_count(p.macs))
+    p = lightnets.profile(lightnets.config("mobilenet_v2", alpha=0.95))
+    _expect()(params).to_have_text(format_count(p.params))
+    _expect()(_metric(page, "MACs")).to_have_text(format_count(p.macs))
     _expect()(_layer_chart(page)).to_contain_text(f"sum {p.macs:,}")  # the per-layer chart was redrawn
     _expect()(_layer_chart(page)).to_have_count(1)
     _expect()(sidebar_slider(page, "width multiplier").get_by_test_id("stSliderThumbValue")).to_have_text("0.95")
@@ -94,7 +95,7 @@ def test_cost_tabs_draw_their_section_and_stay_open(app_url: str, page) -> None:
     sweep = page.get_by_test_id("stPlotlyChart").filter(has_text="Cost against width multiplier α")
     _expect()(sweep.locator("svg.main-svg").first).to_be_visible()
     press_slider(page, "expansion ratio", "ArrowRight")  # t 6 → 7: the Sweeps tab stays open
-    _expect()(_metric(page, "MACs")).to_have_text(ui.fmt_count(lightnets.profile("mobilenet_v2", expansion=7).macs))
+    _expect()(_metric(page, "MACs")).to_have_text(format_count(lightnets.profile(lightnets.config("mobilenet_v2", expansion=7)).macs))
     _expect()(sweep.locator("svg.main-svg").first).to_be_visible()
     page.get_by_role("tab", name="Across families").click()
     wait_idle(page)
@@ -140,25 +141,25 @@ def test_selection_is_kept_across_page_switches(app_url: str, page) -> None:
     open_app(page, f"{app_url}/cost?model=mobilenet_v2")
     _expect()(_layer_chart(page)).to_be_visible()
     press_slider(page, "width multiplier", "End")  # α = 2
-    _expect()(_metric(page, "params")).to_have_text(ui.fmt_count(lightnets.profile("mobilenet_v2", alpha=2.0).params))
+    _expect()(_metric(page, "params")).to_have_text(format_count(lightnets.profile(lightnets.config("mobilenet_v2", alpha=2.0)).params))
     switch_page(page, "Architecture")
     thumb = sidebar_slider(page, "width multiplier").get_by_test_id("stSliderThumbValue")
     _expect()(thumb).to_have_text("2.00")
     graph = page.get_by_test_id("stGraphVizChart").first
     _expect()(graph.locator("svg g.node").first).to_be_visible()
-    stem = lightnets.profile("mobilenet_v2", alpha=2.0).blocks[0].output_shape  # 64 channels at α = 2
+    stem = lightnets.profile(lightnets.config("mobilenet_v2", alpha=2.0)).blocks[0].output_shape  # 64 channels at α = 2
     _expect()(graph.locator("svg")).to_contain_text("×".join(map(str, stem[1:])))
     switch_page(page, "Cost")
-    _expect()(_metric(page, "params")).to_have_text(ui.fmt_count(lightnets.profile("mobilenet_v2", alpha=2.0).params))
+    _expect()(_metric(page, "params")).to_have_text(format_count(lightnets.profile(lightnets.config("mobilenet_v2", alpha=2.0)).params))
     assert _query(page)["alpha"] == "2"
     assert_no_exception(page)
 
 
 def test_a_shared_url_opens_its_configuration(app_url: str, page) -> None:
     open_app(page, f"{app_url}/cost?model=mobilenet_v2&alpha=0.5&expansion=4&rho=0.714")
-    p = lightnets.profile("mobilenet_v2", 160, alpha=0.5, expansion=4)
-    _expect()(_metric(page, "MACs")).to_have_text(ui.fmt_count(p.macs))
-    _expect()(_metric(page, "params")).to_have_text(ui.fmt_count(p.params))
+    p = lightnets.profile(lightnets.config("mobilenet_v2", 160, alpha=0.5, expansion=4))
+    _expect()(_metric(page, "MACs")).to_have_text(format_count(p.macs))
+    _expect()(_metric(page, "params")).to_have_text(format_count(p.params))
     _expect()(sidebar_slider(page, "width multiplier").get_by_test_id("stSliderThumbValue")).to_have_text("0.50")
     _expect()(page.get_by_test_id("stSidebar")).to_contain_text("input 160×160 px")
     _expect()(page.get_by_test_id("stAlert")).to_have_count(0)
@@ -168,7 +169,7 @@ def test_a_shared_url_opens_its_configuration(app_url: str, page) -> None:
 def test_a_bad_link_warns_and_shows_the_defaults(app_url: str, page) -> None:
     open_app(page, f"{app_url}/cost?model=resnet50&alpha=banana")
     _expect()(page.get_by_test_id("stAlert").first).to_contain_text("unknown model 'resnet50'")
-    _expect()(_metric(page, "params")).to_have_text(ui.fmt_count(lightnets.profile(ui.default_model()).params))
+    _expect()(_metric(page, "params")).to_have_text(format_count(lightnets.profile(lightnets.config(ui.default_model())).params))
     assert _query(page)["model"] == ui.default_model()
     assert_no_exception(page)
 
@@ -183,7 +184,7 @@ def test_a_deep_link_to_a_fresh_server_goes_through_the_app(browser) -> None:
         open_app(page, f"{url}/cost?model=mobilenet_v2&alpha=0.75")
         _expect()(sidebar_slider(page, "width multiplier").get_by_test_id("stSliderThumbValue")).to_have_text("0.75")
         _expect()(_metric(page, "params")).to_have_text(
-            ui.fmt_count(lightnets.profile("mobilenet_v2", alpha=0.75).params))
+            format_count(lightnets.profile(lightnets.config("mobilenet_v2", alpha=0.75)).params))
         # the navigation is app.py's (titled pages), not one generated from the folder ("app", "channel shuffle")
         links = page.get_by_test_id("stSidebarNavLink")
         _expect()(links).to_have_count(len(ui.PAGES))

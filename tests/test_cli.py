@@ -34,7 +34,7 @@ def test_info_json_has_schema_and_references(capsys) -> None:
 def test_profile_json_equals_the_api(capsys) -> None:
     assert main(["profile", "mobilenet_v2", "--alpha", "0.5", "--resolution=160", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    p = lightnets.profile("mobilenet_v2", resolution=160, alpha=0.5)
+    p = lightnets.profile(lightnets.config("mobilenet_v2", resolution=160, alpha=0.5))
     assert (out["params"], out["macs"], out["mem_bytes"], out["resolution"]) == (p.params, p.macs, p.mem_bytes, 160)
     assert out["knobs"]["alpha"] == 0.5
 

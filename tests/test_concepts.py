@@ -11,7 +11,7 @@ NAMES = lightnets.list_models()
 
 
 def _terms(name: str, **knobs) -> list[str]:
-    return [c.term for c in concepts.concepts(name, **knobs)]
+    return [c.term for c in concepts.concepts(lightnets.config(name, **knobs))]
 
 
 @pytest.mark.parametrize(("name", "expected"), [
@@ -48,7 +48,7 @@ def test_the_ideas_follow_the_knobs() -> None:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_every_model_has_an_explanation_in_plain_sentences(name: str) -> None:
-    found = concepts.concepts(name)
+    found = concepts.concepts(lightnets.config(name))
     assert found
     for concept in found:
         sentences = concept.text.count(". ") + 1
@@ -57,4 +57,4 @@ def test_every_model_has_an_explanation_in_plain_sentences(name: str) -> None:
 
 def test_bad_knobs_are_a_value_error() -> None:
     with pytest.raises(ValueError, match="alpha"):
-        concepts.concepts("mobilenet_v2", alpha=7)
+        concepts.concepts(lightnets.config("mobilenet_v2", alpha=7))

@@ -16,16 +16,16 @@ NAMES = lightnets.list_models()
 @pytest.mark.parametrize("name", NAMES)
 def test_macs_equal_flop_counter_mode(name: str) -> None:
     res = 160
-    model = lightnets.build(name).eval()
+    model = lightnets.build(lightnets.config(name)).eval()
     with FlopCounterMode(display=False) as counter, torch.no_grad():
         model(torch.randn(1, 3, res, res))
-    assert lightnets.profile(name, resolution=res).macs == counter.get_total_flops() // 2
+    assert lightnets.profile(lightnets.config(name, resolution=res)).macs == counter.get_total_flops() // 2
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_rows_add_up_and_match_the_model(name: str) -> None:
-    p = lightnets.profile(name)
-    model = lightnets.build(name)
+    p = lightnets.profile(lightnets.config(name))
+    model = lightnets.build(lightnets.config(name))
     assert p.params == sum(t.numel() for t in model.parameters())
     assert sum(r.params for r in p.layers) == p.params
     assert sum(b.params for b in p.blocks) == p.params
@@ -43,8 +43,8 @@ def test_rows_add_up_and_match_the_model(name: str) -> None:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_conv_rows_follow_the_formula(name: str) -> None:
-    p = lightnets.profile(name, resolution=128)
-    modules = dict(lightnets.build(name).named_modules())
+    p = lightnets.profile(lightnets.config(name, resolution=128))
+    modules = dict(lightnets.build(lightnets.config(name)).named_modules())
     for row in p.layers:
         if row.op not in CONV_KINDS:
             continue
@@ -63,10 +63,10 @@ def test_conv_rows_follow_the_formula(name: str) -> None:
 
 
 def test_profile_of_a_built_model_equals_profile_by_name() -> None:
-    model = lightnets.build("mobilenet_v2", alpha=0.75)
+    model = lightnets.build(lightnets.config("mobilenet_v2", alpha=0.75))
     before = {k: v.clone() for k, v in model.state_dict().items()}
     by_model = lightnets.profile(model, resolution=192)
-    by_name = lightnets.profile("mobilenet_v2", resolution=192, alpha=0.75)
+    by_name = lightnets.profile(lightnets.config("mobilenet_v2", resolution=192, alpha=0.75))
     assert (by_model.params, by_model.macs, by_model.mem_bytes) == (by_name.params, by_name.macs, by_name.mem_bytes)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     assert model.training  # the profile put it back the way it was
@@ -104,13 +104,13 @@ def test_activation_memory_leaves_weights_out() -> None:
 
 
 def test_profile_is_cached_per_configuration() -> None:
-    assert lightnets.profile("mobilenet_v2", alpha=0.5) is lightnets.profile("mobilenet_v2", alpha=0.50000000001 * 1)
-    assert lightnets.profile("mobilenet_v2", alpha=0.5) is not lightnets.profile("mobilenet_v2", alpha=0.55)
+    assert lightnets.profile(lightnets.config("mobilenet_v2", alpha=0.5)) is lightnets.profile(lightnets.config("mobilenet_v2", alpha=0.50000000001 * 1))
+    assert lightnets.profile(lightnets.config("mobilenet_v2", alpha=0.5)) is not lightnets.profile(lightnets.config("mobilenet_v2", alpha=0.55))
 
 
 def test_resolution_scales_macs_quadratically_for_a_fully_convolutional_net() -> None:
-    a = lightnets.profile("mobilenet_v2", resolution=448)
-    b = lightnets.profile("mobilenet_v2", resolution=224)
+    a = lightnets.profile(lightnets.config("mobilenet_v2", resolution=448))
+    b = lightnets.profile(lightnets.config("mobilenet_v2", resolution=224))
     fc = 1280 * 1000
     assert (a.macs - fc) == 4 * (b.macs - fc)  # every stride halves an even size
 
@@ -125,8 +125,8 @@ def test_profile_by_name_equals_profile_of_the_built_model_row_by_row(name: str)
     """profile(name) costs standard layers from their attributes and repeated blocks once; profiling the built
     model records every ATen op. Both must give the same rows."""
     res = 96
-    by_name = lightnets.profile(name, resolution=res)
-    by_model = lightnets.profile(lightnets.build(name), resolution=res)
+    by_name = lightnets.profile(lightnets.config(name, resolution=res))
+    by_model = lightnets.profile(lightnets.build(lightnets.config(name)), resolution=res)
     assert [_row_key(r) for r in by_name.layers] == [_row_key(r) for r in by_model.layers]
     assert by_name.blocks == by_model.blocks
     assert (by_name.activation_bytes, by_name.peak_activation_bytes) == (
@@ -136,9 +136,9 @@ def test_profile_by_name_equals_profile_of_the_built_model_row_by_row(name: str)
 def test_cached_blocks_give_the_same_profile_as_a_cold_start() -> None:
     from lightnets.cost import clear_caches
 
-    warm = [lightnets.profile("mobilenet_v2", resolution=r, alpha=0.5) for r in (128, 160)]
+    warm = [lightnets.profile(lightnets.config("mobilenet_v2", resolution=r, alpha=0.5)) for r in (128, 160)]
     clear_caches()
-    cold = [lightnets.profile("mobilenet_v2", resolution=r, alpha=0.5) for r in (160, 128)][::-1]
+    cold = [lightnets.profile(lightnets.config("mobilenet_v2", resolution=r, alpha=0.5)) for r in (160, 128)][::-1]
     for a, b in zip(warm, cold):
         assert [_row_key(r) for r in a.layers] == [_row_key(r) for r in b.layers]
         assert a.blocks == b.blocks
@@ -151,17 +151,17 @@ def test_profiles_from_several_threads_agree() -> None:
     from lightnets.cost import clear_caches
 
     configs = [("mobilenet_v2", 96 + 8 * i, {"alpha": 0.5 + 0.25 * (i % 3)}) for i in range(8)]
-    expected = [lightnets.profile(n, resolution=r, **k) for n, r, k in configs]
+    expected = [lightnets.profile(lightnets.config(n, resolution=r, **k)) for n, r, k in configs]
     clear_caches()
     with ThreadPoolExecutor(4) as pool:
-        got = list(pool.map(lambda c: lightnets.profile(c[0], resolution=c[1], **c[2]), configs))
+        got = list(pool.map(lambda c: lightnets.profile(lightnets.config(c[0], resolution=c[1], **c[2])), configs))
     for a, b in zip(expected, got):
         assert [_row_key(r) for r in a.layers] == [_row_key(r) for r in b.layers]
 
 
 def test_a_conv_that_pads_first_keeps_its_weights_on_the_conv_row() -> None:
     # EfficientNet's stride-2 convs pad their input "same"-style before convolving: the pad reads no weight
-    p = lightnets.profile("efficientnet")
+    p = lightnets.profile(lightnets.config("efficientnet"))
     assert not [row for row in p.layers if row.op == "pad" and row.params]
     stem = next(row for row in p.layers if row.name == "_conv_stem" and row.op == "dense")
     assert stem.params == 3 * 3 * 3 * 32
@@ -231,13 +231,13 @@ def test_a_profile_leaves_the_garbage_collector_as_it_found_it() -> None:
 
     assert gc.isenabled()
     clear_caches()
-    lightnets.profile("squeezenet1_1", 96)
-    lightnets.profile(lightnets.build("squeezenet1_1"), 96)
+    lightnets.profile(lightnets.config("squeezenet1_1", 96))
+    lightnets.profile(lightnets.build(lightnets.config("squeezenet1_1")), 96)
     assert gc.isenabled()
     gc.disable()
     try:
         clear_caches()
-        lightnets.profile("squeezenet1_1", 96)
+        lightnets.profile(lightnets.config("squeezenet1_1", 96))
         assert not gc.isenabled()  # someone else's choice is kept
     finally:
         gc.enable()
@@ -247,7 +247,7 @@ def test_a_profile_leaves_the_garbage_collector_as_it_found_it() -> None:
 def test_a_model_runs_correctly_in_another_thread_while_it_is_profiled(name: str) -> None:
     import threading
 
-    model = lightnets.build(name).eval()
+    model = lightnets.build(lightnets.config(name)).eval()
     x = torch.randn(1, 3, 96, 96)
     with torch.no_grad():
         expected = model(x)
@@ -273,11 +273,11 @@ def test_a_model_runs_correctly_in_another_thread_while_it_is_profiled(name: str
     assert not errors and outputs
     assert all(torch.equal(out, expected) for out in outputs)
     assert len({(p.params, p.macs, len(p.layers)) for p in profiles}) == 1
-    assert profiles[0].macs == lightnets.profile(name, 96).macs
+    assert profiles[0].macs == lightnets.profile(lightnets.config(name, 96)).macs
 
 
 def test_a_shuffle_row_shows_the_tensor_it_shuffles() -> None:
-    p = lightnets.profile("shufflenet_v2", 224)
+    p = lightnets.profile(lightnets.config("shufflenet_v2", 224))
     rows = [r for r in p.layers if r.op == "shuffle"]
     assert len(rows) == 16
     first = rows[0]
@@ -290,7 +290,7 @@ def test_profile_rows_are_the_dataclass_the_constructor_makes() -> None:
 
     from lightnets.cost import LayerCost
 
-    p = lightnets.profile("espnet_v2", 128)
+    p = lightnets.profile(lightnets.config("espnet_v2", 128))
     for row in p.layers:
         assert row == LayerCost(**dataclasses.asdict(row)) and type(row) is LayerCost
     with pytest.raises(dataclasses.FrozenInstanceError):

@@ -39,13 +39,13 @@ def lite_state() -> dict[str, torch.Tensor]:
 
 @pytest.fixture(scope="module")
 def lite(lite_state) -> nn.Module:
-    model = lightnets.build("efficientnet_lite0")
+    model = lightnets.build(lightnets.config("efficientnet_lite0"))
     model.load_state_dict(lite_state, strict=True)
     return model.eval()
 
 
 def test_lite0_layout_is_the_packaged_checkpoints(lite_state) -> None:
-    model = lightnets.build("efficientnet_lite0")
+    model = lightnets.build(lightnets.config("efficientnet_lite0"))
     ours = [(k, tuple(v.shape)) for k, v in model.state_dict().items()]
     theirs = [(k, tuple(v.shape)) for k, v in lite_state.items()]
     assert ours == theirs
@@ -54,7 +54,7 @@ def test_lite0_layout_is_the_packaged_checkpoints(lite_state) -> None:
 
 def test_batch_norm_is_tensorflows() -> None:
     for name, knobs in (("efficientnet_lite0", {}), ("efficientnet", {"phi": 2})):
-        bns = [m for m in lightnets.build(name, **knobs).modules() if isinstance(m, nn.BatchNorm2d)]
+        bns = [m for m in lightnets.build(lightnets.config(name, **knobs)).modules() if isinstance(m, nn.BatchNorm2d)]
         assert bns and all(m.eps == 1e-3 and m.momentum == 0.01 for m in bns)
 
 
@@ -84,7 +84,7 @@ def test_lite0_normalisation_matches_its_stem_batch_norm_statistics(lite, lite_s
 
 @pytest.mark.parametrize("photo", sorted(FAMILIES))
 def test_lite0_predicts_the_photos_class_family(photo: str) -> None:
-    result = lightnets.predict("efficientnet_lite0", sample_images()[photo])
+    result = lightnets.predict(lightnets.config("efficientnet_lite0"), sample_images()[photo])
     labels = [label for _, label, _ in result.topk]
     assert FAMILIES[photo] & set(labels[:5]), labels
     assert FAMILIES[photo] & set(labels[:2]), labels  # not just somewhere in the five
@@ -94,7 +94,7 @@ def test_lite0_predicts_the_photos_class_family(photo: str) -> None:
 def test_lite0_is_right_at_other_resolutions(resolution: int) -> None:
     """TF padding computed from the actual input: odd sizes and ρ ≠ 1 still give the right classes."""
     for photo in ("cat", "coffee"):
-        result = lightnets.predict("efficientnet_lite0", sample_images()[photo], resolution=resolution)
+        result = lightnets.predict(lightnets.config("efficientnet_lite0", resolution=resolution), sample_images()[photo])
         assert result.input.shape == (1, 3, resolution, resolution)
         assert FAMILIES[photo] & {label for _, label, _ in result.topk}, (photo, result.topk)
 
@@ -128,7 +128,7 @@ def test_stride_one_same_padding_is_symmetric() -> None:
 
 @pytest.mark.parametrize("name,knobs", [("efficientnet_lite0", {}), ("efficientnet", {"phi": 1})])
 def test_torch_fx_traces_and_matches(name: str, knobs: dict) -> None:
-    model = lightnets.build(name, **knobs).eval()
+    model = lightnets.build(lightnets.config(name, **knobs)).eval()
     traced = torch.fx.symbolic_trace(model)
     for size in (224, 161):
         x = torch.randn(1, 3, size, size)
@@ -138,7 +138,7 @@ def test_torch_fx_traces_and_matches(name: str, knobs: dict) -> None:
 
 @pytest.mark.parametrize("resolution", [224, 225, 97])
 def test_profile_on_meta_counts_the_asymmetric_padding(resolution: int) -> None:
-    p = lightnets.profile("efficientnet_lite0", resolution=resolution)
+    p = lightnets.profile(lightnets.config("efficientnet_lite0", resolution=resolution))
     pads = [row for row in p.layers if row.op == "pad"]
     assert len(pads) == 5  # the stem and the four strided depthwise convs
     stem = next(row for row in p.layers if row.name == "_conv_stem" and row.op == "dense")
@@ -160,18 +160,18 @@ def test_formula_coefficients_follow_the_paper() -> None:
     assert [lightnets.spec("efficientnet").resolution({"phi": phi, "official": False}) for phi in range(4)] == \
         [224, 258, 296, 341]
     for phi in (1, 2, 3):
-        formula = lightnets.profile("efficientnet", phi=phi, official=False)
-        released = lightnets.profile("efficientnet", phi=phi)
+        formula = lightnets.profile(lightnets.config("efficientnet", phi=phi, official=False))
+        released = lightnets.profile(lightnets.config("efficientnet", phi=phi))
         assert formula.params > released.params and formula.macs > released.macs
     # FLOPS about double per step of φ (α·β²·γ² ≈ 1.92; repeats rounding up adds to it)
-    b0 = lightnets.profile("efficientnet", phi=0).macs
-    b3 = lightnets.profile("efficientnet", phi=3, official=False).macs
+    b0 = lightnets.profile(lightnets.config("efficientnet", phi=0)).macs
+    b3 = lightnets.profile(lightnets.config("efficientnet", phi=3, official=False)).macs
     assert 6.5 < b3 / b0 < 10
 
 
 def test_stage_table_is_the_papers_table_1() -> None:
     rows = json.loads((DATA / "papers.json").read_text())["architectures"]["EfficientNet-B0"]["rows"]
-    blocks = [b for b in lightnets.blocks("efficientnet") if b.layer is eff.MBConv]
+    blocks = [b for b in lightnets.blocks(lightnets.config("efficientnet")) if b.layer is eff.MBConv]
     for stage, (_, operator, _, channels, layers) in zip(range(2, 9), rows[1:8]):
         mine = [b for b in blocks if b.stage == f"stage {stage}"]
         assert len(mine) == layers
@@ -182,11 +182,11 @@ def test_stage_table_is_the_papers_table_1() -> None:
 
 def test_b0_parameters_equal_torchvisions_count() -> None:
     published = json.loads((DATA / "tv_weights.json").read_text())["models"]["efficientnet_b0"]["weights"][0]
-    assert lightnets.profile("efficientnet", phi=0).params == published["num_params"]
+    assert lightnets.profile(lightnets.config("efficientnet", phi=0)).params == published["num_params"]
 
 
 def test_squeeze_width_is_a_quarter_of_the_block_input() -> None:
-    model = lightnets.build("efficientnet", phi=0)
+    model = lightnets.build(lightnets.config("efficientnet", phi=0))
     state = model.state_dict()
     assert tuple(state["_blocks.0._se_reduce.weight"].shape) == (8, 32, 1, 1)  # input 32, no expansion
     assert tuple(state["_blocks.1._se_reduce.weight"].shape) == (4, 96, 1, 1)  # input 16, expanded to 96
@@ -195,7 +195,7 @@ def test_squeeze_width_is_a_quarter_of_the_block_input() -> None:
 
 def test_depth_scaling_rounds_repeats_up() -> None:
     for phi, expected in ((1, [2, 3, 3, 4, 4, 5, 2]), (3, [2, 3, 3, 5, 5, 6, 2])):
-        blocks = [b for b in lightnets.blocks("efficientnet", phi=phi) if b.layer is eff.MBConv]
+        blocks = [b for b in lightnets.blocks(lightnets.config("efficientnet", phi=phi)) if b.layer is eff.MBConv]
         assert [sum(b.stage == f"stage {s}" for b in blocks) for s in range(2, 9)] == expected
 
 
@@ -215,10 +215,10 @@ def test_lite_readme_multiply_adds_also_count_batch_norm_work() -> None:
 
 
 def test_describe_reads_like_the_paper() -> None:
-    rows = lightnets.blocks("efficientnet", phi=0)
+    rows = lightnets.blocks(lightnets.config("efficientnet", phi=0))
     block = next(b for b in rows if b.path == "_blocks.3")
     assert block.label == "MBConv6 k5×5, 40, s2, SE 6, swish"
-    lite = next(b for b in lightnets.blocks("efficientnet_lite0") if b.path == "_blocks.0")
+    lite = next(b for b in lightnets.blocks(lightnets.config("efficientnet_lite0")) if b.path == "_blocks.0")
     assert lite.label == "MBConv1 k3×3, 16, ReLU6"
 
 
@@ -234,7 +234,7 @@ def test_labels_are_imagenet_1k() -> None:
 def test_macs_equal_flop_counter_mode_at_odd_sizes(name: str, knobs: dict, resolution: int) -> None:
     from torch.utils.flop_counter import FlopCounterMode
 
-    model = lightnets.build(name, **knobs).eval()
+    model = lightnets.build(lightnets.config(name, **knobs)).eval()
     with FlopCounterMode(display=False) as counter, torch.no_grad():
         model(torch.randn(1, 3, resolution, resolution))
-    assert lightnets.profile(name, resolution=resolution, **knobs).macs == counter.get_total_flops() // 2
+    assert lightnets.profile(lightnets.config(name, resolution=resolution, **knobs)).macs == counter.get_total_flops() // 2

@@ -26,7 +26,7 @@ DILATIONS = {"level2_0": [1, 2, 3, 4], "level3_0": [1, 2, 3, 4], "level3": [1, 2
 
 @pytest.mark.parametrize("scale", sorted(WIDTHS))
 def test_level_widths_and_sizes_per_scale(scale: float) -> None:
-    blocks = {b.path: b for b in lightnets.profile("espnet_v2", resolution=224, scale=scale).blocks}
+    blocks = {b.path: b for b in lightnets.profile(lightnets.config("espnet_v2", resolution=224, scale=scale)).blocks}
     widths = WIDTHS[scale]
     assert blocks["level1"].output_shape == (1, widths[0], 112, 112)
     for level, side in zip(range(2, 6), (56, 28, 14, 7)):
@@ -41,7 +41,7 @@ def test_level_widths_and_sizes_per_scale(scale: float) -> None:
 
 
 def test_dilation_rates_per_level() -> None:
-    model = lightnets.build("espnet_v2")
+    model = lightnets.build(lightnets.config("espnet_v2"))
     for name, module in model.named_modules():
         if isinstance(module, EESP):
             level = name.split(".")[0]  # level3.0 → level3, level2_0.eesp → level2_0
@@ -86,7 +86,7 @@ def test_strided_unit_concatenates_an_average_pool_shortcut() -> None:
 
 
 def test_input_reinforcement_in_the_strided_units_of_levels_2_to_4() -> None:
-    model = lightnets.build("espnet_v2").eval()
+    model = lightnets.build(lightnets.config("espnet_v2")).eval()
     strided = {name: m for name, m in model.named_children() if isinstance(m, StridedEESP)}
     assert sorted(strided) == ["level2_0", "level3_0", "level4_0", "level5_0"]
     assert [strided[n].inp_reinf is not None for n in sorted(strided)] == [True, True, True, False]
@@ -111,7 +111,7 @@ def test_input_reinforcement_in_the_strided_units_of_levels_2_to_4() -> None:
 def test_multiply_adds_follow_the_official_counting_convention() -> None:
     """The repo's FLOPs are conv MACs only (its FlopsCompute hooks nn.Conv2d), reinforcement convs included."""
     for scale, published in ((0.5, 28.37), (1.0, 85.72), (1.25, 123.39), (1.5, 168.6), (2.0, 284.8)):
-        p = lightnets.profile("espnet_v2", resolution=224, scale=scale)
+        p = lightnets.profile(lightnets.config("espnet_v2", resolution=224, scale=scale))
         conv = sum(r.macs for r in p.layers if r.op in CONV_KINDS) / 1e6
         reinforcement = sum(r.macs for r in p.layers if ".inp_reinf." in r.name) / 1e6
         assert conv == pytest.approx(published, abs=0.015), scale
@@ -135,4 +135,4 @@ def test_widths_that_do_not_split_into_the_branches_are_refused() -> None:
     with pytest.raises(ValueError, match="4 groups"):
         EESP(24, 24)
     with pytest.raises(ValueError, match="scale"):
-        lightnets.build("espnet_v2", scale=0.75)
+        lightnets.build(lightnets.config("espnet_v2", scale=0.75))

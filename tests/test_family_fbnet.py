@@ -55,7 +55,7 @@ def _searched(model: nn.Module) -> list[FBNetBlock]:
 @pytest.mark.parametrize("name", NAMES)
 def test_every_searched_layer_is_the_official_choice(name: str) -> None:
     layers, head = _expected(name), OFFICIAL[name][1]
-    model = lightnets.build(name)
+    model = lightnets.build(lightnets.config(name))
     blocks = _searched(model)
     assert len(layers) == 22  # Table 1: 1 + 4 + 4 + 4 + 4 + 4 + 1 searchable layers
     in_ch = 16
@@ -79,7 +79,7 @@ def test_every_searched_layer_is_the_official_choice(name: str) -> None:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_labels_show_the_searched_choice(name: str) -> None:
-    labels = [b.label for b in lightnets.profile(name).blocks if b.kind == "fbnet block"]
+    labels = [b.label for b in lightnets.profile(lightnets.config(name)).blocks if b.kind == "fbnet block"]
     for label, (op, out_ch, stride, expansion) in zip(labels, _expected(name), strict=True):
         choice = "skip" if op == "skip" else f"k{op[4]} e{expansion} g{2 if op.endswith('_g2') else 1}"
         assert label.startswith(f"{choice}, {out_ch}"), label
@@ -89,7 +89,7 @@ def test_labels_show_the_searched_choice(name: str) -> None:
 @pytest.mark.parametrize("name", NAMES)
 def test_stage_resolutions_follow_the_macro_architecture(name: str) -> None:
     """Table 1: 112² after the stem and TBS 1, then 56², 28², 14², 14², 7², 7²; 7×7 pooled to the classifier."""
-    p = lightnets.profile(name, resolution=224)
+    p = lightnets.profile(lightnets.config(name, resolution=224))
     sides = {b.stage: b.output_shape[2] for b in p.blocks if b.stage.startswith("TBS")}
     assert [sides[f"TBS stage {i}"] for i in range(1, 8)] == [112, 56, 28, 14, 14, 7, 7]
 
@@ -149,14 +149,14 @@ def test_no_knobs_beyond_resolution() -> None:
     for name in NAMES:
         assert lightnets.spec(name).knobs == ()
         with pytest.raises(ValueError, match="width"):
-            lightnets.build(name, width=1.0)
+            lightnets.build(lightnets.config(name, width=1.0))
 
 
 def test_fbnet_b_follows_the_paper_where_mobile_vision_differs() -> None:
     """With mobile-vision's k5 e6 for B's layer 10 the multiply-adds would leave the paper's 295M by more than 3%."""
     from lightnets.cost import profile_model
 
-    paper = lightnets.profile("fbnet_b", resolution=224).macs
+    paper = lightnets.profile(lightnets.config("fbnet_b", resolution=224)).macs
     layer = lambda e: profile_model(nn.Sequential(FBNetBlock(64, 64, 1, 5, e)), 14, in_channels=64).macs  # noqa: E731
     mobile_vision = paper - layer(1) + layer(6)
     assert abs(paper / 1e6 - 295) < 0.03 * 295 < abs(mobile_vision / 1e6 - 295)

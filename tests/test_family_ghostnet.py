@@ -20,14 +20,14 @@ TABLE = json.loads((Path(__file__).parent / "data" / "papers.json").read_text())
 
 
 def _bnecks(**knobs) -> list:
-    return [b for b in lightnets.profile("ghostnet", resolution=224, **knobs).blocks if b.kind == "ghost bottleneck"]
+    return [b for b in lightnets.profile(lightnets.config("ghostnet", resolution=224, **knobs)).blocks if b.kind == "ghost bottleneck"]
 
 
 def test_bottlenecks_follow_the_paper_table() -> None:
     """Every G-bneck row: input size and width, expansion, output width, SE, stride and depthwise kernel."""
     rows = [r for r in TABLE["rows"] if r[1] == "G-bneck"]
     ours = _bnecks()
-    model = dict(lightnets.build("ghostnet").named_modules())
+    model = dict(lightnets.build(lightnets.config("ghostnet")).named_modules())
     assert len(ours) == len(rows) == 16
     for row, block in zip(rows, ours):
         size_text, _, exp, out, se, stride, kernel = row
@@ -44,7 +44,7 @@ def test_bottlenecks_follow_the_paper_table() -> None:
 
 def test_stride_one_bottlenecks_have_no_depthwise_conv_between_the_ghost_modules() -> None:
     """Paper Figure 3: stride 1 is Ghost module → (SE) → Ghost module; stride 2 puts a depthwise conv between."""
-    for block in lightnets.build("ghostnet").modules():
+    for block in lightnets.build(lightnets.config("ghostnet")).modules():
         if isinstance(block, GhostBottleneck):
             assert hasattr(block, "conv_dw") == (block.stride == 2)
     assert "k5" not in GhostBottleneck.describe(40, 120, 40, kernel=5, se=True)
@@ -52,7 +52,7 @@ def test_stride_one_bottlenecks_have_no_depthwise_conv_between_the_ghost_modules
 
 
 def test_stem_and_head_follow_the_paper_table() -> None:
-    blocks = {b.path: b for b in lightnets.profile("ghostnet", resolution=224).blocks}
+    blocks = {b.path: b for b in lightnets.profile(lightnets.config("ghostnet", resolution=224)).blocks}
     assert blocks["conv_stem"].output_shape == (1, 16, 112, 112)
     assert blocks["blocks.9.0"].output_shape == (1, 960, 7, 7)  # Conv2d 1×1, 960
     assert blocks["global_pool"].output_shape == (1, 960, 1, 1)
@@ -62,7 +62,7 @@ def test_stem_and_head_follow_the_paper_table() -> None:
 
 def test_width_rounds_channels_to_multiples_of_4_like_the_official_code() -> None:
     """1.3×: 16·1.3 = 20.8 → 20, 24·1.3 = 31.2 → 32, 112·1.3 = 145.6 → 144, 960·1.3 = 1248; the 1280 head stays."""
-    blocks = {b.path: b for b in lightnets.profile("ghostnet", resolution=224, width=1.3).blocks}
+    blocks = {b.path: b for b in lightnets.profile(lightnets.config("ghostnet", resolution=224, width=1.3)).blocks}
     assert blocks["conv_stem"].output_shape[1] == 20
     outs = [b.output_shape[1] for b in _bnecks(width=1.3)]
     assert outs == [20, 32, 32, 52, 52, 104, 104, 104, 104, 144, 144, 208, 208, 208, 208, 208]
@@ -127,9 +127,9 @@ def test_ghost_module_saving_matches_the_paper_formula(c: int, n: int, s: int, d
 
 
 def test_ratio_and_kernel_knobs_change_the_cost_the_right_way() -> None:
-    base = lightnets.profile("ghostnet", resolution=224)
-    s4 = lightnets.profile("ghostnet", resolution=224, ratio=4)
-    d7 = lightnets.profile("ghostnet", resolution=224, dw_kernel=7)
+    base = lightnets.profile(lightnets.config("ghostnet", resolution=224))
+    s4 = lightnets.profile(lightnets.config("ghostnet", resolution=224, ratio=4))
+    d7 = lightnets.profile(lightnets.config("ghostnet", resolution=224, dw_kernel=7))
     assert s4.params < base.params and s4.macs < 0.75 * base.macs
     assert d7.macs > base.macs and d7.params > base.params
     cheap = [r for r in d7.layers if ".cheap_operation." in r.name and r.macs]
@@ -172,4 +172,4 @@ def test_ratio_below_two_is_refused() -> None:
     with pytest.raises(ValueError, match="ratio"):
         GhostModule(8, 8, ratio=1)
     with pytest.raises(ValueError, match="ratio"):
-        lightnets.build("ghostnet", ratio=1)
+        lightnets.build(lightnets.config("ghostnet", ratio=1))

@@ -37,7 +37,7 @@ def _table1(groups: int) -> list[tuple[str, tuple[int, int], int | None, int | N
 
 @pytest.mark.parametrize("groups", GROUPS)
 def test_output_sizes_and_widths_follow_table1(groups: int) -> None:
-    blocks = lightnets.profile("shufflenet_v1", resolution=224, groups=groups).blocks
+    blocks = lightnets.profile(lightnets.config("shufflenet_v1", resolution=224, groups=groups)).blocks
     by_path = {b.path: b for b in blocks}
     for layer, side, stride, repeat, channels in _table1(groups):
         if layer in ("Conv1", "MaxPool"):
@@ -54,7 +54,7 @@ def test_output_sizes_and_widths_follow_table1(groups: int) -> None:
 
 @pytest.mark.parametrize("groups", GROUPS)
 def test_table1_complexity_per_g(groups: int) -> None:
-    macs = lightnets.profile("shufflenet_v1", groups=groups).macs / 1e6
+    macs = lightnets.profile(lightnets.config("shufflenet_v1", groups=groups)).macs / 1e6
     assert macs == pytest.approx(TABLE1["complexity_MFLOPs"][f"g{groups}"], rel=0.03)
 
 
@@ -62,7 +62,7 @@ def test_table1_complexity_per_g(groups: int) -> None:
 def test_unit_layers_follow_the_paper(groups: int) -> None:
     """Bottleneck = 1/4 of the output; stage 2's first pointwise conv ungrouped, every other 1×1 conv grouped;
     no ReLU after the depthwise conv; a stride-2 unit's branch makes out − in channels, the avg pool the rest."""
-    model = lightnets.build("shufflenet_v1", groups=groups)
+    model = lightnets.build(lightnets.config("shufflenet_v1", groups=groups))
     units = [(name, m) for name, m in model.named_modules() if isinstance(m, ShuffleV1Unit)]
     assert len(units) == 16
     for name, unit in units:
@@ -91,7 +91,7 @@ OFFICIAL = {(3, 0.5): [12, 120, 240, 480], (3, 1.0): [24, 240, 480, 960], (3, 1.
 
 @pytest.mark.parametrize("groups, scale", sorted(OFFICIAL))
 def test_channels_equal_the_official_code(groups: int, scale: float) -> None:
-    model = lightnets.build("shufflenet_v1", groups=groups, scale=scale)
+    model = lightnets.build(lightnets.config("shufflenet_v1", groups=groups, scale=scale))
     widths = [model.conv1[0].out_channels] + [s[-1].gconv2[0].out_channels for s in
                                               (model.stage2, model.stage3, model.stage4)]
     assert widths == OFFICIAL[groups, scale]
@@ -101,44 +101,44 @@ def test_every_groups_and_scale_builds() -> None:
     """Every channel count divides by g, including the bottleneck the shuffle splits into g rows; profile builds
     and runs each distinct unit (on the meta device, so this stays fast)."""
     for groups, scale in itertools.product(GROUPS, SCALES):
-        p = lightnets.profile("shufflenet_v1", resolution=64, groups=groups, scale=scale)
+        p = lightnets.profile(lightnets.config("shufflenet_v1", resolution=64, groups=groups, scale=scale))
         assert p.blocks[-1].output_shape == (1, 1000)
         for row in p.layers:
             if row.op == "group":  # every bottleneck is some group conv's input, so this covers the shuffle too
                 assert row.input_shape[1] % groups == 0 and row.output_shape[1] % groups == 0, (groups, scale)
     for groups in GROUPS:  # and the smallest ones really run
-        model = lightnets.build("shufflenet_v1", groups=groups, scale=0.25).eval()
+        model = lightnets.build(lightnets.config("shufflenet_v1", groups=groups, scale=0.25)).eval()
         with torch.no_grad():
             assert torch.isfinite(model(torch.randn(1, 3, 64, 64))).all()
 
 
 def test_scale_multiplies_the_stage_widths() -> None:
     for groups in GROUPS:
-        base = lightnets.build("shufflenet_v1", groups=groups).stage4[0].gconv2[0].out_channels
+        base = lightnets.build(lightnets.config("shufflenet_v1", groups=groups)).stage4[0].gconv2[0].out_channels
         for scale in SCALES:
-            model = lightnets.build("shufflenet_v1", groups=groups, scale=scale)
+            model = lightnets.build(lightnets.config("shufflenet_v1", groups=groups, scale=scale))
             unit = model.stage4[0]
             assert unit.gconv2[0].out_channels + unit.gconv1[0].in_channels == scale * (base + base)
 
 
 @pytest.mark.parametrize("groups", [2, 3, 8])
 def test_no_shuffle_removes_exactly_the_shuffles(groups: int) -> None:
-    on = lightnets.profile("shufflenet_v1", groups=groups, scale=0.5)
-    off = lightnets.profile("shufflenet_v1", groups=groups, scale=0.5, shuffle=False)
+    on = lightnets.profile(lightnets.config("shufflenet_v1", groups=groups, scale=0.5))
+    off = lightnets.profile(lightnets.config("shufflenet_v1", groups=groups, scale=0.5, shuffle=False))
     assert sum(r.op == "shuffle" for r in on.layers) == 16  # one per unit
     assert not any(r.op == "shuffle" for r in off.layers)
     assert (on.params, on.macs) == (off.params, off.macs)
     strip = [(r.name, r.op, r.output_shape) for r in on.layers if r.op != "shuffle"]
     assert strip == [(r.name, r.op, r.output_shape) for r in off.layers]
-    a = lightnets.build("shufflenet_v1", groups=groups, shuffle=False).state_dict()
-    b = lightnets.build("shufflenet_v1", groups=groups).state_dict()
+    a = lightnets.build(lightnets.config("shufflenet_v1", groups=groups, shuffle=False)).state_dict()
+    b = lightnets.build(lightnets.config("shufflenet_v1", groups=groups)).state_dict()
     assert [(k, v.shape) for k, v in a.items()] == [(k, v.shape) for k, v in b.items()]
 
 
 def test_one_group_has_nothing_to_shuffle() -> None:
-    p = lightnets.profile("shufflenet_v1", groups=1)
+    p = lightnets.profile(lightnets.config("shufflenet_v1", groups=1))
     assert not any(r.op == "shuffle" for r in p.layers)
-    assert not any(isinstance(m, ChannelShuffle) for m in lightnets.build("shufflenet_v1", groups=1).modules())
+    assert not any(isinstance(m, ChannelShuffle) for m in lightnets.build(lightnets.config("shufflenet_v1", groups=1)).modules())
 
 
 @pytest.mark.parametrize("shuffle", [True, False])
@@ -181,7 +181,7 @@ def test_unbuildable_rows_name_the_knob(knobs: dict, knob: str) -> None:
 
 @pytest.mark.parametrize("shuffle", [True, False])
 def test_traceable_by_fx(shuffle: bool) -> None:
-    model = lightnets.build("shufflenet_v1", groups=8, scale=0.5, shuffle=shuffle).eval()
+    model = lightnets.build(lightnets.config("shufflenet_v1", groups=8, scale=0.5, shuffle=shuffle)).eval()
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
         torch.testing.assert_close(torch.fx.symbolic_trace(model)(x), model(x))

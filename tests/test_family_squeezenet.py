@@ -23,7 +23,7 @@ ENTRIES = {e["id"]: e for e in PAPERS["entries"]}
 
 
 def _fires(name: str, **knobs) -> list[Fire]:
-    return [m for m in lightnets.build(name, **knobs).modules() if isinstance(m, Fire)]
+    return [m for m in lightnets.build(lightnets.config(name, **knobs)).modules() if isinstance(m, Fire)]
 
 
 def _fire_dims(fire: Fire) -> tuple[int, int, int]:
@@ -33,9 +33,9 @@ def _fire_dims(fire: Fire) -> tuple[int, int, int]:
 def test_v1_0_matches_table1_layer_by_layer() -> None:
     """Every conv and Fire module of Table 1: output size (at the Caffe crop of 227 px, see the spec's notes),
     s1x1 / e1x1 / e3x3, and the '#parameter before pruning' column."""
-    p = lightnets.profile("squeezenet1_0", resolution=227)
+    p = lightnets.profile(lightnets.config("squeezenet1_0", resolution=227))
     blocks = [b for b in p.blocks if b.path.startswith(("features", "classifier.1", "classifier.3"))]
-    model = dict(lightnets.build("squeezenet1_0").named_modules())
+    model = dict(lightnets.build(lightnets.config("squeezenet1_0")).named_modules())
     rows = [r for r in ARCH["SqueezeNet_v1.0"]["rows"] if r[0] != "input image"]
     assert len(rows) == len([b for b in blocks if b.kind != "act"]) == 14
     ours = iter(b for b in blocks if b.kind != "act")
@@ -81,7 +81,7 @@ def test_extremes_of_the_sweeps_build() -> None:
     assert [_fire_dims(f)[2] for f in fires] == [1, 1, 3, 3, 4, 4, 5, 5]
     fires = _fires("squeezenet1_0", pct3x3=0.99)
     assert [_fire_dims(f)[1] for f in fires] == [1, 1, 3, 3, 4, 4, 5, 5]
-    model = lightnets.build("squeezenet1_0", squeeze_ratio=1.0, pct3x3=0.99).eval()
+    model = lightnets.build(lightnets.config("squeezenet1_0", squeeze_ratio=1.0, pct3x3=0.99)).eval()
     with torch.no_grad():
         assert model(torch.randn(1, 3, 64, 64)).shape == (1, 1000)
 
@@ -90,13 +90,13 @@ def test_extremes_of_the_sweeps_build() -> None:
                                             (198, {"squeeze_ratio": 0.5, "pct3x3": 0.5})])
 def test_model_sizes_of_the_paper(entry_id: int, knobs: dict) -> None:
     """4.8 MB for SqueezeNet, 19 MB at SR = 0.75 (Fig. 3a), 13 MB at SR = 0.5 (Fig. 3a/3b): 32-bit weights, MiB."""
-    mib = lightnets.profile("squeezenet1_0", **knobs).size_fp32_bytes / 2**20
+    mib = lightnets.profile(lightnets.config("squeezenet1_0", **knobs)).size_fp32_bytes / 2**20
     assert mib == pytest.approx(ENTRIES[entry_id]["model_size_mb"], rel=0.03)
 
 
 def test_v1_1_is_the_readme_architecture() -> None:
     """conv1 64 filters 3×3/2; max pools after conv1, fire3 and fire5; the same Fire modules as v1.0."""
-    blocks = lightnets.profile("squeezenet1_1", resolution=224).blocks
+    blocks = lightnets.profile(lightnets.config("squeezenet1_1", resolution=224)).blocks
     kinds = [b.kind for b in blocks if b.path.startswith("features")]
     assert kinds == ["conv", "act", "pool", "fire", "fire", "pool", "fire", "fire", "pool",
                      "fire", "fire", "fire", "fire"]
@@ -108,14 +108,14 @@ def test_v1_1_is_the_readme_architecture() -> None:
 
 def test_v1_1_needs_2_4x_less_computation() -> None:
     """The official README: 1.72 vs 0.72 GFLOPS per image."""
-    ratio = lightnets.profile("squeezenet1_0").macs / lightnets.profile("squeezenet1_1").macs
+    ratio = lightnets.profile(lightnets.config("squeezenet1_0")).macs / lightnets.profile(lightnets.config("squeezenet1_1")).macs
     assert ratio == pytest.approx(1.72 / 0.72, rel=0.03)
 
 
 @pytest.mark.parametrize("name", ["squeezenet1_0", "squeezenet1_1"])
 def test_knobs_change_shapes_not_the_torchvision_keys(name: str) -> None:
     theirs = [key for key, _shape, _ in manifest(name)["state_dict"]]
-    model = lightnets.build(name, squeeze_ratio=0.5, pct3x3=0.25)
+    model = lightnets.build(lightnets.config(name, squeeze_ratio=0.5, pct3x3=0.25))
     assert list(model.state_dict()) == theirs
     squeeze = model.state_dict()["features.3.squeeze.weight"]
     assert squeeze.shape[0] == 0.5 * 128 != 16
@@ -134,7 +134,7 @@ def test_fire_output_is_the_concat_of_both_expand_branches() -> None:
 
 @pytest.mark.parametrize("name", ["squeezenet1_0", "squeezenet1_1"])
 def test_traceable_by_fx(name: str) -> None:
-    model = lightnets.build(name, squeeze_ratio=0.25).eval()
+    model = lightnets.build(lightnets.config(name, squeeze_ratio=0.25)).eval()
     traced = torch.fx.symbolic_trace(model)
     x = torch.randn(1, 3, 96, 96)
     with torch.no_grad():
@@ -145,7 +145,7 @@ def test_traceable_by_fx(name: str) -> None:
 
 def test_resolution_floor() -> None:
     spec = lightnets.spec("squeezenet1_0")
-    assert lightnets.profile("squeezenet1_0", resolution=spec.min_resolution).blocks[-1].output_shape == (1, 1000)
+    assert lightnets.profile(lightnets.config("squeezenet1_0", resolution=spec.min_resolution)).blocks[-1].output_shape == (1, 1000)
     with pytest.raises(ValueError, match="resolution"):
-        lightnets.profile("squeezenet1_0", resolution=spec.min_resolution - 1)
-    assert math.isfinite(lightnets.profile("squeezenet1_1", resolution=32).macs)
+        lightnets.profile(lightnets.config("squeezenet1_0", resolution=spec.min_resolution - 1))
+    assert math.isfinite(lightnets.profile(lightnets.config("squeezenet1_1", resolution=32)).macs)

@@ -31,7 +31,7 @@ def _bars(svg: str, key: str) -> list[tuple[int, int, float, str]]:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_layer_bars_sum_to_the_profile_totals(name: str) -> None:
-    p = lightnets.profile(name)
+    p = lightnets.profile(lightnets.config(name))
     svg = cost_figures.layer_svg(p)
     rows = [row for row in p.layers if row.macs]
     macs, params = _bars(svg, "macs"), _bars(svg, "params")
@@ -50,7 +50,7 @@ def test_layer_bars_sum_to_the_profile_totals(name: str) -> None:
 
 
 def test_layer_chart_marks_the_stages_in_forward_order() -> None:
-    p = lightnets.profile("mobilenet_v2")
+    p = lightnets.profile(lightnets.config("mobilenet_v2"))
     svg = cost_figures.layer_svg(p)
     stages = list(dict.fromkeys(row.stage for row in p.layers if row.macs))
     assert re.findall(r'class="stage">([^<]+)<', svg) == stages
@@ -71,7 +71,7 @@ def test_nice_ticks_cover_the_largest_value_in_round_steps() -> None:
 
 
 def test_pointwise_convs_dominate_mobilenet_v2_macs() -> None:
-    svg = cost_figures.layer_svg(lightnets.profile("mobilenet_v2"))
+    svg = cost_figures.layer_svg(lightnets.profile(lightnets.config("mobilenet_v2")))
     per_color: dict[str, int] = {}
     for _, value, _, color in _bars(svg, "macs"):
         per_color[color] = per_color.get(color, 0) + value
@@ -80,8 +80,8 @@ def test_pointwise_convs_dominate_mobilenet_v2_macs() -> None:
 
 
 def test_layer_bars_follow_the_knobs() -> None:
-    wide = _bars(cost_figures.layer_svg(lightnets.profile("mobilenet_v2", alpha=1.4)), "macs")
-    narrow = _bars(cost_figures.layer_svg(lightnets.profile("mobilenet_v2", alpha=0.5)), "macs")
+    wide = _bars(cost_figures.layer_svg(lightnets.profile(lightnets.config("mobilenet_v2", alpha=1.4))), "macs")
+    narrow = _bars(cost_figures.layer_svg(lightnets.profile(lightnets.config("mobilenet_v2", alpha=0.5))), "macs")
     assert sum(v for _, v, _, _ in wide) > 2 * sum(v for _, v, _, _ in narrow)
 
 
@@ -93,7 +93,7 @@ def _segments(html: str, what: str) -> dict[str, float]:
 
 @pytest.mark.parametrize("name", ["mobilenet_v2", "shufflenet_v1", "squeezenet1_0"])
 def test_kind_shares_add_up_to_100_percent(name: str) -> None:
-    p = lightnets.profile(name, alpha=0.75) if name == "mobilenet_v2" else lightnets.profile(name)
+    p = lightnets.profile(lightnets.config(name, alpha=0.75)) if name == "mobilenet_v2" else lightnets.profile(lightnets.config(name))
     html = cost_figures.kind_share_html(p)
     for what, by_kind, total in (("MACs", p.macs_by_kind(), p.macs), ("params", p.params_by_kind(), p.params)):
         widths = _segments(html, what)
@@ -104,13 +104,13 @@ def test_kind_shares_add_up_to_100_percent(name: str) -> None:
 
 
 def test_mobilenet_v2_share_bar_shows_pointwise_dominating() -> None:
-    html = cost_figures.kind_share_html(lightnets.profile("mobilenet_v2"))
+    html = cost_figures.kind_share_html(lightnets.profile(lightnets.config("mobilenet_v2")))
     assert max(_segments(html, "MACs").items(), key=lambda kv: kv[1])[0] == "pointwise"
     assert ">89%</div>" in html  # labelled inside its segment
 
 
 def test_separable_chart_stacks_the_two_convs_against_the_dense_one() -> None:
-    pair = analysis.separable_pairs(lightnets.profile("mobilenet_v2"))[5]
+    pair = analysis.separable_pairs(lightnets.profile(lightnets.config("mobilenet_v2")))[5]
     fig = cost_figures.separable_chart(pair)
     dense, depthwise, pointwise = fig.data
     assert dense.y[0] == pair.standard_macs
@@ -120,9 +120,9 @@ def test_separable_chart_stacks_the_two_convs_against_the_dense_one() -> None:
 
 def test_sweep_highlights_the_current_profile() -> None:
     knobs = {"alpha": 0.75, "expansion": 4, "linear_bottleneck": True}
-    points = analysis.knob_sweep("mobilenet_v2", "expansion", knobs, rho=6 / 7)
+    points = analysis.knob_sweep(lightnets.Config("mobilenet_v2", knobs), "expansion", rho=6 / 7)
     fig = cost_figures.sweep_chart(points, "t", current=4)
-    p = lightnets.profile("mobilenet_v2", 192, **knobs)
+    p = lightnets.profile(lightnets.config("mobilenet_v2", 192, **knobs))
     stars = [t for t in fig.data if t.name == "current"]
     assert [(s.x[0], s.y[0]) for s in stars] == [(4, p.macs), (4, p.params)]
     macs_line = next(t for t in fig.data if t.name == "MACs")
@@ -133,7 +133,7 @@ def test_sweep_highlights_the_current_profile() -> None:
 
 
 def test_sweep_of_a_toggle_uses_a_category_axis_and_shows_latency() -> None:
-    points = analysis.knob_sweep("mobilenet_v2", "linear_bottleneck", {})
+    points = analysis.knob_sweep(lightnets.config("mobilenet_v2"), "linear_bottleneck")
     latency = {False: (10.0, 9.0, 12.0), True: (11.0, 10.5, 11.5)}
     fig = cost_figures.sweep_chart(points, "linear bottleneck", current=True, latency=latency)
     assert fig.layout.xaxis.type == "category"
@@ -152,7 +152,7 @@ def test_sweep_leaves_out_settings_that_cannot_build() -> None:
 
 def test_family_chart_places_every_published_result_and_the_current_star() -> None:
     points = analysis.family_points()
-    p = lightnets.profile("mobilenet_v2")
+    p = lightnets.profile(lightnets.config("mobilenet_v2"))
     fig = cost_figures.family_chart(points, p.macs, p.params, 72.0, "MobileNet V2")
     bubbles = [t for t in fig.data if t.name != "current"]
     placed = sorted((x, y) for t in bubbles for x, y in zip(t.x, t.y))
@@ -163,7 +163,7 @@ def test_family_chart_places_every_published_result_and_the_current_star() -> No
 
 
 def test_family_chart_marks_an_unpublished_setting_with_a_line() -> None:
-    p = lightnets.profile("mobilenet_v2", alpha=0.6)
+    p = lightnets.profile(lightnets.config("mobilenet_v2", alpha=0.6))
     fig = cost_figures.family_chart(analysis.family_points(), p.macs, p.params, None, "MobileNet V2")
     assert not [t for t in fig.data if t.name == "current"]
     assert [shape.x0 for shape in fig.layout.shapes] == [p.macs]
@@ -172,14 +172,14 @@ def test_family_chart_marks_an_unpublished_setting_with_a_line() -> None:
 @pytest.mark.parametrize(("name", "knobs", "anchor"), [("mobilenet_v3_small", {"alpha": 0.5}, "left"),
                                                         ("mobilenet_v2", {"alpha": 1.6}, "right")])
 def test_the_unpublished_label_reads_into_the_chart(name: str, knobs: dict, anchor: str) -> None:
-    p = lightnets.profile(name, **knobs)
+    p = lightnets.profile(lightnets.config(name, **knobs))
     fig = cost_figures.family_chart(analysis.family_points(), p.macs, p.params, None, lightnets.spec(name).title)
     label = fig.layout.annotations[0]
     assert label.xanchor == anchor and label.text.endswith("no published top-1")  # never cut off at an edge
 
 
 def test_the_family_chart_labels_its_log_axis_in_round_numbers() -> None:
-    p = lightnets.profile("mobilenet_v2")
+    p = lightnets.profile(lightnets.config("mobilenet_v2"))
     fig = cost_figures.family_chart(analysis.family_points(), p.macs, p.params, 72.0, "MobileNet V2")
     low, high = (10 ** v for v in fig.layout.xaxis.range)
     assert low <= min(pt.macs for pt in analysis.family_points()) and high >= max(pt.macs for pt in

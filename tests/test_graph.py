@@ -172,7 +172,7 @@ def parse_dot(text: str) -> Dot:
 
 
 def test_the_dot_checker_rejects_broken_text() -> None:
-    good = block_graph("mobilenet_v2", 96)
+    good = block_graph(lightnets.config("mobilenet_v2", 96))
     parse_dot(good)
     graphviz.Source(good)  # the graphviz package accepts it too (no binary involved)
     for broken in (good[:-3], good.replace("{", "", 1), good.replace('"', "", 1), good.replace("->", "-", 1)):
@@ -196,7 +196,7 @@ def _real_forward(name: str) -> tuple[dict[str, tuple], dict[str, list[tuple]], 
     Returns each block's (input shape, output shape), every module's output shapes (a module may run more
     than once, e.g. a shared activation), and the model's output shape.
     """
-    model = lightnets.build(name).eval()
+    model = lightnets.build(lightnets.config(name)).eval()
     blocks_io: dict[str, tuple] = {}
     outputs: dict[str, list[tuple]] = {}
     paths = {row.path for row in model.block_rows}
@@ -239,8 +239,8 @@ def _main_chain(dot: Dot) -> list[str]:
 def test_block_graph_walks_like_the_built_model(name: str) -> None:
     res = _resolution(name)
     real, _, out_shape = _real_forward(name)
-    rows = lightnets.blocks(name)
-    dot = parse_dot(block_graph(name, res))
+    rows = lightnets.blocks(lightnets.config(name))
+    dot = parse_dot(block_graph(lightnets.config(name, res)))
     chain = _main_chain(dot)
     i = 0
     for node in chain:
@@ -279,18 +279,18 @@ def test_block_graph_walks_like_the_built_model(name: str) -> None:
 def test_any_valid_knobs_give_a_valid_graph_and_traced_blocks(name: str, data: st.DataObject) -> None:
     knobs = data.draw(st.fixed_dictionaries({k.name: st.sampled_from(k.values()) for k in lightnets.spec(name).knobs}),
                       label="knobs")
-    rows = lightnets.blocks(name, **knobs)
-    dot = parse_dot(block_graph(name, **knobs))
+    rows = lightnets.blocks(lightnets.config(name, **knobs))
+    dot = parse_dot(block_graph(lightnets.config(name, **knobs)))
     chain = _main_chain(dot)
     assert sum(_count(dot.nodes[node]["label"]) for node in chain) == len(rows)
-    for path, _ in block_choices(name, **knobs):
-        inner = block_inner_data(name, path, **knobs)
+    for path, _ in block_choices(lightnets.config(name, **knobs)):
+        inner = block_inner_data(lightnets.config(name, **knobs), path)
         assert inner.traced, f"{name} {knobs} {path}: {inner.note}"
         parse_dot(inner_dot(inner))
 
 
 def test_mobilenet_v2_folds_the_repeats_of_table_2() -> None:
-    dot = parse_dot(block_graph("mobilenet_v2"))
+    dot = parse_dot(block_graph(lightnets.config("mobilenet_v2")))
     counts = {node: _count(dot.nodes[node]["label"]) for node in _main_chain(dot)}
     # Table 2: (t, c, n, s) rows; the first repeat of each row has its own stride or width, the rest fold
     assert counts["features.5"] == 2 and counts["features.8"] == 3 and counts["features.12"] == 2
@@ -301,13 +301,13 @@ def test_mobilenet_v2_folds_the_repeats_of_table_2() -> None:
 
 
 def test_block_graph_follows_knobs_and_resolution() -> None:
-    dot = parse_dot(block_graph("mobilenet_v2", 160, alpha=0.5))
+    dot = parse_dot(block_graph(lightnets.config("mobilenet_v2", 160, alpha=0.5)))
     assert dot.out_edges("features.0")[0][2]["label"] == "16×80×80"  # 32·0.5 channels, 160 / 2
     assert "alpha=0.5" in dot.graph_attrs["label"] and "160×160" in dot.graph_attrs["label"]
 
 
 def test_block_graph_is_readable_on_a_projector() -> None:
-    dot = parse_dot(block_graph("mobilenet_v2"))
+    dot = parse_dot(block_graph(lightnets.config("mobilenet_v2")))
     assert dot.graph_attrs["rankdir"] == "TB"
     assert float(dot.node_defaults["fontsize"]) >= 14 and float(dot.edge_defaults["fontsize"]) >= 12
     assert "filled" in dot.node_defaults["style"]
@@ -315,31 +315,31 @@ def test_block_graph_is_readable_on_a_projector() -> None:
 
 def test_image_inputs_are_drawn() -> None:
     needs("espnet_v2")
-    rows = [r for r in lightnets.blocks("espnet_v2") if getattr(r.layer, "takes_image", False)]
+    rows = [r for r in lightnets.blocks(lightnets.config("espnet_v2")) if getattr(r.layer, "takes_image", False)]
     assert rows
-    dot = parse_dot(block_graph("espnet_v2"))
+    dot = parse_dot(block_graph(lightnets.config("espnet_v2")))
     dashed = {h for t, h, a in dot.out_edges("__input__") if a.get("style") == "dashed"}
     assert dashed == {r.path for r in rows}
 
 
 def test_every_kind_has_its_own_designed_colour() -> None:
-    kinds = {r.kind for name in NAMES for r in lightnets.blocks(name)}
+    kinds = {r.kind for name in NAMES for r in lightnets.blocks(lightnets.config(name))}
     assert kinds <= set(BLOCK_KIND_COLORS), f"kinds without a colour: {kinds - set(BLOCK_KIND_COLORS)}"
     for name in NAMES:
-        model_kinds = sorted({r.kind for r in lightnets.blocks(name)})
+        model_kinds = sorted({r.kind for r in lightnets.blocks(lightnets.config(name))})
         colours = [block_kind_color(k) for k in model_kinds]
         assert len(set(colours)) == len(colours), f"{name}: two block kinds share a colour"
     assert block_kind_color("some future block") == block_kind_color("some future block")
 
 
 @pytest.mark.parametrize("call", [
-    lambda: block_graph("no_such_net"),
-    lambda: block_graph("mobilenet_v2", alpha=7),
-    lambda: block_graph("mobilenet_v2", colour=1),
-    lambda: block_graph("mobilenet_v2", 8),
-    lambda: block_inner_graph("mobilenet_v2", "features.99"),
-    lambda: block_choices("mobilenet_v2", beta=1),
-    lambda: model_summary("mobilenet_v2", 10),
+    lambda: block_graph(lightnets.config("no_such_net")),
+    lambda: block_graph(lightnets.config("mobilenet_v2", alpha=7)),
+    lambda: block_graph(lightnets.config("mobilenet_v2", colour=1)),
+    lambda: block_graph(lightnets.config("mobilenet_v2", 8)),
+    lambda: block_inner_graph(lightnets.config("mobilenet_v2"), "features.99"),
+    lambda: block_choices(lightnets.config("mobilenet_v2", beta=1)),
+    lambda: model_summary(lightnets.config("mobilenet_v2", 10)),
 ])
 def test_bad_input_is_a_one_line_value_error(call) -> None:
     with pytest.raises(ValueError) as err:
@@ -349,7 +349,7 @@ def test_bad_input_is_a_one_line_value_error(call) -> None:
 
 def test_unknown_block_path_names_the_valid_ones() -> None:
     with pytest.raises(ValueError, match=r"features\.99.*features\.0, features\.1, .*classifier\.1"):
-        block_inner_graph("mobilenet_v2", "features.99")
+        block_inner_graph(lightnets.config("mobilenet_v2"), "features.99")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -373,7 +373,7 @@ def _edge(inner, tail, head) -> tuple[int, ...]:
 
 def test_fire_module_of_squeezenet1_0() -> None:
     needs("squeezenet1_0")
-    inner = block_inner_data("squeezenet1_0", "features.3")  # Fire2 of the paper's Table 1: 16, 64, 64
+    inner = block_inner_data(lightnets.config("squeezenet1_0"), "features.3")  # Fire2 of the paper's Table 1: 16, 64, 64
     squeeze = _find(inner, r"^squeeze\nPW 1×1, 96→16, ReLU$")
     e1 = _find(inner, r"^expand1x1\nPW 1×1, 16→64, ReLU$")
     e3 = _find(inner, r"^expand3x3\nconv 3×3, 16→64, ReLU$")
@@ -384,7 +384,7 @@ def test_fire_module_of_squeezenet1_0() -> None:
 
 
 def test_inverted_residual_expands_16_to_96() -> None:
-    inner = block_inner_data("mobilenet_v2", "features.2")
+    inner = block_inner_data(lightnets.config("mobilenet_v2"), "features.2")
     expand = _find(inner, r"^PW 1×1, 16→96, BN, ReLU6$")
     dw = _find(inner, r"^DW 3×3, 96, s2, BN, ReLU6$")
     project = _find(inner, r"^PW 1×1, 96→24, BN$")  # linear: no activation after the projection
@@ -393,15 +393,15 @@ def test_inverted_residual_expands_16_to_96() -> None:
     assert _edge(inner, expand, dw) == (96, 112, 112)
     assert _edge(inner, dw, project) == (96, 56, 56)
     assert not inner.ops("add")  # stride 2: no shortcut
-    relu = block_inner_data("mobilenet_v2", "features.2", linear_bottleneck=False)
+    relu = block_inner_data(lightnets.config("mobilenet_v2", linear_bottleneck=False), "features.2")
     _find(relu, r"^PW 1×1, 96→24, BN, ReLU6$")
 
 
 def _shortcut_rule(name: str, layer: str, in_key: str = "in_ch", out_key: str = "out_ch") -> None:
-    rows = [r for r in lightnets.blocks(name) if r.layer.__name__ == layer]
+    rows = [r for r in lightnets.blocks(lightnets.config(name)) if r.layer.__name__ == layer]
     assert rows
     for row in rows:
-        inner = block_inner_data(name, row.path)
+        inner = block_inner_data(lightnets.config(name), row.path)
         expected = row.args["stride"] == 1 and row.args[in_key] == row.args[out_key]
         adds = inner.ops("add")
         assert bool(adds) == expected, f"{name} {row.path}: shortcut add present={bool(adds)}"
@@ -434,9 +434,9 @@ def _se_chain(inner) -> list[str]:
 @pytest.mark.parametrize("se", [True, False])
 def test_mobilenet_v3_bneck_se_and_hswish(se: bool) -> None:
     needs("mobilenet_v3_large")
-    rows = [r for r in lightnets.blocks("mobilenet_v3_large", se=se) if r.layer.__name__ == "MobileNetV3Block"]
+    rows = [r for r in lightnets.blocks(lightnets.config("mobilenet_v3_large", se=se)) if r.layer.__name__ == "MobileNetV3Block"]
     for row in rows:
-        inner = block_inner_data("mobilenet_v3_large", row.path, se=se)
+        inner = block_inner_data(lightnets.config("mobilenet_v3_large", se=se), row.path)
         chains = _se_chain(inner)
         if row.args["se"]:
             exp = row.args["exp_ch"]
@@ -457,7 +457,7 @@ def test_mobilenet_v3_bneck_se_and_hswish(se: bool) -> None:
 def test_fc_means_after_a_global_pool_not_a_tiny_map() -> None:
     needs("mobilenet_v3_large")
     res = lightnets.spec("mobilenet_v3_large").min_resolution
-    inner = block_inner_data("mobilenet_v3_large", "features.13", res)
+    inner = block_inner_data(lightnets.config("mobilenet_v3_large", res), "features.13")
     project = _find(inner, r"^PW 1×1, 672→160, BN$")
     (into,) = [e for e in inner.edges if e.head == project.id]
     assert into.shape[2:] == (1, 1)  # the map is 1×1 at this size, yet the conv is no fully connected layer
@@ -466,23 +466,22 @@ def test_fc_means_after_a_global_pool_not_a_tiny_map() -> None:
 
 def test_mobilenet_v3_minimalistic_has_no_hswish() -> None:
     needs("mobilenet_v3_small")
-    for path, _ in block_choices("mobilenet_v3_small", hswish=False):
-        assert not any("h-swish" in label for label in _labels(block_inner_data("mobilenet_v3_small", path,
-                                                                                  hswish=False)))
+    for path, _ in block_choices(lightnets.config("mobilenet_v3_small", hswish=False)):
+        assert not any("h-swish" in label for label in _labels(block_inner_data(lightnets.config("mobilenet_v3_small", hswish=False), path)))
 
 
 def test_depthwise_separable() -> None:
     needs("mobilenet_v1")
-    row = next(r for r in lightnets.blocks("mobilenet_v1") if r.layer.__name__ == "DepthwiseSeparable"
+    row = next(r for r in lightnets.blocks(lightnets.config("mobilenet_v1")) if r.layer.__name__ == "DepthwiseSeparable"
                and r.args.get("stride", 1) == 2)
-    inner = block_inner_data("mobilenet_v1", row.path)
+    inner = block_inner_data(lightnets.config("mobilenet_v1"), row.path)
     dw = _find(inner, rf"^DW 3×3, {row.args['in_ch']}, s2, BN, ReLU$")
     pw = _find(inner, rf"^PW 1×1, {row.args['in_ch']}→{row.args['out_ch']}, BN, ReLU$")
     assert [n.id for n in inner.successors(dw.id)] == [pw.id]
 
 
 def test_shufflenet_v2_units() -> None:
-    basic = block_inner_data("shufflenet_v2", "stage2.1")  # width 1.0: 116 channels, halves of 58
+    basic = block_inner_data(lightnets.config("shufflenet_v2"), "stage2.1")  # width 1.0: 116 channels, halves of 58
     (split,) = basic.ops("split")
     (concat,) = basic.ops("concat")
     (shuffle,) = basic.ops("shuffle")
@@ -491,7 +490,7 @@ def test_shufflenet_v2_units() -> None:
     assert concat.id in [n.id for n in basic.successors(split.id)]  # the untouched half
     assert [n.id for n in basic.successors(concat.id)] == [shuffle.id]
     assert len([n for n in basic.nodes if n.op in ("pointwise", "depthwise")]) == 3
-    down = block_inner_data("shufflenet_v2", "stage2.0")
+    down = block_inner_data(lightnets.config("shufflenet_v2"), "stage2.0")
     assert not down.ops("split") and len(down.ops("depthwise")) == 2 and down.ops("shuffle")
     assert {caption for _, caption in down.groups} == {"branch1", "branch2"}
     assert down.ops("output")[0].shape[1:] == (116, 28, 28)
@@ -500,10 +499,10 @@ def test_shufflenet_v2_units() -> None:
 @pytest.mark.parametrize("shuffle", [True, False])
 def test_shufflenet_v1_units(shuffle: bool) -> None:
     needs("shufflenet_v1")
-    rows = [r for r in lightnets.blocks("shufflenet_v1", shuffle=shuffle) if r.layer.__name__ == "ShuffleV1Unit"]
+    rows = [r for r in lightnets.blocks(lightnets.config("shufflenet_v1", shuffle=shuffle)) if r.layer.__name__ == "ShuffleV1Unit"]
     for stride in (1, 2):
         row = next(r for r in rows if r.args["stride"] == stride and r.args.get("first_group_conv", True))
-        inner = block_inner_data("shufflenet_v1", row.path, shuffle=shuffle)
+        inner = block_inner_data(lightnets.config("shufflenet_v1", shuffle=shuffle), row.path)
         g = row.args["groups"]
         assert len(inner.ops("group")) == 2  # GConv 1×1 in and out
         assert bool(inner.ops("shuffle")) == shuffle
@@ -520,8 +519,8 @@ def test_shufflenet_v1_units(shuffle: bool) -> None:
 
 def test_squeezenext_block() -> None:
     needs("squeezenext")
-    row = next(r for r in lightnets.blocks("squeezenext") if r.kind == "squeezenext block")
-    inner = block_inner_data("squeezenext", row.path)
+    row = next(r for r in lightnets.blocks(lightnets.config("squeezenext")) if r.kind == "squeezenext block")
+    inner = block_inner_data(lightnets.config("squeezenext"), row.path)
     kernels = [re.search(r"(\d)×(\d)", n.label).group() for n in inner.nodes if n.op in ("pointwise", "dense")]
     # 1×1 → 1×1 → 3×1 → 1×3 → 1×1 on the main path (Fig. 2 of the paper), plus the shortcut
     assert kernels[:5] == ["1×1", "1×1", "3×1", "1×3", "1×1"]
@@ -530,8 +529,8 @@ def test_squeezenext_block() -> None:
 
 def test_ghost_bottleneck() -> None:
     needs("ghostnet")
-    row = next(r for r in lightnets.blocks("ghostnet") if r.kind == "ghost bottleneck")
-    inner = block_inner_data("ghostnet", row.path)
+    row = next(r for r in lightnets.blocks(lightnets.config("ghostnet")) if r.kind == "ghost bottleneck")
+    inner = block_inner_data(lightnets.config("ghostnet"), row.path)
     # each Ghost module: primary 1×1 conv, a cheap depthwise op on its output, both concatenated
     for concat in inner.ops("concat"):
         ops = sorted(n.op for n in inner.predecessors(concat.id))
@@ -541,33 +540,33 @@ def test_ghost_bottleneck() -> None:
 
 def test_mbconv_squeeze_excite_uses_sigmoid() -> None:
     needs("efficientnet")
-    row = next(r for r in lightnets.blocks("efficientnet") if r.kind == "MBConv")
-    chains = _se_chain(block_inner_data("efficientnet", row.path))
+    row = next(r for r in lightnets.blocks(lightnets.config("efficientnet")) if r.kind == "MBConv")
+    chains = _se_chain(block_inner_data(lightnets.config("efficientnet"), row.path))
     assert chains == [["global avg pool", "FC", "swish", "FC", "sigmoid", "scale"]]
     needs("efficientnet_lite0")
-    lite = next(r for r in lightnets.blocks("efficientnet_lite0") if r.kind == "MBConv")
-    assert not _se_chain(block_inner_data("efficientnet_lite0", lite.path))  # Lite drops SE
+    lite = next(r for r in lightnets.blocks(lightnets.config("efficientnet_lite0")) if r.kind == "MBConv")
+    assert not _se_chain(block_inner_data(lightnets.config("efficientnet_lite0"), lite.path))  # Lite drops SE
 
 
 def test_eesp_branches() -> None:
     needs("espnet_v2")
-    row = next(r for r in lightnets.blocks("espnet_v2") if r.kind == "eesp")
-    inner = block_inner_data("espnet_v2", row.path)
+    row = next(r for r in lightnets.blocks(lightnets.config("espnet_v2")) if r.kind == "eesp")
+    inner = block_inner_data(lightnets.config("espnet_v2"), row.path)
     dws = inner.ops("depthwise")
     assert len(dws) >= 2 and any("dilation" in n.label for n in dws)
     assert inner.ops("concat") and inner.ops("group")  # group 1×1 reduce and expand
-    strided = next(r for r in lightnets.blocks("espnet_v2") if getattr(r.layer, "takes_image", False))
-    image = [n for n in block_inner_data("espnet_v2", strided.path).nodes if n.label == "image"]
+    strided = next(r for r in lightnets.blocks(lightnets.config("espnet_v2")) if getattr(r.layer, "takes_image", False))
+    image = [n for n in block_inner_data(lightnets.config("espnet_v2"), strided.path).nodes if n.label == "image"]
     assert image and image[0].shape[1] == 3
 
 
 @pytest.mark.parametrize("name", ["fbnet_a", "fbnet_b", "fbnet_c"])
 def test_fbnet_blocks(name: str) -> None:
     needs(name)
-    rows = [r for r in lightnets.blocks(name) if r.kind == "fbnet block"]
+    rows = [r for r in lightnets.blocks(lightnets.config(name)) if r.kind == "fbnet block"]
     assert any(r.args["skip"] for r in rows) or name != "fbnet_a"
     for row in rows:
-        inner = block_inner_data(name, row.path)
+        inner = block_inner_data(lightnets.config(name), row.path)
         ops = [n for n in inner.nodes if n.op not in ("input", "output")]
         residual = row.args["stride"] == 1 and row.args["in_ch"] == row.args["out_ch"]
         if row.args["skip"]:  # the identity, or one 1×1 conv where the shape changes
@@ -582,15 +581,15 @@ def test_fbnet_blocks(name: str) -> None:
 
 
 def _choice_paths(name: str) -> list[str]:
-    return [p for p, _ in block_choices(name, _resolution(name))]
+    return [p for p, _ in block_choices(lightnets.config(name, _resolution(name)))]
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_every_block_has_an_inside_that_matches_a_real_forward(name: str) -> None:
     res = _resolution(name)
-    profile = {b.path: b for b in lightnets.profile(name, res).blocks}
-    for row in lightnets.blocks(name):
-        inner = block_inner_data(name, row.path, res)
+    profile = {b.path: b for b in lightnets.profile(lightnets.config(name, res)).blocks}
+    for row in lightnets.blocks(lightnets.config(name)):
+        inner = block_inner_data(lightnets.config(name, res), row.path)
         assert inner.traced, f"{name} {row.path}: {inner.note}"
         parse_dot(inner_dot(inner))
         assert inner.ops("input")[0].shape == profile[row.path].input_shape
@@ -598,13 +597,13 @@ def test_every_block_has_an_inside_that_matches_a_real_forward(name: str) -> Non
     # node shapes against hooks on the real modules of a real forward, for the distinct blocks
     _, seen, _ = _real_forward(name)
     for path in _choice_paths(name):
-        for node in block_inner_data(name, path, res).nodes:
+        for node in block_inner_data(lightnets.config(name, res), path).nodes:
             if node.modules:
                 assert node.shape in seen[f"{path}.{node.modules[-1]}"], f"{name} {path} {node.label}"
 
 
 def test_inner_dot_is_valid_and_has_shapes() -> None:
-    dot = parse_dot(block_inner_graph("mobilenet_v3_large", "features.4"))
+    dot = parse_dot(block_inner_graph(lightnets.config("mobilenet_v3_large"), "features.4"))
     labels = {a["label"] for _, _, a in dot.edges}
     assert "72×28×28" in labels and "72×1×1" in labels
     assert not any(a.get("label") == "+" for a in dot.nodes.values())  # s2: no shortcut
@@ -650,7 +649,7 @@ def test_tracing_leaves_forwards_in_other_threads_alone() -> None:
     traced: list[bool] = []
 
     def traces() -> None:
-        for row in lightnets.blocks("mobilenet_v2")[1:10]:
+        for row in lightnets.blocks(lightnets.config("mobilenet_v2"))[1:10]:
             traced.append(module_inner_graph(row.make(), ((1, row.args["in_ch"], 16, 16),)).traced)
 
     threads = [threading.Thread(target=forwards), threading.Thread(target=traces), threading.Thread(target=traces)]
@@ -666,9 +665,9 @@ def test_tracing_leaves_forwards_in_other_threads_alone() -> None:
 
 
 def test_block_choices() -> None:
-    choices = block_choices("mobilenet_v2")
+    choices = block_choices(lightnets.config("mobilenet_v2"))
     paths = [p for p, _ in choices]
-    rows = {r.path: r for r in lightnets.blocks("mobilenet_v2")}
+    rows = {r.path: r for r in lightnets.blocks(lightnets.config("mobilenet_v2"))}
     firsts = {"features.1", "features.2", "features.4", "features.7", "features.11", "features.14", "features.17"}
     assert firsts <= set(paths)  # the first unit of each stage
     keys = [(rows[p].layer, tuple(sorted(rows[p].args.items()))) for p in paths]
@@ -677,16 +676,16 @@ def test_block_choices() -> None:
     assert all(label == rows[p].label for p, label in choices)
     assert "classifier.1" not in paths and "pool" not in paths  # one operator: nothing inside to see
     for name in NAMES:
-        assert block_choices(name, _resolution(name)), name
+        assert block_choices(lightnets.config(name, _resolution(name))), name
 
 
 def test_model_summary() -> None:
-    text = model_summary("mobilenet_v2", 160, alpha=0.5)
-    params = sum(p.numel() for p in lightnets.build("mobilenet_v2", alpha=0.5).parameters())
+    text = model_summary(lightnets.config("mobilenet_v2", 160, alpha=0.5))
+    params = sum(p.numel() for p in lightnets.build(lightnets.config("mobilenet_v2", alpha=0.5)).parameters())
     assert f"Total params: {params:,}" in text
     assert "[1, 3, 160, 160]" in text and "InvertedResidual" in text
     assert "Total mult-adds (M): " in text and "Units." not in text
-    assert model_summary("mobilenet_v2", 160, alpha=0.5) is text  # cached per configuration
+    assert model_summary(lightnets.config("mobilenet_v2", 160, alpha=0.5)) is text  # cached per configuration
 
 
 def test_public_api() -> None:

@@ -94,15 +94,16 @@ def test_quantiles_agree_with_the_statistics_module(times: list[float]) -> None:
 
 def test_measure_by_name_reports_what_it_did() -> None:
     before = torch.get_num_threads()
-    r = lightnets.measure_latency("mobilenet_v2", threads=1, batch=2, alpha=0.5, **SMALL)
+    r = lightnets.measure_latency(lightnets.config("mobilenet_v2", SMALL["resolution"], alpha=0.5), threads=1, batch=2,
+                                  **{k: v for k, v in SMALL.items() if k != "resolution"})
     assert torch.get_num_threads() == before
     assert (r.name, r.threads, r.batch, r.resolution, r.mode) == ("mobilenet_v2", 1, 2, 64, "eager")
     assert r.knobs["alpha"] == 0.5 and r.device.startswith("cpu: ")
     assert r.runs >= 3 and len(r.times_ms) == r.runs and all(t > 0 for t in r.times_ms)
     assert r.warmup_runs >= 2 and r.p25_ms <= r.median_ms <= r.p75_ms <= r.p90_ms
     # the built model is cached per configuration
-    model = latency._built("mobilenet_v2", latency._knob_items("mobilenet_v2", {"alpha": 0.5}), "cpu")
-    assert model is latency._built("mobilenet_v2", latency._knob_items("mobilenet_v2", {"alpha": 0.50}), "cpu")
+    model = latency._built(lightnets.config("mobilenet_v2", alpha=0.5).architecture, "cpu")
+    assert model is latency._built(lightnets.config("mobilenet_v2", 96, alpha=0.50).architecture, "cpu")
 
 
 def test_measure_runs_the_given_module_in_eval_and_inference_mode_and_restores_it() -> None:
@@ -133,16 +134,19 @@ def test_measure_runs_the_given_module_in_eval_and_inference_mode_and_restores_i
 ])
 def test_bad_arguments_raise_one_plain_sentence(kwargs: dict, words: str) -> None:
     with pytest.raises(ValueError) as err:
-        lightnets.measure_latency("mobilenet_v2", **kwargs)
+        config_args = {k: v for k, v in kwargs.items() if k in ("resolution", "alpha", "wings")}
+        lightnets.measure_latency(lightnets.config("mobilenet_v2", **config_args),
+                                  **{k: v for k, v in kwargs.items() if k not in config_args})
     assert words in str(err.value) and "\n" not in str(err.value)
 
 
 def test_bad_model_arguments() -> None:
     with pytest.raises(ValueError, match="unknown model"):
-        lightnets.measure_latency("resnet9000")
-    with pytest.raises(ValueError, match="apply to a model name"):
-        lightnets.measure_latency(nn.Identity(), alpha=0.5)
-    with pytest.raises(ValueError, match="model name or an nn.Module"):
+        lightnets.measure_latency(lightnets.config("resnet9000"))
+    # knobs travel only inside a Config: a resolution beside one is refused, not silently preferred
+    with pytest.raises(ValueError, match="carries its resolution"):
+        lightnets.measure_latency(lightnets.config("mobilenet_v2"), resolution=160)
+    with pytest.raises(ValueError, match=r"lightnets.config\(\.\.\.\) or an nn.Module"):
         lightnets.measure_latency(42)
 
     class Broken(nn.Module):
@@ -263,7 +267,7 @@ def test_fold_batchnorm_follows_data_flow_not_attribute_order() -> None:
 @pytest.mark.parametrize("name", NAMES)
 def test_deployment_mode_equals_eager_for_every_family(name: str) -> None:
     res = _resolution(name)
-    model = _randomize_bn(lightnets.build(name), seed=len(name))
+    model = _randomize_bn(lightnets.build(lightnets.config(name)), seed=len(name))
     state = {k: v.clone() for k, v in model.state_dict().items()}
     deployed = optimize_for_inference(model, resolution=res)
     assert deployed.scripted is not None and "frozen TorchScript trace" in deployed.steps
@@ -284,7 +288,7 @@ def test_optimize_for_inference_rejects_nonsense() -> None:
         optimize_for_inference(nn.Identity(), backend="tensorrt")
     with pytest.raises(ValueError, match="nn.Module"):
         optimize_for_inference("mobilenet_v2")
-    eager = optimize_for_inference(_randomize_bn(lightnets.build("mobilenet_v2", alpha=0.25)), backend="eager",
+    eager = optimize_for_inference(_randomize_bn(lightnets.build(lightnets.config("mobilenet_v2", alpha=0.25))), backend="eager",
                                    resolution=64)
     assert eager.scripted is None and eager.folded_batchnorms == 52
 
@@ -296,8 +300,8 @@ def test_optimize_for_inference_rejects_nonsense() -> None:
 @pytest.mark.parametrize("name", NAMES)
 def test_layer_rows_are_the_profile_rows_and_every_conv_is_timed(name: str) -> None:
     res = _resolution(name)
-    ll = lightnets.layer_latency(name, resolution=res, budget_s=0.01, min_runs=2, end_to_end=False)
-    prof = lightnets.profile(name, res)
+    ll = lightnets.layer_latency(lightnets.config(name, resolution=res), budget_s=0.01, min_runs=2, end_to_end=False)
+    prof = lightnets.profile(lightnets.config(name, res))
     assert [(r.name, r.op, r.macs) for r in ll.rows] == [(r.name, r.op, r.macs) for r in prof.layers]
     assert [b.path for b in ll.blocks] == [b.path for b in prof.blocks]
     assert all(r.timed and r.time_ms > 0 for r in ll.rows if r.op in CONV_KINDS)
@@ -311,7 +315,7 @@ def test_layer_rows_are_the_profile_rows_and_every_conv_is_timed(name: str) -> N
 
 
 def test_layer_latency_in_deployment_mode_and_end_to_end() -> None:
-    ll = lightnets.layer_latency("mobilenet_v2", resolution=64, budget_s=0.05, optimized=True, threads=1)
+    ll = lightnets.layer_latency(lightnets.config("mobilenet_v2", resolution=64), budget_s=0.05, optimized=True, threads=1)
     assert ll.mode == "optimized" and ll.threads == 1 and ll.runs >= 3
     assert all(not r.timed and r.time_ms == 0 for r in ll.rows if r.op == "bn")  # folded away
     assert all(r.timed for r in ll.rows if r.op in CONV_KINDS)
@@ -327,17 +331,17 @@ def test_lookup_table_round_trips_and_its_prediction_sums_the_entries(tmp_path) 
     device = latency.device_name("cpu")
     table = LatencyTable.load(device, 1, tmp_path / "table.json")
     assert len(table) == 0
-    first = lightnets.predict_latency("squeezenet1_1", resolution=64, threads=1, table=table)
+    first = lightnets.predict_latency(lightnets.config("squeezenet1_1", resolution=64), threads=1, table=table)
     assert first.new_entries == len(table) > 10 and first.table_path == str(tmp_path / "table.json")
     assert first.predicted_ms == pytest.approx(sum(table.entries[op.key] for op in first.ops))
     assert len(first.ops) > len(table)  # repeated ops (same shapes) share an entry
     again = LatencyTable.load(device, 1, tmp_path / "table.json")
     assert again.entries == table.entries
     assert set(again.loads) == set(again.entries)  # when each entry was timed, the machine's load is kept
-    second = lightnets.predict_latency("squeezenet1_1", resolution=64, threads=1, table=again)
+    second = lightnets.predict_latency(lightnets.config("squeezenet1_1", resolution=64), threads=1, table=again)
     assert second.new_entries == 0 and second.predicted_ms == pytest.approx(first.predicted_ms)
     assert again.predict([op.key for op in second.ops]) == pytest.approx(second.predicted_ms)
-    refreshed = lightnets.predict_latency("squeezenet1_1", resolution=64, threads=1, table=again, refresh=True)
+    refreshed = lightnets.predict_latency(lightnets.config("squeezenet1_1", resolution=64), threads=1, table=again, refresh=True)
     assert refreshed.new_entries == len({op.key for op in first.ops})  # each distinct operator timed again, once
     assert refreshed.predicted_ms == pytest.approx(again.predict([op.key for op in refreshed.ops]))
     assert second.error(second.predicted_ms / 2) == pytest.approx(1.0)
@@ -347,7 +351,7 @@ def test_lookup_table_round_trips_and_its_prediction_sums_the_entries(tmp_path) 
     assert len(LatencyTable.load(device, 1, tmp_path / "old.json")) == 0
     assert len(LatencyTable.load(device, 2, tmp_path / "table.json")) == 0
     with pytest.raises(ValueError, match="measured on"):
-        lightnets.predict_latency("squeezenet1_1", resolution=64, threads=2, table=again)
+        lightnets.predict_latency(lightnets.config("squeezenet1_1", resolution=64), threads=2, table=again)
 
 
 def test_saving_keeps_entries_another_session_wrote(tmp_path) -> None:
@@ -393,7 +397,7 @@ def test_figures_show_these_results() -> None:
     assert list(bars.error_y.arrayminus) == [0, 0] and list(fig.data[1].y) == [eager.p90_ms, fast.p90_ms]
     assert list(figures.run_times(eager).data[0].y) == [10, 12, 11, 30, 11]
 
-    ll = lightnets.layer_latency("mobilenet_v2", resolution=64, budget_s=0.01, min_runs=2, end_to_end=False)
+    ll = lightnets.layer_latency(lightnets.config("mobilenet_v2", resolution=64), budget_s=0.01, min_runs=2, end_to_end=False)
     shares = ll.shares()
     kinds_fig = figures.share_by_kind(ll)
     macs_bar, time_bar = kinds_fig.data
@@ -424,13 +428,13 @@ def test_latency_page_measures_on_the_button_only(monkeypatch, tmp_path) -> None
 
     monkeypatch.setenv("LIGHTNETS_CACHE_DIR", str(tmp_path))  # the page's lookup table goes here, not to ~/.cache
     calls = []
-    real = lightnets.measure_latency
+    real = latency.measure_latency
 
     def counting(*args, **kwargs):
         calls.append(kwargs.get("optimized", False))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(lightnets, "measure_latency", counting)
+    monkeypatch.setattr(latency, "measure_latency", counting)  # what latency_report calls
     at = AppTest.from_file("../app.py", default_timeout=300)
     at.query_params["model"] = "squeezenet1_1"
     at.query_params["rho"] = "0.25"  # 56 px: quick to measure

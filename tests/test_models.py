@@ -30,7 +30,7 @@ def _resolutions(name: str) -> st.SearchStrategy:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_default_build_forward_eval_and_train(name: str) -> None:
-    model = lightnets.build(name)
+    model = lightnets.build(lightnets.config(name))
     res = lightnets.spec(name).default_resolution
     model.eval()
     with torch.no_grad():
@@ -50,8 +50,8 @@ def test_default_build_forward_eval_and_train(name: str) -> None:
 def test_any_valid_knobs_build_profile_and_run(name: str, data: st.DataObject) -> None:
     knobs = data.draw(valid_knobs(name), label="knobs")
     resolution = data.draw(_resolutions(name), label="resolution")
-    p = lightnets.profile(name, resolution=resolution, **knobs)
-    model = lightnets.build(name, **knobs).eval()
+    p = lightnets.profile(lightnets.config(name, resolution=resolution, **knobs))
+    model = lightnets.build(lightnets.config(name, **knobs)).eval()
     assert sum(t.numel() for t in model.parameters()) == p.params
     with torch.no_grad():
         out = model(torch.randn(1, 3, resolution, resolution))
@@ -82,25 +82,25 @@ def test_any_invalid_knob_raises_value_error_naming_it(name: str, data: st.DataO
     knobs = lightnets.spec(name).knobs
     if not knobs:
         with pytest.raises(ValueError, match="alpha"):
-            lightnets.build(name, alpha=1.0)
+            lightnets.build(lightnets.config(name, alpha=1.0))
         return
     knob = data.draw(st.sampled_from(knobs), label="knob")
     value = data.draw(_invalid_value(knob), label="value")
     with pytest.raises(ValueError, match=knob.name):
-        lightnets.build(name, **{knob.name: value})
+        lightnets.build(lightnets.config(name, **{knob.name: value}))
     with pytest.raises(ValueError, match=knob.name):
-        lightnets.profile(name, **{knob.name: value})
+        lightnets.profile(lightnets.config(name, **{knob.name: value}))
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_unknown_knob_is_named(name: str) -> None:
     with pytest.raises(ValueError, match="no_such_knob"):
-        lightnets.build(name, no_such_knob=1)
+        lightnets.build(lightnets.config(name, no_such_knob=1))
 
 
 def test_unknown_model_lists_the_known_ones() -> None:
     with pytest.raises(ValueError, match="mobilenet_v2"):
-        lightnets.build("resnet50")
+        lightnets.build(lightnets.config("resnet50"))
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -118,8 +118,49 @@ def test_spec_is_complete(name: str) -> None:
 @pytest.mark.parametrize("name", NAMES)
 def test_smallest_resolution_runs(name: str) -> None:
     res = lightnets.spec(name).min_resolution
-    model = lightnets.build(name).eval()
+    model = lightnets.build(lightnets.config(name)).eval()
     with torch.no_grad():
         assert model(torch.randn(1, 3, res, res)).shape == (1, 1000)
     with pytest.raises(ValueError, match="resolution"):
-        lightnets.profile(name, resolution=res - 1)
+        lightnets.profile(lightnets.config(name, resolution=res - 1))
+
+
+class _Holder(torch.nn.Module):
+    def __init__(self, block: torch.nn.Module) -> None:
+        super().__init__()
+        self.block = block
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.block(x)
+
+
+class _ImageHolder(_Holder):
+    def forward(self, x: torch.Tensor, image: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return self.block(x, image)
+
+
+def _traced_configs() -> list[lightnets.Config]:
+    """Every registered model at its defaults, and with each on/off knob flipped (the ablations change blocks)."""
+    out = []
+    for name in NAMES:
+        out.append(lightnets.config(name, 64))
+        for knob in lightnets.spec(name).knobs:
+            if knob.type == "bool":
+                out.append(lightnets.config(name, 64, **{knob.name: not knob.default}))
+    return out
+
+
+@pytest.mark.parametrize("config", _traced_configs(), ids=lambda c: c.describe())
+def test_every_block_traces_with_torch_fx(config: lightnets.Config) -> None:
+    """Each block of the built model traces symbolically, and the trace computes exactly what the block does
+    (the inside-a-block graphs are drawn from such traces)."""
+    model = lightnets.build(config).eval()
+    blocks = {b.path: b for b in lightnets.profile(config).blocks}
+    image = torch.randn(1, 3, config.resolution, config.resolution)
+    for row in model.block_rows:
+        # held, a plain layer (a BatchNorm row) traces as one call
+        module = (_ImageHolder if row.takes_image else _Holder)(model.get_submodule(row.path))
+        traced = torch.fx.symbolic_trace(module)
+        inputs = (torch.randn(blocks[row.path].input_shape),) + ((image,) if row.takes_image else ())
+        with torch.no_grad():
+            torch.testing.assert_close(traced(*inputs), module(*inputs), rtol=0, atol=0, msg=row.path)

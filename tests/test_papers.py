@@ -20,7 +20,7 @@ CASES = [(name, i) for name in lightnets.list_models() for i, _ in enumerate(lig
 @pytest.mark.parametrize("name,index", CASES, ids=[f"{n}-{i}" for n, i in CASES])
 def test_published_figures(name: str, index: int) -> None:
     ref = lightnets.spec(name).references[index]
-    p = lightnets.profile(name, resolution=ref.resolution, **ref.knobs)
+    p = lightnets.profile(lightnets.config(name, resolution=ref.resolution, **ref.knobs))
     if ref.expected_params_m is not None:
         assert p.params / 1e6 == pytest.approx(ref.expected_params_m, abs=_tolerance(ref.expected_params_m)), \
             f"{ref.label}: params {p.params / 1e6:.3f}M vs published {ref.expected_params_m}M ({ref.source})"

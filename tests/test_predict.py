@@ -179,11 +179,11 @@ def test_oversized_file_object_is_not_read_whole() -> None:
 
 @pytest.fixture(scope="module")
 def lite() -> torch.nn.Module:
-    return lightnets.pretrained_model("efficientnet_lite0")
+    return lightnets.pretrained_model(lightnets.config("efficientnet_lite0"))
 
 
 def test_prediction_fields(lite) -> None:
-    result = lightnets.predict("efficientnet_lite0", SAMPLES["coffee"])
+    result = lightnets.predict(lightnets.config("efficientnet_lite0"), SAMPLES["coffee"])
     probs = [p for _, _, p in result.topk]
     assert len(result.topk) == 5 and probs == sorted(probs, reverse=True) and sum(probs) <= 1.0 + 1e-6
     assert result.topk[0][:2] == (967, "espresso") and probs[0] > 0.5
@@ -209,12 +209,13 @@ def test_topk_and_resolution_rules(lite) -> None:
     for resolution in (8, 5000, 150.5, "224"):
         with pytest.raises(ValueError, match="resolution"):
             lightnets.predict(lite, image, resolution=resolution)
-    with pytest.raises(ValueError, match="knobs apply to a model name"):
-        lightnets.predict(lite, image, alpha=0.5)
+    # knobs travel only inside a Config: a resolution beside one is refused, not silently preferred
+    with pytest.raises(ValueError, match="carries its resolution"):
+        lightnets.predict(lightnets.config("efficientnet_lite0"), image, resolution=160)
     with pytest.raises(ValueError, match="unknown model"):
-        lightnets.predict("resnet50", image)
+        lightnets.predict(lightnets.config("resnet50"), image)
     with pytest.raises(lw.WeightsError, match="No pretrained weights for efficientnet.*upload your own"):
-        lightnets.predict("efficientnet", image, phi=1)
+        lightnets.predict(lightnets.config("efficientnet", phi=1), image)
 
 
 def test_preprocessing_is_resize_then_centre_crop_then_normalise(lite) -> None:
@@ -260,7 +261,7 @@ def test_feature_grid_figure(lite) -> None:
 def test_topk_and_input_figures() -> None:
     from lightnets.figures import predict as figures
 
-    result = lightnets.predict("efficientnet_lite0", SAMPLES["cat"])
+    result = lightnets.predict(lightnets.config("efficientnet_lite0"), SAMPLES["cat"])
     bars = figures.topk_bars(result)
     assert list(bars.data[0].y)[::-1] == [label for _, label, _ in result.topk]
     assert list(bars.data[0].x)[::-1] == pytest.approx([100 * p for _, _, p in result.topk])
@@ -361,7 +362,7 @@ def test_page_uses_the_users_checkpoint(page_app) -> None:
     at = page_app
     assert at.session_state["ui.model"] == "mobilenet_v2"  # the sidebar's default architecture
     torch.manual_seed(0)
-    model = lightnets.build("mobilenet_v2")
+    model = lightnets.build(lightnets.config("mobilenet_v2"))
     buffer = io.BytesIO()
     torch.save(model.state_dict(), buffer)
     at.get("file_uploader")[1].set_value(("mine.pth", b"not a checkpoint", "application/octet-stream"))

@@ -31,7 +31,7 @@ def _case(tv_name: str):
 @pytest.mark.parametrize("tv_name", sorted(CASES))
 def test_state_dict_layout_equals_torchvision(tv_name: str) -> None:
     name, knobs = _case(tv_name)
-    model = lightnets.build(name, **knobs)
+    model = lightnets.build(lightnets.config(name, **knobs))
     ours = [(k, list(v.shape)) for k, v in model.state_dict().items()]
     theirs = [(k, shape) for k, shape, _ in manifest(tv_name)["state_dict"]]
     assert ours == theirs
@@ -41,7 +41,7 @@ def test_state_dict_layout_equals_torchvision(tv_name: str) -> None:
 def test_logits_equal_torchvision(tv_name: str) -> None:
     name, knobs = _case(tv_name)
     data = manifest(tv_name)
-    model = lightnets.build(name, **knobs).eval()
+    model = lightnets.build(lightnets.config(name, **knobs)).eval()
     model.load_state_dict(synthetic_state_dict(data["state_dict"]), strict=True)
     with torch.no_grad():
         logits = model(reference_input())[0]

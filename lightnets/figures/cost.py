@@ -2,12 +2,8 @@
 knob sweeps and the accuracy-vs-MACs comparison across families.
 
 Each function takes lightnets data (a Profile, analysis results) and returns a ``go.Figure``; the numbers in the
-figure are those data, unchanged, so tests can read them back.
-
-The figures are redrawn on every slider move, so they are built for speed: each is one ``go.Figure`` made from
-plain dicts, without a plotly template (a template is deep-copied into every figure in Python and applied to
-every trace in the browser: it doubled the time plotly.js took to draw the per-layer chart). ``LOOK`` gives them
-the white, large-font house style instead.
+figure are those data, unchanged, so tests can read them back. They are redrawn on every slider move, so each is
+one ``go.Figure`` made from plain dicts in the house style (``figures.style``).
 """
 
 from __future__ import annotations
@@ -20,44 +16,15 @@ from typing import Any
 import plotly.graph_objects as go
 
 from lightnets.analysis import FamilyPoint, SeparableSaving, SweepPoint
-from lightnets.cost import MAC_KINDS, OP_KINDS, LayerCost, Profile
-from lightnets.figures.style import OP_COLORS
+from lightnets.cost import LayerCost, Profile
+from lightnets.formatting import format_tick
+from lightnets.ops import MAC_KINDS, OP_KINDS
+from lightnets.figures.style import CURRENT_COLOR, FONT_SIZE, GRID_COLOR, OP_COLORS, TEXT_COLOR, axis, layout
 from lightnets.registry import spec
 
 # one colour per family in the cross-family chart: more families than style.GROUP_COLORS has entries
 FAMILY_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf",
                  "#bcbd22", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d"]
-
-FONT_SIZE = 16  # readable on a projector
-TEXT_COLOR = "#262730"  # Streamlit's text colour
-GRID_COLOR = "#e6e6e6"
-CURRENT_COLOR = "#000000"
-LOOK = dict(template="none", paper_bgcolor="white", plot_bgcolor="white",
-            font=dict(size=FONT_SIZE, color=TEXT_COLOR, family="Source Sans Pro, Arial, sans-serif"),
-            hoverlabel=dict(font_size=FONT_SIZE - 1, align="left"), legend=dict(font=dict(size=FONT_SIZE - 2)),
-            margin=dict(l=80, r=30, t=80, b=60))
-
-
-def axis(title: str | None = None, **kwargs: Any) -> dict[str, Any]:
-    """An axis in the house style: light grid, grey zero line, a title in the axis font."""
-    out: dict[str, Any] = dict(gridcolor=GRID_COLOR, zerolinecolor="#b0b0b0", linecolor="#b0b0b0",
-                               ticks="outside", tickcolor="#b0b0b0", automargin=True)
-    if title is not None:
-        out["title"] = dict(text=title, standoff=10)
-    return {**out, **kwargs}
-
-
-def layout(title: str, height: int, **kwargs: Any) -> dict[str, Any]:
-    """A figure layout in the house style; ``kwargs`` add to it (axes, legend, shapes …)."""
-    return {**LOOK, "title": dict(text=title, font=dict(size=FONT_SIZE + 4), x=0.01, xanchor="left"),
-            "height": height, **kwargs}
-
-
-def style(fig: go.Figure, title: str, height: int = 480) -> go.Figure:
-    """Give an existing figure the house look (for figures built trace by trace)."""
-    fig.update_layout(layout(title, height))
-    return fig
-
 
 def _text(value: Any) -> str:
     """Text for the HTML and SVG figures: escaped for HTML, and for markdown, which Streamlit runs over them
@@ -90,14 +57,6 @@ def mac_layers(p: Profile) -> list[LayerCost]:
     return [row for row in p.layers if row.macs]
 
 
-def _si(value: float) -> str:
-    """An axis tick label: 0, 500 k, 1.5 M, 20 M, 1.2 G."""
-    for size, unit in ((1e9, " G"), (1e6, " M"), (1e3, " k")):
-        if abs(value) >= size:
-            return f"{value / size:g}{unit}"
-    return f"{value:g}"
-
-
 def nice_ticks(top: float, count: int = 5) -> list[float]:
     """Round tick values from 0 to at least ``top`` (about ``count`` steps of 1, 2, 2.5 or 5 × 10ⁿ)."""
     if top <= 0:
@@ -124,7 +83,7 @@ def _panel(rows: list[LayerCost], key: str, title: str, top: float, height: floa
         y = top + height - tick * scale
         out.append(f'<line x1="{_PLOT_LEFT}" x2="{_PLOT_RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="{GRID_COLOR}"/>'
                    f'<text x="{_PLOT_LEFT - 8}" y="{y + 5:.1f}" text-anchor="end" font-size="{FONT_SIZE}">'
-                   f'{_si(tick)}</text>')
+                   f'{format_tick(tick)}</text>')
     for i, (row, value) in enumerate(zip(rows, values)):
         bar = value * scale
         tip = (f"{row.name} ({row.stage}), {row.op}: {_shape(row.input_shape)} → {_shape(row.output_shape)}; "
@@ -330,7 +289,7 @@ def family_chart(points: Sequence[FamilyPoint], current_macs: int, current_param
     ticks = [m * 10 ** k for k in range(int(span[0]) - 1, int(span[1]) + 2) for m in (1, 2, 5)
              if span[0] <= math.log10(m * 10 ** k) <= span[1]]
     xaxis = axis("multiply-adds (log scale)", type="log", range=span, tickvals=ticks,
-                 ticktext=[_si(t) for t in ticks])
+                 ticktext=[format_tick(t) for t in ticks])
     return go.Figure(data=data, layout=layout(
         "Accuracy against cost, across families (published top-1)", height=560, xaxis=xaxis,
         yaxis=axis("ImageNet top-1 (%)"), shapes=shapes, annotations=annotations))

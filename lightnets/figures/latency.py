@@ -11,20 +11,17 @@ from collections.abc import Sequence
 
 import plotly.graph_objects as go
 
-from lightnets.cost import OP_KINDS
-from lightnets.figures.style import OP_COLORS
+from lightnets.ops import OP_KINDS
+from lightnets.figures.style import OP_COLORS, style
 from lightnets.latency import LatencyPrediction, LatencyResult, LayerLatency
 
-FONT_SIZE = 16  # readable on a projector
 MACS_COLOR = "#9e9e9e"
 TIME_COLOR = "#d62728"
+MARGIN = dict(l=70, r=30, t=80, b=60)
 
 
 def _style(fig: go.Figure, title: str, height: int = 440) -> go.Figure:
-    fig.update_layout(template="plotly_white", title=dict(text=title, font=dict(size=FONT_SIZE + 4)),
-                      font=dict(size=FONT_SIZE), height=height, margin=dict(l=70, r=30, t=80, b=60),
-                      legend=dict(font=dict(size=FONT_SIZE - 2)))
-    return fig
+    return style(fig, title, height, margin=MARGIN)
 
 
 def _percent(values: Sequence[float]) -> list[float]:

@@ -13,16 +13,15 @@ import numpy as np
 import plotly.graph_objects as go
 import torch
 
+from lightnets.figures.style import style
 from lightnets.prediction import Prediction
 
-FONT_SIZE = 16  # readable on a projector
 BAR_COLOR = "#1f77b4"
+MARGIN = dict(l=20, r=30, t=70, b=40)
 
 
 def _style(fig: go.Figure, title: str, height: int) -> go.Figure:
-    fig.update_layout(template="plotly_white", title=dict(text=title, font=dict(size=FONT_SIZE + 2)),
-                      font=dict(size=FONT_SIZE), height=height, margin=dict(l=20, r=30, t=70, b=40))
-    return fig
+    return style(fig, title, height, margin=MARGIN)
 
 
 def topk_bars(prediction: Prediction) -> go.Figure:
@@ -44,8 +43,8 @@ def model_input(prediction: Prediction) -> go.Figure:
     pixels = np.asarray(prediction.view)
     size = pixels.shape[0]
     fig = go.Figure(go.Image(z=pixels, hovertemplate="x %{x}, y %{y}<br>RGB %{z}<extra></extra>"))
-    fig.update_xaxes(showticklabels=False, showgrid=False)
-    fig.update_yaxes(showticklabels=False, showgrid=False, scaleanchor="x")
+    fig.update_xaxes(showticklabels=False, showgrid=False, ticks="", showline=False)
+    fig.update_yaxes(showticklabels=False, showgrid=False, ticks="", showline=False, scaleanchor="x")
     return _style(fig, f"As the model sees it: {size}×{size} px", height=460)
 
 

@@ -13,8 +13,7 @@ import textwrap
 import numpy as np
 import plotly.graph_objects as go
 
-from lightnets.figures.cost import FONT_SIZE, axis, layout, style
-from lightnets.figures.style import GROUP_COLORS
+from lightnets.figures.style import FONT_SIZE, GROUP_COLORS, axis, layout, style
 from lightnets.shuffle import ShuffleAnimation, ShuffleFrame
 
 PLOT_WIDTH_PX = 1000  # the width a cell size is planned for (the chart stretches to the page)

@@ -1,6 +1,55 @@
-"""Colours shared by every figure and the block graph, chosen to stay distinguishable on a projector."""
+"""The house style of every figure and the block graph: colours that stay distinguishable on a projector, and
+a white, large-font plotly look.
+
+Figures are built without a plotly template (a template is deep-copied into every figure in Python and applied to
+every trace in the browser: it doubled the time plotly.js took to draw the per-layer chart); ``LOOK`` and ``axis``
+give them the look instead.
+"""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the block graph reads the colours here without importing plotly
+    import plotly.graph_objects as go
+
+FONT_SIZE = 16  # readable on a projector
+TEXT_COLOR = "#262730"  # Streamlit's text colour
+GRID_COLOR = "#e6e6e6"
+CURRENT_COLOR = "#000000"
+LOOK = dict(template="none", paper_bgcolor="white", plot_bgcolor="white",
+            font=dict(size=FONT_SIZE, color=TEXT_COLOR, family="Source Sans Pro, Arial, sans-serif"),
+            hoverlabel=dict(font_size=FONT_SIZE - 1, align="left"), legend=dict(font=dict(size=FONT_SIZE - 2)),
+            margin=dict(l=80, r=30, t=80, b=60))
+
+
+def axis(title: str | None = None, **kwargs: Any) -> dict[str, Any]:
+    """An axis in the house style: light grid, grey zero line, a title in the axis font."""
+    out: dict[str, Any] = dict(gridcolor=GRID_COLOR, zerolinecolor="#b0b0b0", linecolor="#b0b0b0",
+                               ticks="outside", tickcolor="#b0b0b0", automargin=True)
+    if title is not None:
+        out["title"] = dict(text=title, standoff=10)
+    return {**out, **kwargs}
+
+
+def layout(title: str, height: int, **kwargs: Any) -> dict[str, Any]:
+    """A figure layout in the house style; ``kwargs`` add to it (axes, legend, shapes …)."""
+    return {**LOOK, "title": dict(text=title, font=dict(size=FONT_SIZE + 4), x=0.01, xanchor="left"),
+            "height": height, **kwargs}
+
+
+def style(fig: "go.Figure", title: str, height: int = 480, **kwargs: Any) -> "go.Figure":
+    """Give a figure built trace by trace the house look; what it set on its axes itself stays."""
+    fig.update_layout(layout(title, height, **kwargs))
+
+    def defaults(ax: Any) -> None:
+        for key, value in axis().items():
+            if ax[key] is None:
+                ax[key] = value
+
+    fig.for_each_xaxis(defaults)
+    fig.for_each_yaxis(defaults)
+    return fig
 
 # op kinds of cost.LayerCost.op
 OP_COLORS: dict[str, str] = {

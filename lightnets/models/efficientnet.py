@@ -21,7 +21,8 @@ import torch.fx
 from torch import nn
 from torch.nn import functional as F
 
-from lightnets.layers import ACT_LABELS, ACTIVATIONS, GlobalAvgPool, make_act, make_divisible
+from lightnets.layers import GlobalAvgPool, make_divisible
+from lightnets.ops import ACTIVATION_LABELS, ACTIVATIONS, conv_word, make_act
 from lightnets.registry import Block, Knob, ModelSpec, Paper, Preprocess, reference
 
 # TensorFlow's batch norm defaults in the official code: epsilon 1e-3, decay 0.99 (= PyTorch momentum 0.01).
@@ -70,8 +71,7 @@ class SameConv2d(nn.Conv2d):
     @classmethod
     def describe(cls, in_ch: int, out_ch: int, kernel: int = 3, stride: int = 2, groups: int = 1,
                  **_: Any) -> str:
-        what = "depthwise conv" if groups == in_ch == out_ch and groups > 1 else "conv"
-        return f"{what} {kernel}×{kernel}, {out_ch}, s{stride}, TF 'same' padding"
+        return f"{conv_word(in_ch, groups)} {kernel}×{kernel}, {out_ch}, s{stride}, TF 'same' padding"
 
 
 def same_conv(in_ch: int, out_ch: int, kernel: int, stride: int, groups: int = 1, bias: bool = False) -> nn.Conv2d:
@@ -108,6 +108,7 @@ class MBConv(nn.Module):
         mid = in_ch * expand_ratio
         self.use_res_connect = stride == 1 and in_ch == out_ch
         self.has_se = bool(se_ratio)
+        self.concepts = ("inverted", "linear") + (("se_sigmoid",) if se_ratio else ())
         if expand_ratio != 1:
             self._expand_conv = nn.Conv2d(in_ch, mid, 1, bias=False)
             self._bn0 = batch_norm(mid)
@@ -140,7 +141,7 @@ class MBConv(nn.Module):
             text += f", s{stride}"
         if se_ratio:
             text += f", SE {max(1, int(in_ch * se_ratio))}"
-        return text + f", {ACT_LABELS[act]}"
+        return text + f", {ACTIVATION_LABELS[act]}"
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -239,6 +240,7 @@ MODELS = [
     ModelSpec(
         name="efficientnet",
         family="EfficientNet",
+        concepts=("compound",),
         title="EfficientNet-B0…B3",
         paper=PAPER,
         idea="Compound scaling: grow depth, width and input resolution together by one coefficient φ "

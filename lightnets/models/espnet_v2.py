@@ -58,6 +58,7 @@ class EESP(nn.Module):
     """
 
     kind = "eesp"
+    concepts = ("eesp",)
 
     def __init__(self, in_ch: int, out_ch: int, branches: int = BRANCHES, r_lim: int = 7,
                  downsample: bool = False) -> None:
@@ -108,6 +109,7 @@ class StridedEESP(nn.Module):
     """
 
     kind = "strided eesp"
+    concepts = ("eesp",)
     takes_image = True
 
     def __init__(self, in_ch: int, out_ch: int, branches: int = BRANCHES, r_lim: int = 9,

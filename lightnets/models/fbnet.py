@@ -86,6 +86,7 @@ class FBNetBlock(nn.Module):
     """
 
     kind = "fbnet block"
+    concepts = ("inverted", "linear")
 
     def __init__(self, in_ch: int, out_ch: int, stride: int = 1, kernel: int = 3, expansion: int = 1,
                  groups: int = 1, skip: bool = False) -> None:
@@ -164,7 +165,7 @@ def _spec(name: str, title: str, refs: tuple[Reference, ...], notes: tuple[str, 
     # 32 px (the project's floor) reaches the classifier as a 1×1 map through the five stride-2 layers
     return ModelSpec(name=name, family="FBNet", title=title, paper=PAPER, idea=IDEA, knobs=(),
                      blocks=functools.partial(fbnet_blocks, name), min_resolution=32, references=refs,
-                     notes=_NOTES + notes)
+                     notes=_NOTES + notes, concepts=("dnas",))
 
 
 MODELS = [

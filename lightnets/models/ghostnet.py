@@ -53,6 +53,7 @@ class GhostModule(nn.Module):
     """
 
     kind = "ghost module"
+    concepts = ("ghost",)
 
     def __init__(self, in_ch: int, out_ch: int, ratio: int = 2, dw_kernel: int = 3, relu: bool = True) -> None:
         super().__init__()

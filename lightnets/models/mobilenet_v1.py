@@ -80,7 +80,8 @@ MODELS = [
                       "roughly as α². The paper trains 1, 0.75, 0.5 and 0.25."),
             Knob("separable", "depthwise separable", "bool", True,
                  help="Off replaces each depthwise + pointwise pair by one full 3×3 convolution of the same "
-                      "width: the paper's Table 4 baseline, about 8× the cost for 1% more accuracy."),
+                      "width: the paper's Table 4 baseline, about 8× the cost for 1% more accuracy.",
+                 concepts={False: "full_conv"}),
         ),
         blocks=mobilenet_v1_blocks,
         # Every conv pads, so the net runs on any size; 32 px (a 1×1 final map) is the package's floor.

@@ -150,6 +150,7 @@ MODELS = [
     ModelSpec(
         name="mobilenet_v3_large",
         family="MobileNet V3",
+        concepts=("nas_netadapt",),
         title="MobileNet V3-Large",
         paper=PAPER,
         idea="A MobileNet V2-style net found by platform-aware architecture search and layer-wise tuning, with "
@@ -176,6 +177,7 @@ MODELS = [
     ModelSpec(
         name="mobilenet_v3_small",
         family="MobileNet V3",
+        concepts=("nas_netadapt",),
         title="MobileNet V3-Small",
         paper=PAPER,
         idea="The small MobileNet V3, searched for low latency: squeeze-and-excite in most inverted residuals, "

@@ -1,0 +1,20 @@
+"""The app's shared Streamlit parts, by concern: ``state`` (the sidebar's selection and the URL), ``navigation``
+(the one page table, which Home reads too), ``widgets`` (one-line errors, lazy widgets, charts) and ``measure``
+(cached sweeps and measured latency). Pages import what they need from here.
+
+Importing ``ui`` does not import torch: app.py draws the page's title and explanation before torch is loaded.
+"""
+
+from ui.measure import (cached_knob_sweep, cached_rho_sweep, measure_latency, measure_sweep, measured_latency,
+                        rho_sweep_values, sweep_latency)
+from ui.navigation import PAGES, PageInfo, lead, navigation_pages, page_info, selection_first
+from ui.state import (RHO_DENOMINATOR, RHO_STEPS, Selection, begin_run, default_model, end_run, ensure_app,
+                      knob_key, rho_of, sidebar)
+from ui.widgets import attempt, chart, guard, html, intro, kept, profile, remember, restore
+
+__all__ = [
+    "PAGES", "RHO_DENOMINATOR", "RHO_STEPS", "PageInfo", "Selection", "attempt", "begin_run", "cached_knob_sweep",
+    "cached_rho_sweep", "chart", "default_model", "end_run", "ensure_app", "guard", "html", "intro", "kept",
+    "knob_key", "lead", "measure_latency", "measure_sweep", "measured_latency", "navigation_pages", "page_info",
+    "profile", "remember", "restore", "rho_of", "rho_sweep_values", "selection_first", "sidebar", "sweep_latency",
+]

@@ -1,0 +1,83 @@
+"""What pages compute on demand: knob and ρ sweeps (cached), and latency, measured only on a button and kept
+per configuration for the session (a measurement is also shared by all sessions for an hour)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import streamlit as st
+
+import lightnets
+from lightnets import analysis
+from ui.state import RHO_DENOMINATOR, RHO_STEPS, rho_of
+
+if TYPE_CHECKING:
+    from lightnets.registry import Config
+    from ui.state import Selection
+
+# --------------------------------------------------------------------------------------------------
+# cached sweeps (profiles are cached inside lightnets; this also skips rebuilding the point lists)
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def cached_knob_sweep(config: Config, knob: str, rho: float) -> list[analysis.SweepPoint]:
+    return analysis.knob_sweep(config, knob, rho)
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def cached_rho_sweep(config: Config, rhos: tuple[float, ...]) -> list[analysis.SweepPoint]:
+    return analysis.rho_sweep(config, list(rhos))
+
+
+def rho_sweep_values(selection: Selection, max_points: int = 13) -> list[float]:
+    """ρ values for a sweep: spread over the sidebar's grid, with the current ρ among them."""
+    current = round(selection.rho * RHO_DENOMINATOR)
+    return [rho_of(step) for step in analysis.sweep_values(list(RHO_STEPS), current, max_points)]
+
+
+# --------------------------------------------------------------------------------------------------
+# latency: measured only on a button, kept per configuration for the session
+
+_LATENCY = "ui.latency"  # {(config, threads): LatencyResult}
+
+
+def measured_latency(config: Config, threads: int | None = None) -> Any:
+    """The LatencyResult measured earlier in this session for this configuration, or None."""
+    return st.session_state.get(_LATENCY, {}).get((config, threads))
+
+
+@st.cache_data(show_spinner=False, max_entries=256, ttl=3600)
+def _measure(config: Config, threads: int | None) -> Any:
+    # shared by all sessions: a configuration measured once is not measured again for an hour
+    return lightnets.measure_latency(config, threads=threads)
+
+
+def measure_latency(config: Config, threads: int | None = None) -> Any:
+    """Measure now (slow: call only from a button) and remember the result for this session."""
+    result = _measure(config, threads)
+    st.session_state.setdefault(_LATENCY, {})[(config, threads)] = result
+    return result
+
+
+def sweep_latency(points: list[analysis.SweepPoint]) -> dict[Any, tuple[float, float, float]]:
+    """(median, p25, p75) in ms of each sweep point measured so far in this session."""
+    out = {}
+    for pt in points:
+        result = None if pt.config is None else measured_latency(pt.config)
+        if result is not None:
+            out[pt.value] = (result.median_ms, result.p25_ms, result.p75_ms)
+    return out
+
+
+def measure_sweep(points: list[analysis.SweepPoint], max_points: int = 7) -> None:
+    """Measure up to ``max_points`` buildable points of a sweep (spread out), with a progress bar."""
+    todo = [pt for pt in points if pt.config is not None]
+    if len(todo) > max_points:
+        picks = {round(k * (len(todo) - 1) / (max_points - 1)) for k in range(max_points)}
+        todo = [todo[i] for i in sorted(picks)]
+    bar = st.progress(0.0, text="measuring latency …")
+    for i, pt in enumerate(todo, start=1):
+        if measured_latency(pt.config) is None:
+            measure_latency(pt.config)
+        bar.progress(i / len(todo), text=f"measured {i} of {len(todo)} settings")
+    bar.empty()

@@ -1,0 +1,256 @@
+"""The sidebar every page shares and the URL it is mirrored in. Streamlit only: numbers come from ``lightnets``.
+
+``app.py`` draws the sidebar once per run, before the page, because widgets in the entrypoint keep their state
+across page switches (a widget drawn inside a page gets a new identity on every page). A page calls
+``sidebar()`` to get the current ``Selection``; within one run that returns what the entrypoint drew.
+
+The selection is mirrored in the URL (``?model=mobilenet_v2&alpha=0.5&rho=0.714``), so a shared link opens the
+same configuration; values in a link that the schema does not allow fall back to defaults with a warning.
+
+How a knob travels: the widget's value (``_draw``) → ``ModelSpec.validate`` (the schema) → one
+``lightnets.Config`` in the ``Selection`` → every page passes that object to lightnets.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import streamlit as st
+
+import lightnets
+from lightnets.formatting import format_value
+
+if TYPE_CHECKING:
+    from lightnets.registry import Config
+
+PREFERRED_MODEL = "mobilenet_v2"  # the default when it is registered; otherwise the first registered model
+# ρ grid: multiples of 1/28, so that ρ·224 lands on every 8 px and the papers' 128/160/192 px are exact
+RHO_DENOMINATOR = 28
+RHO_STEPS = tuple(range(7, 57))  # ρ from 0.25 to 2.0
+
+_MODEL_KEY = "ui.model"
+_RHO_KEY = "ui.rho"
+_SAVED = "ui.saved"  # {model: {knob: value}} and "rho": survives a model switch, which drops unrendered widgets
+_SELECTION = "ui.selection"
+_DRAWN = "ui.drawn"
+_STARTED = "ui.started"
+_LINK_WARNING = "ui.link_warning"  # what a bad link got wrong, shown until the selection changes
+_LINK_SELECTION = "ui.link_selection"
+_IN_APP = "ui.in_app"  # True while app.py runs a page
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What the sidebar currently shows: the widgets' values and the configuration they make."""
+
+    name: str
+    knobs: dict[str, Any] = field(hash=False)  # validated: every knob of the model, defaults filled in
+    rho: float
+    resolution: int  # round(ρ · the model's own resolution), clamped to what the model takes
+    config: Config | None = None  # None when the knobs pass the schema but the architecture cannot be built
+    error: str | None = None  # why ``config`` is None
+
+    @property
+    def spec(self) -> lightnets.ModelSpec:
+        return lightnets.spec(self.name)
+
+    def query(self) -> dict[str, str]:
+        """The URL query parameters that reproduce this selection."""
+        out = {"model": self.name}
+        out.update({k: format_value(v) for k, v in self.knobs.items()})
+        out["rho"] = format_value(round(self.rho, 4))
+        return out
+
+
+def rho_of(step: int) -> float:
+    return step / RHO_DENOMINATOR
+
+
+def default_model() -> str:
+    names = lightnets.list_models()
+    return PREFERRED_MODEL if PREFERRED_MODEL in names else names[0]
+
+
+def knob_key(name: str, knob: str) -> str:
+    return f"ui.knob.{name}.{knob}"
+
+
+def _nearest_rho_step(value: str) -> int | None:
+    try:
+        rho = float(value)
+    except ValueError:
+        return None
+    if not math.isfinite(rho):
+        return None
+    step = round(rho * RHO_DENOMINATOR)
+    # accept the 3-4 digits a link carries (0.714 for 5/7), not arbitrary values between grid points
+    return step if step in RHO_STEPS and abs(rho * RHO_DENOMINATOR - step) < 0.02 else None
+
+
+def _from_query() -> tuple[str, dict[str, Any], int, list[str]]:
+    """The model, knobs and ρ step a URL asks for, with a message for each value that was ignored."""
+    params = st.query_params
+    problems: list[str] = []
+    name = params.get("model", default_model())
+    if name not in lightnets.list_models():
+        problems.append(f"unknown model {name!r} (showing {default_model()})")
+        name = default_model()
+    model_spec = lightnets.spec(name)
+    own = {knob.name for knob in model_spec.knobs}
+    knobs, bad = lightnets.parse_knobs(name, {k: v for k, v in params.items() if k in own})
+    problems += [f"{message} (using {fallback})" for message, fallback in bad]
+    others = {k.name for n in lightnets.list_models() for k in lightnets.spec(n).knobs} - own
+    problems += [f"{name} has no knob {key!r} (ignored)" for key in params if key in others]
+    step = RHO_DENOMINATOR
+    if "rho" in params:
+        found = _nearest_rho_step(params["rho"])
+        if found is None:
+            problems.append(f"rho={params['rho']!r} is not allowed: ρ must be a number from 0.25 to 2 in steps "
+                            f"of 1/{RHO_DENOMINATOR} (using 1)")
+        else:
+            step = found
+    return name, knobs, step, problems
+
+
+def _start_session() -> None:
+    """On a session's first run, seed the widgets from the URL and warn about what it got wrong."""
+    name, knobs, step, problems = _from_query()
+    st.session_state[_MODEL_KEY] = name
+    st.session_state[_RHO_KEY] = step
+    st.session_state[_SAVED] = {name: knobs}
+    for knob, value in knobs.items():
+        st.session_state[knob_key(name, knob)] = value
+    if problems:
+        st.session_state[_LINK_WARNING] = ("Some values in the link were not valid and fell back to defaults: "
+                                           + "; ".join(problems) + ".")
+
+
+def _knob_widget(name: str, knob: lightnets.Knob) -> Any:
+    key = knob_key(name, knob.name)
+    if key not in st.session_state:  # first time this model is shown, or it was dropped while hidden
+        saved = st.session_state[_SAVED].get(name, {})
+        st.session_state[key] = saved.get(knob.name, knob.default)
+    if knob.type == "bool":
+        return st.toggle(knob.label, key=key, help=knob.help)
+    if knob.type == "choice":
+        choices = list(knob.choices or ())
+        if all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in choices):
+            return st.select_slider(knob.label, options=choices, key=key, help=knob.help, format_func=format_value)
+        return st.selectbox(knob.label, options=choices, key=key, help=knob.help, format_func=format_value)
+    cast = int if knob.type == "int" else float
+    return st.slider(knob.label, min_value=cast(knob.min), max_value=cast(knob.max), step=cast(knob.step),
+                     key=key, help=knob.help)
+
+
+def _draw() -> Selection:
+    names = lightnets.list_models()
+    if st.session_state.get(_MODEL_KEY) not in names:  # a model could vanish only in development, but be safe
+        st.session_state[_MODEL_KEY] = default_model()
+    with st.sidebar:
+        st.header("Architecture")
+        name = st.selectbox("model", names, key=_MODEL_KEY,
+                            format_func=lambda n: f"{lightnets.spec(n).title} ({lightnets.spec(n).paper.year})",
+                            help="Every registered lightweight CNN; the knobs below are generated from its schema.")
+        model_spec = lightnets.spec(name)
+        st.caption(model_spec.idea)
+        raw = {knob.name: _knob_widget(name, knob) for knob in model_spec.knobs}
+        step = st.select_slider("resolution multiplier ρ", options=RHO_STEPS, key=_RHO_KEY,
+                                format_func=lambda s: f"{rho_of(s):.3g}",
+                                help="Scales the input image side: resolution = ρ × the model's own input size. "
+                                     "MACs scale with ρ², parameters do not change.")
+        try:
+            knobs = model_spec.validate(raw)
+        except ValueError as err:  # a widget cannot produce this, but a stale session state could
+            st.error(str(err))
+            knobs = model_spec.defaults()
+        rho = rho_of(step)
+        config, error = None, None
+        try:
+            config = lightnets.Config(name, knobs).with_rho(rho)
+        except ValueError as err:
+            error = str(err).splitlines()[0]
+        own = model_spec.resolution(knobs)
+        resolution = model_spec.rho_resolution(knobs, rho)
+        st.caption(f"input {resolution}×{resolution} px (ρ = {rho:.3g} × {own} px)")
+        if error:
+            st.error(error)
+    st.session_state[_SAVED][name] = dict(knobs)
+    return Selection(name=name, knobs=knobs, rho=rho, resolution=resolution, config=config, error=error)
+
+
+def _show_link_warning(selection: Selection) -> None:
+    """Keep the warning about a bad link on screen, on every page, until the user changes the selection."""
+    warning = st.session_state.get(_LINK_WARNING)
+    if warning is None:
+        return
+    if _LINK_SELECTION not in st.session_state:
+        st.session_state[_LINK_SELECTION] = selection
+    if st.session_state[_LINK_SELECTION] == selection:
+        st.warning(warning)
+    else:
+        del st.session_state[_LINK_WARNING]
+
+
+def _sync_url(selection: Selection) -> None:
+    """Write the selection into the URL, touching only the keys the sidebar owns."""
+    wanted = selection.query()
+    managed = {"model", "rho"} | {k.name for n in lightnets.list_models() for k in lightnets.spec(n).knobs}
+    for key in list(st.query_params):
+        if key in managed and key not in wanted:
+            del st.query_params[key]
+    for key, value in wanted.items():
+        if st.query_params.get(key) != value:
+            st.query_params[key] = value
+
+
+def begin_run() -> None:
+    """Called by app.py at the top of every run: the next ``sidebar()`` call draws the widgets."""
+    st.session_state[_DRAWN] = False
+    st.session_state[_IN_APP] = True
+
+
+def end_run() -> None:
+    """Called by app.py after the page ran (in a ``finally``)."""
+    st.session_state[_IN_APP] = False
+
+
+def _recover_from_legacy_pages_mode() -> None:
+    """Route a page that Streamlit ran without app.py back through app.py.
+
+    Until some session has called ``st.navigation`` (so: on a fresh server's first run, and on every
+    AppTest rerun), Streamlit treats the ``pages/`` folder as a legacy multipage app and runs a page
+    script on its own. Calling ``st.navigation`` switches the process to app.py's navigation, and the
+    rerun then goes through app.py, on the same page and with the same query parameters.
+    """
+    from ui.navigation import navigation_pages
+
+    st.navigation(navigation_pages(), position="hidden")
+    st.rerun()
+
+
+def ensure_app() -> None:
+    """For a page that does not call ``sidebar()``: make sure it runs inside app.py (see above)."""
+    if not st.session_state.get(_IN_APP):
+        _recover_from_legacy_pages_mode()
+
+
+def sidebar() -> Selection:
+    """The current architecture and knobs; draws the shared sidebar the first time it is called in a run.
+
+    Only app.py may draw it (widgets drawn inside a page get a new identity on every page and lose their
+    values on a page switch); a page asks for it after app.py has drawn it.
+    """
+    ensure_app()
+    if st.session_state.get(_DRAWN) and _SELECTION in st.session_state:
+        return st.session_state[_SELECTION]
+    if not st.session_state.get(_STARTED):
+        st.session_state[_STARTED] = True
+        _start_session()
+    selection = _draw()
+    _show_link_warning(selection)
+    _sync_url(selection)
+    st.session_state[_SELECTION] = selection
+    st.session_state[_DRAWN] = True
+    return selection

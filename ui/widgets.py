@@ -1,0 +1,88 @@
+"""Small widget helpers every page uses: one-line errors instead of tracebacks, widgets that keep their value
+while hidden, charts and raw HTML in the house style."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import streamlit as st
+
+import lightnets
+
+if TYPE_CHECKING:
+    from ui.state import Selection
+
+T = TypeVar("T")
+
+
+@contextmanager
+def guard() -> Iterator[None]:
+    """Show a ``ValueError`` raised inside the block as a one-line st.error instead of a traceback."""
+    try:
+        yield
+    except ValueError as err:
+        st.error(str(err).splitlines()[0] if str(err) else "This configuration cannot be computed.")
+
+
+def attempt(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+    """``fn(*args, **kwargs)``, or None after showing its ``ValueError`` as a one-line st.error."""
+    try:
+        return fn(*args, **kwargs)
+    except ValueError as err:
+        st.error(str(err).splitlines()[0])
+        return None
+
+
+def profile(selection: Selection) -> lightnets.Profile | None:
+    """The cost profile of the selection (cached inside lightnets), or None with the error shown."""
+    if selection.config is None:
+        st.error(selection.error)
+        return None
+    return attempt(lightnets.profile, selection.config)
+
+
+def intro(title: str, text: str) -> None:
+    """A page title and its 2–3 sentence explanation of what the user sees."""
+    st.title(title)
+    st.markdown(text)
+
+
+def restore(key: str, options: Sequence[Any], default: Any = None) -> None:
+    """Before drawing a keyed widget that is not drawn on every run (a lazy tab, another model's page), put
+    back its last value if it is still an option; Streamlit forgets the state of widgets it did not draw."""
+    if key in st.session_state and st.session_state[key] in options:
+        return
+    saved = st.session_state.get(f"{key}.saved")
+    st.session_state[key] = saved if saved in options else default if default in options else options[0]
+
+
+def remember(key: str) -> None:
+    """After drawing a widget restored with ``restore``: keep its value for the next time it appears."""
+    st.session_state[f"{key}.saved"] = st.session_state.get(key)
+
+
+def kept(widget: Callable[..., T], label: str, options: Sequence[Any], *, key: str, default: Any = None,
+         **kwargs: Any) -> T:
+    """``widget(label, options, key=key, **kwargs)`` whose value survives being hidden for a while."""
+    restore(key, options, default)
+    value = widget(label, options, key=key, **kwargs)
+    remember(key)
+    return value
+
+
+def html(markup: str) -> None:
+    """HTML or SVG from lightnets.figures, as is. st.html would strip the SVG; as one HTML block (a <div> on a
+    single line) the markdown renderer passes it through untouched."""
+    st.markdown(f"<div>{markup}</div>", unsafe_allow_html=True)
+
+
+# No plotly toolbar: it costs ~10 ms per draw on 2 cores (charts redraw on every slider move) and its zoom and
+# download buttons are rarely wanted here; drag-to-zoom, double-click and Streamlit's fullscreen button remain.
+CHART_CONFIG = {"displayModeBar": False}
+
+
+def chart(fig: Any, key: str | None = None) -> None:
+    """A plotly figure at full width, keeping the figure's own large-font style (not Streamlit's theme)."""
+    st.plotly_chart(fig, theme=None, width="stretch", key=key, config=CHART_CONFIG)
