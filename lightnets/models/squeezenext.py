@@ -1,10 +1,16 @@
 """SqueezeNext (Gholami et al. 2018): SqueezeNet's squeeze idea with a two-stage bottleneck, low-rank 3×1 / 1×3
 filters and ResNet-style shortcuts, shaped by simulated hardware efficiency.
 
-Every detail follows the official Caffe definitions (amirgholami/SqueezeNext ``*/train_val.prototxt``): a 7×7/2
-conv without padding on a 227-px crop, 3×3/2 max pool (Caffe's ceil rounding), four stages of SqueezeNext blocks
-with widths 32·w, 64·w, 128·w, 256·w, a 1×1 conv to 128 channels, global average pooling and a bias-free fully
-connected layer. Every conv is bias-free and followed by batch norm (Caffe's BatchNorm + Scale) and ReLU.
+Every detail follows the official Caffe definitions (amirgholami/SqueezeNext ``1.0-SqNxt-23/train_val.prototxt``
+and ``2.0-SqNxt-23/train_val.prototxt``): a 7×7/2 conv without padding on a 227-px crop, 3×3/2 max pool (Caffe's
+ceil rounding), four stages of SqueezeNext blocks with widths 32·w, 64·w, 128·w, 256·w, a 1×1 conv to 128
+channels, global average pooling and a bias-free fully connected layer. Every conv is bias-free
+(``bias_term: false``) and followed by batch norm (Caffe's BatchNorm + Scale with ``bias_term: true``) and ReLU.
+
+The first block of every stage has a 1×1 projection shortcut (conv + BN + ReLU, with that block's stride), whether
+or not the shape changes: in 2.0-SqNxt-23 the first block of stage 1 goes from 64 to 64 channels at stride 1, and
+the prototxt still adds ``Convolution2`` (1×1, 64, on ``pool1``) to the block's output (``Eltwise1``), not the
+input. All other blocks add their input unchanged. Every sum is followed by a ReLU.
 """
 
 from __future__ import annotations
@@ -47,15 +53,24 @@ class SqueezeNextBlock(nn.Module):
     """SqueezeNext block: 1×1 to C/2 → 1×1 to C/4 (two-stage squeeze) → 3×1 and 1×3 to C/2 (a low-rank 3×3)
     → 1×1 expansion to C, added to the shortcut, then ReLU.
 
-    Each conv has BN and ReLU. The first 1×1 carries the stride; where the shape changes the shortcut is a 1×1
-    conv (with BN and ReLU) instead of the identity. The official definitions alternate the order of the two
-    separable convs from block to block (3×1 first in even blocks of a stage); ``vertical_first`` says which.
+    Each conv has BN and ReLU. The first 1×1 carries the stride. With ``project`` the shortcut is a 1×1 conv
+    (with BN and ReLU, and the block's stride) instead of the identity; the network sets it in the first block of
+    every stage, as the official definitions do even where the shape does not change (2.0-SqNxt-23's first block,
+    64 → 64 channels). Left as None it projects only where the shape changes, and a block that changes the shape
+    cannot be built without one. The official definitions alternate the order of the two separable convs from
+    block to block (3×1 first in even blocks of a stage); ``vertical_first`` says which.
     """
 
     kind = "squeezenext block"
 
-    def __init__(self, in_ch: int, out_ch: int, stride: int = 1, vertical_first: bool = True) -> None:
+    def __init__(self, in_ch: int, out_ch: int, stride: int = 1, vertical_first: bool = True,
+                 project: bool | None = None) -> None:
         super().__init__()
+        reshapes = stride != 1 or in_ch != out_ch
+        if project is None:
+            project = reshapes
+        elif reshapes and not project:
+            raise ValueError(f"an identity shortcut cannot join {in_ch} to {out_ch} channels at stride {stride}")
         half, quarter = out_ch // 2, out_ch // 4
         first, second = ((3, 1), (1, 3)) if vertical_first else ((1, 3), (3, 1))
         self.squeeze1 = ConvBNAct(in_ch, half, 1, stride)
@@ -63,7 +78,7 @@ class SqueezeNextBlock(nn.Module):
         self.separable1 = ConvBNAct(quarter, half, first)
         self.separable2 = ConvBNAct(half, half, second)
         self.expand = ConvBNAct(half, out_ch, 1)
-        self.shortcut = ConvBNAct(in_ch, out_ch, 1, stride) if stride != 1 or in_ch != out_ch else nn.Identity()
+        self.shortcut = ConvBNAct(in_ch, out_ch, 1, stride) if project else nn.Identity()
         self.act = nn.ReLU(inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -71,7 +86,8 @@ class SqueezeNextBlock(nn.Module):
         return self.act(self.shortcut(x) + out)
 
     @classmethod
-    def describe(cls, in_ch: int, out_ch: int, stride: int = 1, vertical_first: bool = True) -> str:
+    def describe(cls, in_ch: int, out_ch: int, stride: int = 1, vertical_first: bool = True,
+                 project: bool | None = None) -> str:
         order = "3×1, 1×3" if vertical_first else "1×3, 3×1"
         text = f"SqNxt block {out_ch // 2}→{out_ch // 4}, {order}, {out_ch}"
         return text + (f", s{stride}" if stride != 1 else "")
@@ -90,8 +106,10 @@ def squeezenext_blocks(width: float, depth: int) -> list[Block]:
         for i in range(count):
             # the resolution halves at the first block of stages 2-4; the stem already reduced it by 4
             stride = 2 if i == 0 and stage > 1 else 1
+            # the first block of each stage projects its shortcut even where the shape stays (width 2.0, stage 1)
             rows.append(Block(f"stage{stage}.{i}", SqueezeNextBlock,
-                              dict(in_ch=in_ch, out_ch=out_ch, stride=stride, vertical_first=i % 2 == 0),
+                              dict(in_ch=in_ch, out_ch=out_ch, stride=stride, vertical_first=i % 2 == 0,
+                                   project=i == 0),
                               f"stage {stage}"))
             in_ch = out_ch
     rows += [
@@ -143,20 +161,26 @@ MODELS = [
                 source="Gholami et al. 2018 (arXiv 1803.10615), abstract: 'one of its deeper variants is able to "
                        "achieve VGG-19 accuracy with only 4.4 Million parameters'",
                 provenance="paper",
-                note="The abstract does not name the variant; the 2.0-SqNxt-44 Caffe definition has 4.42M "
-                     "parameters, the only width/depth here near 4.4M."),
+                note="The abstract does not name the variant. 2.0-SqNxt-44, built like the official 2.0-SqNxt-23 "
+                     "(a projection shortcut in each stage's first block) with 12, 12, 16, 2 blocks, has 4,428,096 "
+                     "parameters (4.43M), the only width/depth here near 4.4M."),
             _at_crop(reference(204, width=1.0, depth=23), _ACCURACY_NOTE),
             _at_crop(reference(206, width=2.0, depth=23), _ACCURACY_NOTE),
         ),
         notes=(
             "The paper's result tables could not be read here (only its abstract); parameter counts follow from "
-            "the official Caffe definitions: 1.0-SqNxt-23 has 717,280 parameters and 278M multiply-adds at 227 px.",
+            "the official Caffe definitions: 1.0-SqNxt-23 has 717,280 parameters and 278M multiply-adds at 227 px, "
+            "2.0-SqNxt-23 2,361,728 and 742M. No 1.5 definition is published; 1.5 is built the same way.",
+            "As in those definitions, the first block of every stage has a 1×1 projection shortcut (conv, BN, ReLU) "
+            "even where the shape does not change: 2.0-SqNxt-23's first block (64 to 64 channels, stride 1) adds "
+            "a 1×1 conv of its input (Convolution2) rather than the input itself.",
             "osmr/imgclsmob's re-implementation (the pretrained models the official README points to) differs: "
             "its convs have biases, its first conv is padded to take 224 px, and it scales the first and last "
             "convs with the width; hence 724,056 parameters for 1.0-SqNxt-23 and its own FLOPs count of 287M.",
-            "The 44-layer layout (12, 12, 16, 2) is read from a 2.0-SqNxt-44 Caffe definition whose 4.42M "
-            "parameters match the abstract's 4.4M; the 34-layer layout (9, 9, 12, 2) is inferred as 1.5× the "
-            "23-layer one (32 blocks) and is not confirmed by a source.",
+            "The 44-layer layout (12, 12, 16, 2) is from a 2.0-SqNxt-44 Caffe definition (a jolibrain/deepdetect "
+            "template) that could not be read again when the shortcut rule was corrected; built like the official "
+            "23-layer nets it has 4.43M parameters, matching the abstract's 4.4M. The 34-layer layout (9, 9, 12, 2) "
+            "is inferred as 1.5× the 23-layer one (32 blocks) and is not confirmed by a source.",
             "The official definitions alternate 3×1-then-1×3 and 1×3-then-3×1 from block to block; the cost is the "
             "same either way.",
         ),
