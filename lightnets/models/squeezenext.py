@@ -53,24 +53,18 @@ class SqueezeNextBlock(nn.Module):
     """SqueezeNext block: 1×1 to C/2 → 1×1 to C/4 (two-stage squeeze) → 3×1 and 1×3 to C/2 (a low-rank 3×3)
     → 1×1 expansion to C, added to the shortcut, then ReLU.
 
-    Each conv has BN and ReLU. The first 1×1 carries the stride. With ``project`` the shortcut is a 1×1 conv
-    (with BN and ReLU, and the block's stride) instead of the identity; the network sets it in the first block of
-    every stage, as the official definitions do even where the shape does not change (2.0-SqNxt-23's first block,
-    64 → 64 channels). Left as None it projects only where the shape changes, and a block that changes the shape
-    cannot be built without one. The official definitions alternate the order of the two separable convs from
-    block to block (3×1 first in even blocks of a stage); ``vertical_first`` says which.
+    Each conv has BN and ReLU. The first 1×1 carries the stride. The shortcut is a 1×1 conv (with BN and ReLU, and
+    the block's stride) instead of the identity where the shape changes and wherever ``project`` asks for one: the
+    network asks in the first block of every stage, as the official definitions have it even where the shape does
+    not change (2.0-SqNxt-23's first block, 64 → 64 channels). The official definitions alternate the order of the
+    two separable convs from block to block (3×1 first in even blocks of a stage); ``vertical_first`` says which.
     """
 
     kind = "squeezenext block"
 
     def __init__(self, in_ch: int, out_ch: int, stride: int = 1, vertical_first: bool = True,
-                 project: bool | None = None) -> None:
+                 project: bool = False) -> None:
         super().__init__()
-        reshapes = stride != 1 or in_ch != out_ch
-        if project is None:
-            project = reshapes
-        elif reshapes and not project:
-            raise ValueError(f"an identity shortcut cannot join {in_ch} to {out_ch} channels at stride {stride}")
         half, quarter = out_ch // 2, out_ch // 4
         first, second = ((3, 1), (1, 3)) if vertical_first else ((1, 3), (3, 1))
         self.squeeze1 = ConvBNAct(in_ch, half, 1, stride)
@@ -78,7 +72,8 @@ class SqueezeNextBlock(nn.Module):
         self.separable1 = ConvBNAct(quarter, half, first)
         self.separable2 = ConvBNAct(half, half, second)
         self.expand = ConvBNAct(half, out_ch, 1)
-        self.shortcut = ConvBNAct(in_ch, out_ch, 1, stride) if project else nn.Identity()
+        reshapes = stride != 1 or in_ch != out_ch
+        self.shortcut = ConvBNAct(in_ch, out_ch, 1, stride) if project or reshapes else nn.Identity()
         self.act = nn.ReLU(inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -87,7 +82,7 @@ class SqueezeNextBlock(nn.Module):
 
     @classmethod
     def describe(cls, in_ch: int, out_ch: int, stride: int = 1, vertical_first: bool = True,
-                 project: bool | None = None) -> str:
+                 project: bool = False) -> str:
         order = "3×1, 1×3" if vertical_first else "1×3, 3×1"
         text = f"SqNxt block {out_ch // 2}→{out_ch // 4}, {order}, {out_ch}"
         return text + (f", s{stride}" if stride != 1 else "")
