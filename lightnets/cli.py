@@ -111,8 +111,10 @@ def cmd_profile(args: argparse.Namespace, extra: list[str]) -> dict[str, Any]:
         print(f"  MACs          {format_scaled(p.macs)} ({p.macs:,}); FLOPs {format_scaled(p.flops)}")
         print(f"  element-wise  {format_scaled(p.elementwise_total)} ops "
               f"({', '.join(f'{k} {format_scaled(v)}' for k, v in p.elementwise.items() if v)})")
-        print(f"  memory access {format_scaled(p.mem_bytes, 'B')}; activations written {format_scaled(p.activation_bytes, 'B')}")
-        print(f"  size          {format_scaled(p.size_fp32_bytes, 'B')} fp32, {format_scaled(p.size_int8_bytes, 'B')} int8")
+        print(f"  memory access {format_scaled(p.mem_bytes, 'B')}; "
+              f"activations written {format_scaled(p.activation_bytes, 'B')}")
+        print(f"  size          {format_scaled(p.size_fp32_bytes, 'B')} fp32, "
+              f"{format_scaled(p.size_int8_bytes, 'B')} int8")
         for ref in config.spec.matching_references(config):
             print(f"  paper         {ref.label}: {_figures(ref)} [{ref.source}]")
         if args.layers:

@@ -133,19 +133,19 @@ class Profile:
     def size_int8_bytes(self) -> int:
         return self.params
 
-    def macs_by_kind(self) -> dict[str, int]:
+    def _by_kind(self, field_name: str) -> dict[str, int]:
         out: dict[str, int] = defaultdict(int)
         for row in self.layers:
-            if row.macs:
-                out[row.op] += row.macs
+            value = getattr(row, field_name)
+            if value:
+                out[row.op] += value
         return dict(out)
 
+    def macs_by_kind(self) -> dict[str, int]:
+        return self._by_kind("macs")
+
     def params_by_kind(self) -> dict[str, int]:
-        out: dict[str, int] = defaultdict(int)
-        for row in self.layers:
-            if row.params:
-                out[row.op] += row.params
-        return dict(out)
+        return self._by_kind("params")
 
     def table(self) -> list[dict[str, Any]]:
         """Per-layer rows as plain dicts (one per operator), ready for a dataframe."""

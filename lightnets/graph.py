@@ -27,9 +27,9 @@ from torch import nn
 
 from lightnets.cost import MetaBuild, profile
 from lightnets.figures.style import OP_COLORS
+from lightnets.formatting import knob_text
 from lightnets.layers import ChannelShuffle
 from lightnets.ops import ACTIVATION_CLASSES, CONV_KINDS, activation_label, conv_kind
-from lightnets.formatting import knob_text
 from lightnets.registry import Block, Config, assemble
 
 FONT = "Helvetica,Arial,sans-serif"

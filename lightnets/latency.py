@@ -83,8 +83,8 @@ def median_ci95(times_ms: Sequence[float]) -> float:
 
 
 @dataclass(frozen=True)
-class LatencyResult:
-    """Timing of one configuration: statistics over ``runs`` single forward passes, all in milliseconds."""
+class Timed:
+    """What every timing says about how it was taken."""
 
     name: str
     mode: str  # "eager" | "optimized" | "cuda graph"
@@ -92,6 +92,12 @@ class LatencyResult:
     threads: int  # intra-op threads used for the measurement
     batch: int
     resolution: int
+
+
+@dataclass(frozen=True)
+class LatencyResult(Timed):
+    """Timing of one configuration: statistics over ``runs`` single forward passes, all in milliseconds."""
+
     median_ms: float
     p25_ms: float
     p75_ms: float
@@ -555,15 +561,9 @@ class BlockTime:
 
 
 @dataclass(frozen=True)
-class LayerLatency:
+class LayerLatency(Timed):
     """Where the time goes: per-operator times aligned with ``lightnets.profile``'s rows and blocks."""
 
-    name: str
-    mode: str
-    device: str
-    threads: int
-    batch: int
-    resolution: int
     runs: int  # instrumented forward passes the per-op medians come from
     rows: tuple[LayerTime, ...] = field(repr=False)
     blocks: tuple[BlockTime, ...] = field(repr=False)
@@ -779,15 +779,9 @@ class OpEstimate:
 
 
 @dataclass(frozen=True)
-class LatencyPrediction:
+class LatencyPrediction(Timed):
     """A network's latency predicted from the lookup table: the sum of its operators' entries."""
 
-    name: str
-    mode: str
-    device: str
-    threads: int
-    batch: int
-    resolution: int
     predicted_ms: float
     ops: tuple[OpEstimate, ...] = field(repr=False)
     new_entries: int  # operators measured for this prediction (the rest came from the table)

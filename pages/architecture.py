@@ -9,12 +9,8 @@ import lightnets
 import ui
 from lightnets import analysis, concepts
 
-selection = ui.sidebar()
-p = ui.profile(selection)
-if p is None:
-    st.stop()
-config = p.config
-spec = config.spec
+p = ui.current_profile(ui.sidebar())
+config, spec = p.config, p.config.spec
 dot = ui.attempt(lightnets.block_graph, config)
 if dot is None:
     st.stop()

@@ -13,12 +13,8 @@ from lightnets.figures import cost as figures
 from lightnets.formatting import format_bytes, format_count, format_value
 
 selection = ui.sidebar()
-
-p = ui.profile(selection)
-if p is None:
-    st.stop()
-config = p.config
-spec = config.spec
+p = ui.current_profile(selection)
+config, spec = p.config, p.config.spec
 
 # ---- totals, with the paper's figures where a paper publishes this exact setting --------------------------
 st.header("Totals")

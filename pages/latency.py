@@ -74,7 +74,8 @@ ui.chart(figures.latency_bars(results, ["eager", "deployment mode"][:len(results
 with st.expander("every timed run"):
     for result in results:
         ui.chart(figures.run_times(result), key=f"latency.runs.{result.mode}")
-st.caption(f"Measured at {time.strftime('%H:%M:%S', time.localtime(report.measured_at))}. Other programs running on this machine slow some runs down; the "
+st.caption(f"Measured at {time.strftime('%H:%M:%S', time.localtime(report.measured_at))}. Other programs running "
+           "on this machine slow some runs down; the "
            "median and the spread show how much.")
 
 # ---- where the time goes -------------------------------------------------------------------------------------

@@ -145,7 +145,8 @@ def test_saved_overview_is_what_lightnets_computes_now() -> None:
 def test_the_first_paint_needs_no_torch() -> None:
     """app.py's title, explanation and Home table come from modules that import neither torch nor pandas."""
     code = ("import sys; import ui; from lightnets import analysis; rows = analysis.saved_overview(); "
-            "from lightnets.formatting import markdown_table; markdown_table({'model': [r.title for r in rows]}); ui.lead; "
+            "from lightnets.formatting import markdown_table; "
+            "markdown_table({'model': [r.title for r in rows]}); ui.lead; "
             "print(sorted(m for m in ('torch', 'pandas') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

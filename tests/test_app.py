@@ -385,8 +385,9 @@ def test_home_table_lists_every_model_with_its_profile() -> None:
     assert table["model"] == [lightnets.spec(n).title for n in NAMES]
     assert table["year"] == [str(lightnets.spec(n).paper.year) for n in NAMES]
     assert table["key idea"] == [lightnets.spec(n).idea for n in NAMES]
-    assert table["params"] == [format_count(lightnets.profile(lightnets.config(n)).params).replace(" ", "\u00a0") for n in NAMES]
-    assert table["MACs"] == [format_count(lightnets.profile(lightnets.config(n)).macs).replace(" ", "\u00a0") for n in NAMES]
+    profiles = [lightnets.profile(lightnets.config(n)) for n in NAMES]
+    assert table["params"] == [format_count(p.params).replace(" ", "\u00a0") for p in profiles]
+    assert table["MACs"] == [format_count(p.macs).replace(" ", "\u00a0") for p in profiles]
     top1 = [analysis.published_top1(lightnets.config(n))[0] for n in NAMES]
     assert table["paper top-1"] == [format_percent(t) for t in top1]
 
@@ -394,7 +395,8 @@ def test_home_table_lists_every_model_with_its_profile() -> None:
 def test_architecture_page_draws_the_graph_of_the_current_configuration() -> None:
     at = _goto(_app(model="mobilenet_v2", alpha="0.5", rho="0.5"), "pages/architecture.py")
     _ok(at, "architecture")
-    assert [g.proto.spec for g in at.get("graphviz_chart")] == [lightnets.block_graph(lightnets.config("mobilenet_v2", 112, alpha=0.5))]
+    config = lightnets.config("mobilenet_v2", 112, alpha=0.5)
+    assert [g.proto.spec for g in at.get("graphviz_chart")] == [lightnets.block_graph(config)]
     assert [t.label for t in at.tabs] == ["Whole network", "Inside a block"]
     at.session_state["arch.view"] = "Inside a block"  # a lazy tab: AppTest opens it through its key
     at.run()
@@ -416,7 +418,8 @@ def test_architecture_page_draws_the_graph_of_the_current_configuration() -> Non
     at.run()
     assert at.code[0].value == lightnets.model_summary(lightnets.config("mobilenet_v2", 112, alpha=0.5))
     table = at.dataframe[0].value
-    assert list(table["block"]) == [b.path for b in lightnets.profile(lightnets.config("mobilenet_v2", 112, alpha=0.5)).blocks]
+    config = lightnets.config("mobilenet_v2", 112, alpha=0.5)
+    assert list(table["block"]) == [b.path for b in lightnets.profile(config).blocks]
 
 
 def test_architecture_page_explains_what_this_configuration_contains() -> None:

@@ -95,7 +95,8 @@ def test_cost_tabs_draw_their_section_and_stay_open(app_url: str, page) -> None:
     sweep = page.get_by_test_id("stPlotlyChart").filter(has_text="Cost against width multiplier α")
     _expect()(sweep.locator("svg.main-svg").first).to_be_visible()
     press_slider(page, "expansion ratio", "ArrowRight")  # t 6 → 7: the Sweeps tab stays open
-    _expect()(_metric(page, "MACs")).to_have_text(format_count(lightnets.profile(lightnets.config("mobilenet_v2", expansion=7)).macs))
+    seven = lightnets.profile(lightnets.config("mobilenet_v2", expansion=7))
+    _expect()(_metric(page, "MACs")).to_have_text(format_count(seven.macs))
     _expect()(sweep.locator("svg.main-svg").first).to_be_visible()
     page.get_by_role("tab", name="Across families").click()
     wait_idle(page)
@@ -141,7 +142,8 @@ def test_selection_is_kept_across_page_switches(app_url: str, page) -> None:
     open_app(page, f"{app_url}/cost?model=mobilenet_v2")
     _expect()(_layer_chart(page)).to_be_visible()
     press_slider(page, "width multiplier", "End")  # α = 2
-    _expect()(_metric(page, "params")).to_have_text(format_count(lightnets.profile(lightnets.config("mobilenet_v2", alpha=2.0)).params))
+    wide = lightnets.profile(lightnets.config("mobilenet_v2", alpha=2.0))
+    _expect()(_metric(page, "params")).to_have_text(format_count(wide.params))
     switch_page(page, "Architecture")
     thumb = sidebar_slider(page, "width multiplier").get_by_test_id("stSliderThumbValue")
     _expect()(thumb).to_have_text("2.00")
@@ -150,7 +152,8 @@ def test_selection_is_kept_across_page_switches(app_url: str, page) -> None:
     stem = lightnets.profile(lightnets.config("mobilenet_v2", alpha=2.0)).blocks[0].output_shape  # 64 channels at α = 2
     _expect()(graph.locator("svg")).to_contain_text("×".join(map(str, stem[1:])))
     switch_page(page, "Cost")
-    _expect()(_metric(page, "params")).to_have_text(format_count(lightnets.profile(lightnets.config("mobilenet_v2", alpha=2.0)).params))
+    wide = lightnets.profile(lightnets.config("mobilenet_v2", alpha=2.0))
+    _expect()(_metric(page, "params")).to_have_text(format_count(wide.params))
     assert _query(page)["alpha"] == "2"
     assert_no_exception(page)
 
@@ -169,7 +172,8 @@ def test_a_shared_url_opens_its_configuration(app_url: str, page) -> None:
 def test_a_bad_link_warns_and_shows_the_defaults(app_url: str, page) -> None:
     open_app(page, f"{app_url}/cost?model=resnet50&alpha=banana")
     _expect()(page.get_by_test_id("stAlert").first).to_contain_text("unknown model 'resnet50'")
-    _expect()(_metric(page, "params")).to_have_text(format_count(lightnets.profile(lightnets.config(ui.default_model())).params))
+    default = lightnets.profile(lightnets.config(ui.default_model()))
+    _expect()(_metric(page, "params")).to_have_text(format_count(default.params))
     assert _query(page)["model"] == ui.default_model()
     assert_no_exception(page)
 

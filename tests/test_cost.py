@@ -104,8 +104,9 @@ def test_activation_memory_leaves_weights_out() -> None:
 
 
 def test_profile_is_cached_per_configuration() -> None:
-    assert lightnets.profile(lightnets.config("mobilenet_v2", alpha=0.5)) is lightnets.profile(lightnets.config("mobilenet_v2", alpha=0.50000000001 * 1))
-    assert lightnets.profile(lightnets.config("mobilenet_v2", alpha=0.5)) is not lightnets.profile(lightnets.config("mobilenet_v2", alpha=0.55))
+    half = lightnets.profile(lightnets.config("mobilenet_v2", alpha=0.5))
+    assert half is lightnets.profile(lightnets.config("mobilenet_v2", alpha=0.50000000001 * 1))
+    assert half is not lightnets.profile(lightnets.config("mobilenet_v2", alpha=0.55))
 
 
 def test_resolution_scales_macs_quadratically_for_a_fully_convolutional_net() -> None:

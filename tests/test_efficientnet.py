@@ -94,7 +94,8 @@ def test_lite0_predicts_the_photos_class_family(photo: str) -> None:
 def test_lite0_is_right_at_other_resolutions(resolution: int) -> None:
     """TF padding computed from the actual input: odd sizes and ρ ≠ 1 still give the right classes."""
     for photo in ("cat", "coffee"):
-        result = lightnets.predict(lightnets.config("efficientnet_lite0", resolution=resolution), sample_images()[photo])
+        result = lightnets.predict(lightnets.config("efficientnet_lite0", resolution=resolution),
+                                   sample_images()[photo])
         assert result.input.shape == (1, 3, resolution, resolution)
         assert FAMILIES[photo] & {label for _, label, _ in result.topk}, (photo, result.topk)
 
@@ -237,4 +238,5 @@ def test_macs_equal_flop_counter_mode_at_odd_sizes(name: str, knobs: dict, resol
     model = lightnets.build(lightnets.config(name, **knobs)).eval()
     with FlopCounterMode(display=False) as counter, torch.no_grad():
         model(torch.randn(1, 3, resolution, resolution))
-    assert lightnets.profile(lightnets.config(name, resolution=resolution, **knobs)).macs == counter.get_total_flops() // 2
+    config = lightnets.config(name, resolution=resolution, **knobs)
+    assert lightnets.profile(config).macs == counter.get_total_flops() // 2

@@ -20,7 +20,8 @@ TABLE = json.loads((Path(__file__).parent / "data" / "papers.json").read_text())
 
 
 def _bnecks(**knobs) -> list:
-    return [b for b in lightnets.profile(lightnets.config("ghostnet", resolution=224, **knobs)).blocks if b.kind == "ghost bottleneck"]
+    p = lightnets.profile(lightnets.config("ghostnet", resolution=224, **knobs))
+    return [b for b in p.blocks if b.kind == "ghost bottleneck"]
 
 
 def test_bottlenecks_follow_the_paper_table() -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.fx
+from table_support import assert_stage_follows_table
 from torch import nn
 
 import lightnets
@@ -43,12 +44,7 @@ def test_output_sizes_and_widths_follow_table1(groups: int) -> None:
         if layer in ("Conv1", "MaxPool"):
             assert by_path[layer.lower()].output_shape == (1, channels, *side)
             continue
-        stage = [b for b in blocks if b.path.startswith(layer.lower() + ".")]
-        units = stage[:1] if stride == 2 else stage[1:]
-        assert len(units) == repeat, layer
-        for unit in units:
-            assert unit.output_shape == (1, channels, *side), unit.path
-            assert unit.input_shape[2] == side[0] * stride, unit.path
+        assert_stage_follows_table(blocks, layer, side, stride, repeat, channels)
     assert by_path["fc"].output_shape == (1, 1000)
 
 
@@ -138,7 +134,8 @@ def test_no_shuffle_removes_exactly_the_shuffles(groups: int) -> None:
 def test_one_group_has_nothing_to_shuffle() -> None:
     p = lightnets.profile(lightnets.config("shufflenet_v1", groups=1))
     assert not any(r.op == "shuffle" for r in p.layers)
-    assert not any(isinstance(m, ChannelShuffle) for m in lightnets.build(lightnets.config("shufflenet_v1", groups=1)).modules())
+    one_group = lightnets.build(lightnets.config("shufflenet_v1", groups=1))
+    assert not any(isinstance(m, ChannelShuffle) for m in one_group.modules())
 
 
 @pytest.mark.parametrize("shuffle", [True, False])

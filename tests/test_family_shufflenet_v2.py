@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from table_support import assert_stage_follows_table
+from tv_reference import manifest
 
 import lightnets
 from lightnets.layers import ShuffleV2Unit
-from tv_reference import manifest
 
 DATA = Path(__file__).parent / "data"
 TABLE5 = json.loads((DATA / "papers.json").read_text())["architectures"]["ShuffleNetV2"]
@@ -45,12 +46,7 @@ def test_output_sizes_and_channels_follow_table5(width: float) -> None:
         elif layer == "Conv5":
             assert by_path["conv5"].output_shape == (1, channels, *side)
         else:  # StageN: one stride-2 row with repeat 1, then a stride-1 row with repeat 3 / 7 / 3
-            stage = [b for b in blocks if b.path.startswith(layer.lower() + ".")]
-            units = stage[:1] if stride == 2 else stage[1:]
-            assert len(units) == repeat, layer
-            for unit in units:
-                assert unit.output_shape == (1, channels, *side), unit.path
-                assert unit.input_shape[2] == side[0] * stride, unit.path
+            assert_stage_follows_table(blocks, layer, side, stride, repeat, channels)
     assert by_path["fc"].output_shape == (1, 1000)
 
 

@@ -108,7 +108,8 @@ def test_v1_1_is_the_readme_architecture() -> None:
 
 def test_v1_1_needs_2_4x_less_computation() -> None:
     """The official README: 1.72 vs 0.72 GFLOPS per image."""
-    ratio = lightnets.profile(lightnets.config("squeezenet1_0")).macs / lightnets.profile(lightnets.config("squeezenet1_1")).macs
+    ratio = (lightnets.profile(lightnets.config("squeezenet1_0")).macs
+             / lightnets.profile(lightnets.config("squeezenet1_1")).macs)
     assert ratio == pytest.approx(1.72 / 0.72, rel=0.03)
 
 
@@ -145,7 +146,8 @@ def test_traceable_by_fx(name: str) -> None:
 
 def test_resolution_floor() -> None:
     spec = lightnets.spec("squeezenet1_0")
-    assert lightnets.profile(lightnets.config("squeezenet1_0", resolution=spec.min_resolution)).blocks[-1].output_shape == (1, 1000)
+    smallest = lightnets.profile(lightnets.config("squeezenet1_0", resolution=spec.min_resolution))
+    assert smallest.blocks[-1].output_shape == (1, 1000)
     with pytest.raises(ValueError, match="resolution"):
         lightnets.profile(lightnets.config("squeezenet1_0", resolution=spec.min_resolution - 1))
     assert math.isfinite(lightnets.profile(lightnets.config("squeezenet1_1", resolution=32)).macs)

@@ -223,7 +223,8 @@ def test_cost_equals_the_prototxt_layer_by_layer(width: float, convs: tuple) -> 
     count, params, macs = _prototxt_cost(convs)
     p = lightnets.profile(lightnets.config("squeezenext", width=width, depth=23))
     assert len([r for r in p.layers if r.op in CONV_KINDS]) == count == 111
-    assert p.params == params == sum(t.numel() for t in lightnets.build(lightnets.config("squeezenext", width=width)).parameters())
+    model = lightnets.build(lightnets.config("squeezenext", width=width))
+    assert p.params == params == sum(t.numel() for t in model.parameters())
     assert p.macs == macs
 
 

@@ -93,7 +93,7 @@ def _segments(html: str, what: str) -> dict[str, float]:
 
 @pytest.mark.parametrize("name", ["mobilenet_v2", "shufflenet_v1", "squeezenet1_0"])
 def test_kind_shares_add_up_to_100_percent(name: str) -> None:
-    p = lightnets.profile(lightnets.config(name, alpha=0.75)) if name == "mobilenet_v2" else lightnets.profile(lightnets.config(name))
+    p = lightnets.profile(lightnets.config(name, alpha=0.75) if name == "mobilenet_v2" else lightnets.config(name))
     html = cost_figures.kind_share_html(p)
     for what, by_kind, total in (("MACs", p.macs_by_kind(), p.macs), ("params", p.params_by_kind(), p.params)):
         widths = _segments(html, what)

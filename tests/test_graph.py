@@ -373,7 +373,8 @@ def _edge(inner, tail, head) -> tuple[int, ...]:
 
 def test_fire_module_of_squeezenet1_0() -> None:
     needs("squeezenet1_0")
-    inner = block_inner_data(lightnets.config("squeezenet1_0"), "features.3")  # Fire2 of the paper's Table 1: 16, 64, 64
+    # Fire2 of the paper's Table 1: 16, 64, 64
+    inner = block_inner_data(lightnets.config("squeezenet1_0"), "features.3")
     squeeze = _find(inner, r"^squeeze\nPW 1×1, 96→16, ReLU$")
     e1 = _find(inner, r"^expand1x1\nPW 1×1, 16→64, ReLU$")
     e3 = _find(inner, r"^expand3x3\nconv 3×3, 16→64, ReLU$")
@@ -434,7 +435,8 @@ def _se_chain(inner) -> list[str]:
 @pytest.mark.parametrize("se", [True, False])
 def test_mobilenet_v3_bneck_se_and_hswish(se: bool) -> None:
     needs("mobilenet_v3_large")
-    rows = [r for r in lightnets.blocks(lightnets.config("mobilenet_v3_large", se=se)) if r.layer.__name__ == "MobileNetV3Block"]
+    config = lightnets.config("mobilenet_v3_large", se=se)
+    rows = [r for r in lightnets.blocks(config) if r.layer.__name__ == "MobileNetV3Block"]
     for row in rows:
         inner = block_inner_data(lightnets.config("mobilenet_v3_large", se=se), row.path)
         chains = _se_chain(inner)
@@ -467,7 +469,8 @@ def test_fc_means_after_a_global_pool_not_a_tiny_map() -> None:
 def test_mobilenet_v3_minimalistic_has_no_hswish() -> None:
     needs("mobilenet_v3_small")
     for path, _ in block_choices(lightnets.config("mobilenet_v3_small", hswish=False)):
-        assert not any("h-swish" in label for label in _labels(block_inner_data(lightnets.config("mobilenet_v3_small", hswish=False), path)))
+        plain = lightnets.config("mobilenet_v3_small", hswish=False)
+        assert not any("h-swish" in label for label in _labels(block_inner_data(plain, path)))
 
 
 def test_depthwise_separable() -> None:
@@ -499,7 +502,8 @@ def test_shufflenet_v2_units() -> None:
 @pytest.mark.parametrize("shuffle", [True, False])
 def test_shufflenet_v1_units(shuffle: bool) -> None:
     needs("shufflenet_v1")
-    rows = [r for r in lightnets.blocks(lightnets.config("shufflenet_v1", shuffle=shuffle)) if r.layer.__name__ == "ShuffleV1Unit"]
+    config = lightnets.config("shufflenet_v1", shuffle=shuffle)
+    rows = [r for r in lightnets.blocks(config) if r.layer.__name__ == "ShuffleV1Unit"]
     for stride in (1, 2):
         row = next(r for r in rows if r.args["stride"] == stride and r.args.get("first_group_conv", True))
         inner = block_inner_data(lightnets.config("shufflenet_v1", shuffle=shuffle), row.path)

@@ -288,7 +288,8 @@ def test_optimize_for_inference_rejects_nonsense() -> None:
         optimize_for_inference(nn.Identity(), backend="tensorrt")
     with pytest.raises(ValueError, match="nn.Module"):
         optimize_for_inference("mobilenet_v2")
-    eager = optimize_for_inference(_randomize_bn(lightnets.build(lightnets.config("mobilenet_v2", alpha=0.25))), backend="eager",
+    eager = optimize_for_inference(_randomize_bn(lightnets.build(lightnets.config("mobilenet_v2", alpha=0.25))),
+                                   backend="eager",
                                    resolution=64)
     assert eager.scripted is None and eager.folded_batchnorms == 52
 
@@ -315,7 +316,8 @@ def test_layer_rows_are_the_profile_rows_and_every_conv_is_timed(name: str) -> N
 
 
 def test_layer_latency_in_deployment_mode_and_end_to_end() -> None:
-    ll = lightnets.layer_latency(lightnets.config("mobilenet_v2", resolution=64), budget_s=0.05, optimized=True, threads=1)
+    ll = lightnets.layer_latency(lightnets.config("mobilenet_v2", resolution=64), budget_s=0.05, optimized=True,
+                                 threads=1)
     assert ll.mode == "optimized" and ll.threads == 1 and ll.runs >= 3
     assert all(not r.timed and r.time_ms == 0 for r in ll.rows if r.op == "bn")  # folded away
     assert all(r.timed for r in ll.rows if r.op in CONV_KINDS)
@@ -341,7 +343,8 @@ def test_lookup_table_round_trips_and_its_prediction_sums_the_entries(tmp_path) 
     second = lightnets.predict_latency(lightnets.config("squeezenet1_1", resolution=64), threads=1, table=again)
     assert second.new_entries == 0 and second.predicted_ms == pytest.approx(first.predicted_ms)
     assert again.predict([op.key for op in second.ops]) == pytest.approx(second.predicted_ms)
-    refreshed = lightnets.predict_latency(lightnets.config("squeezenet1_1", resolution=64), threads=1, table=again, refresh=True)
+    refreshed = lightnets.predict_latency(lightnets.config("squeezenet1_1", resolution=64), threads=1, table=again,
+                                          refresh=True)
     assert refreshed.new_entries == len({op.key for op in first.ops})  # each distinct operator timed again, once
     assert refreshed.predicted_ms == pytest.approx(again.predict([op.key for op in refreshed.ops]))
     assert second.error(second.predicted_ms / 2) == pytest.approx(1.0)
@@ -397,7 +400,8 @@ def test_figures_show_these_results() -> None:
     assert list(bars.error_y.arrayminus) == [0, 0] and list(fig.data[1].y) == [eager.p90_ms, fast.p90_ms]
     assert list(figures.run_times(eager).data[0].y) == [10, 12, 11, 30, 11]
 
-    ll = lightnets.layer_latency(lightnets.config("mobilenet_v2", resolution=64), budget_s=0.01, min_runs=2, end_to_end=False)
+    ll = lightnets.layer_latency(lightnets.config("mobilenet_v2", resolution=64), budget_s=0.01, min_runs=2,
+                                 end_to_end=False)
     shares = ll.shares()
     kinds_fig = figures.share_by_kind(ll)
     macs_bar, time_bar = kinds_fig.data

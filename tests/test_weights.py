@@ -107,7 +107,8 @@ def test_download_into_hub_cache_with_hash_check(server, hub, monkeypatch) -> No
     lightnets.load_weights(lightnets.config("mobilenet_v2"))
     assert requests == [f"/{file}"]
     # and predict() runs with it
-    result = lightnets.predict(lightnets.config("mobilenet_v2"), lightnets.load_image(Path(lw.DATA_DIR, "samples", "cat.jpg")))
+    result = lightnets.predict(lightnets.config("mobilenet_v2"), lightnets.load_image(Path(lw.DATA_DIR, "samples",
+                                                                                           "cat.jpg")))
     assert len(result.topk) == 5 and result.input.shape == (1, 3, 224, 224)
 
 
@@ -234,7 +235,8 @@ def test_users_state_dict_loads(half_width, wrap: str, tmp_path: Path) -> None:
 
 
 def test_users_checkpoint_from_a_file_object(half_width) -> None:
-    model = lightnets.load_weights(lightnets.config("mobilenet_v2", alpha=0.5), io.BytesIO(_saved(half_width.state_dict())))
+    model = lightnets.load_weights(lightnets.config("mobilenet_v2", alpha=0.5),
+                                   io.BytesIO(_saved(half_width.state_dict())))
     assert torch.equal(model.state_dict()["classifier.1.bias"], half_width.state_dict()["classifier.1.bias"])
 
 

@@ -5,16 +5,34 @@
 Importing ``ui`` does not import torch: app.py draws the page's title and explanation before torch is loaded.
 """
 
-from ui.measure import (cached_knob_sweep, cached_rho_sweep, measure_latency, measure_sweep, measured_latency,
-                        rho_sweep_values, sweep_latency)
+from ui.measure import (
+                        cached_knob_sweep,
+                        cached_rho_sweep,
+                        measure_latency,
+                        measure_sweep,
+                        measured_latency,
+                        rho_sweep_values,
+                        sweep_latency,
+)
 from ui.navigation import PAGES, PageInfo, lead, navigation_pages, page_info, selection_first
-from ui.state import (RHO_DENOMINATOR, RHO_STEPS, Selection, begin_run, default_model, end_run, ensure_app,
-                      knob_key, rho_of, sidebar)
-from ui.widgets import attempt, chart, guard, html, intro, kept, profile, remember, restore
+from ui.state import (
+                        RHO_DENOMINATOR,
+                        RHO_STEPS,
+                        Selection,
+                        begin_run,
+                        default_model,
+                        end_run,
+                        ensure_app,
+                        knob_key,
+                        rho_of,
+                        sidebar,
+)
+from ui.widgets import attempt, chart, current_profile, guard, html, intro, kept, remember, restore
 
 __all__ = [
     "PAGES", "RHO_DENOMINATOR", "RHO_STEPS", "PageInfo", "Selection", "attempt", "begin_run", "cached_knob_sweep",
-    "cached_rho_sweep", "chart", "default_model", "end_run", "ensure_app", "guard", "html", "intro", "kept",
+    "cached_rho_sweep", "chart", "current_profile", "default_model", "end_run", "ensure_app", "guard", "html",
+    "intro", "kept",
     "knob_key", "lead", "measure_latency", "measure_sweep", "measured_latency", "navigation_pages", "page_info",
-    "profile", "remember", "restore", "rho_of", "rho_sweep_values", "selection_first", "sidebar", "sweep_latency",
+    "remember", "restore", "rho_of", "rho_sweep_values", "selection_first", "sidebar", "sweep_latency",
 ]

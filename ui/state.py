@@ -166,13 +166,13 @@ def _draw() -> Selection:
             st.error(str(err))
             knobs = model_spec.defaults()
         rho = rho_of(step)
+        resolution = model_spec.rho_resolution(knobs, rho)
         config, error = None, None
         try:
-            config = lightnets.Config(name, knobs).with_rho(rho)
-        except ValueError as err:
+            config = lightnets.Config(name, knobs, resolution)
+        except ValueError as err:  # the schema allows these knobs, the architecture cannot build them
             error = str(err).splitlines()[0]
         own = model_spec.resolution(knobs)
-        resolution = model_spec.rho_resolution(knobs, rho)
         st.caption(f"input {resolution}×{resolution} px (ρ = {rho:.3g} × {own} px)")
         if error:
             st.error(error)

@@ -35,12 +35,15 @@ def attempt(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
         return None
 
 
-def profile(selection: Selection) -> lightnets.Profile | None:
-    """The cost profile of the selection (cached inside lightnets), or None with the error shown."""
+def current_profile(selection: Selection) -> lightnets.Profile:
+    """The selection's cost profile (cached inside lightnets), or stop the page after showing why there is none."""
     if selection.config is None:
         st.error(selection.error)
-        return None
-    return attempt(lightnets.profile, selection.config)
+        st.stop()
+    p = attempt(lightnets.profile, selection.config)
+    if p is None:
+        st.stop()
+    return p
 
 
 def intro(title: str, text: str) -> None:

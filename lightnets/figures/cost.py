@@ -17,9 +17,9 @@ import plotly.graph_objects as go
 
 from lightnets.analysis import FamilyPoint, SeparableSaving, SweepPoint
 from lightnets.cost import LayerCost, Profile
+from lightnets.figures.style import CURRENT_COLOR, FONT_SIZE, GRID_COLOR, OP_COLORS, TEXT_COLOR, axis, layout
 from lightnets.formatting import format_tick
 from lightnets.ops import MAC_KINDS, OP_KINDS
-from lightnets.figures.style import CURRENT_COLOR, FONT_SIZE, GRID_COLOR, OP_COLORS, TEXT_COLOR, axis, layout
 from lightnets.registry import spec
 
 # one colour per family in the cross-family chart: more families than style.GROUP_COLORS has entries

@@ -11,9 +11,9 @@ from collections.abc import Sequence
 
 import plotly.graph_objects as go
 
-from lightnets.ops import OP_KINDS
 from lightnets.figures.style import OP_COLORS, style
 from lightnets.latency import LatencyPrediction, LatencyResult, LayerLatency
+from lightnets.ops import OP_KINDS
 
 MACS_COLOR = "#9e9e9e"
 TIME_COLOR = "#d62728"
