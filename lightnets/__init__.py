@@ -30,7 +30,8 @@ _API = {
     "measure_latency": "latency", "layer_latency": "latency", "optimize_for_inference": "latency",
     "predict_latency": "latency", "fold_batchnorm": "latency", "LatencyResult": "latency",
     "LayerLatency": "latency", "LatencyPrediction": "latency", "LatencyTable": "latency",
-    "latency_report": "latency", "LatencyReport": "latency",
+    "latency_report": "latency", "LatencyReport": "latency", "measure_interleaved": "latency",
+    "Interleaved": "latency",
     # weights and prediction
     "weights_available": "weights", "load_weights": "weights", "load_image": "prediction", "predict": "prediction",
     "Prediction": "prediction", "ImageError": "prediction",

@@ -24,6 +24,7 @@ How the figures are taken, and why they can be trusted:
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import gc
@@ -379,6 +380,75 @@ def measure_latency(target: Config | nn.Module, resolution: int | None = None, b
         return LatencyResult.from_times(times, name=name, mode=mode, device=device_name(dev), threads=used,
                                         batch=batch, resolution=res, warmup_runs=warmup, knobs=full_knobs,
                                         load_average=_load_average(), precision=precision)
+
+
+@dataclass(frozen=True)
+class Interleaved:
+    """Several models timed in alternation, round after round, so that whatever else the machine does in a moment
+    hits all of them alike: the fair way to compare two latencies on a shared machine."""
+
+    results: tuple[LatencyResult, ...]  # one per target, every run of every round pooled
+    round_medians: tuple[tuple[float, ...], ...]  # [target][round], ms
+
+    @property
+    def rounds(self) -> int:
+        return len(self.round_medians[0]) if self.round_medians else 0
+
+    def ratios(self, i: int, j: int) -> list[float]:
+        """Per round, target ``i``'s median over target ``j``'s (2.0: ``i`` takes twice as long)."""
+        return [a / b for a, b in zip(self.round_medians[i], self.round_medians[j])]
+
+    def ratio(self, i: int, j: int) -> float:
+        """The median over rounds of ``ratios(i, j)``."""
+        return statistics.median(self.ratios(i, j))
+
+
+def measure_interleaved(targets: Sequence[Config | nn.Module], rounds: int = 5, budget_s: float = 0.3,
+                        batch: int = 1, threads: int | None = None, device: str = "cpu", *,
+                        resolution: int | None = None, optimized: bool = False,
+                        min_runs: int = 5, inputs: Sequence[torch.Tensor] | None = None) -> Interleaved:
+    """Time ``targets`` (configurations or modules) in alternation: every round times each once, for
+    ``budget_s`` seconds (at least ``min_runs`` runs), the order rotating from round to round.
+
+    ``inputs`` gives each target its own input tensor (default: a random batch×3×resolution² image at the
+    target's resolution). The whole run is one measurement: it holds the process-wide lock throughout.
+    """
+    batch, threads, dev = _check_run(batch, threads, device, budget_s)
+    rounds = _check_int("rounds", rounds, 1, 1000)
+    min_runs = _check_int("min_runs", min_runs, 1, 100000)
+    if not targets:
+        raise ValueError("nothing to time: give at least one model")
+    if inputs is not None and len(inputs) != len(targets):
+        raise ValueError(f"{len(inputs)} inputs for {len(targets)} models")
+    with _exclusive(threads) as used:
+        resolved = [_resolve(t, resolution, dev, optimized, batch) for t in targets]
+        fns = []
+        for k, (model, _, _, res) in enumerate(resolved):
+            x = inputs[k].to(dev) if inputs is not None else torch.randn(batch, 3, res, res, device=dev)
+            fns.append(functools.partial(model, x))
+        times: list[list[float]] = [[] for _ in targets]
+        medians: list[list[float]] = [[] for _ in targets]
+        warmups = [0] * len(targets)
+        models = [m for m, *_ in resolved]
+        with contextlib.ExitStack() as stack, torch.inference_mode():
+            for model in models:
+                stack.enter_context(_evaluating(model))
+            for r in range(rounds):
+                for k in [(r + i) % len(targets) for i in range(len(targets))]:
+                    try:
+                        run, warm = _timed_runs(fns[k], dev, float(budget_s), min_runs, 100000, precision=0.0)
+                    except RuntimeError as err:
+                        raise ValueError(f"{resolved[k][1]} cannot run: {str(err).splitlines()[0]}") from None
+                    times[k] += run
+                    medians[k].append(statistics.median(run))
+                    warmups[k] += warm
+        mode = "optimized" if optimized else "eager"
+        load = _load_average()
+        results = tuple(LatencyResult.from_times(times[k], name=name, mode=mode, device=device_name(dev),
+                                                 threads=used, batch=batch, resolution=res, warmup_runs=warmups[k],
+                                                 knobs=knobs, load_average=load)
+                        for k, (_, name, knobs, res) in enumerate(resolved))
+    return Interleaved(results, tuple(tuple(m) for m in medians))
 
 
 # --------------------------------------------------------------------------------------------------

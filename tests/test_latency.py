@@ -457,3 +457,31 @@ def test_latency_page_measures_on_the_button_only(monkeypatch, tmp_path) -> None
     assert len(calls) == 2 and not at.metric and not at.exception
     at.select_slider(key="ui.rho").set_value(7).run()  # back: the earlier result is shown again, not re-measured
     assert len(calls) == 2 and [m.value for m in at.metric if m.label == "median"] == medians
+
+
+def test_interleaved_timing_alternates_and_pairs_rounds() -> None:
+    order: list[str] = []
+
+    class Sleeper(nn.Module):
+        def __init__(self, tag: str, ms: float) -> None:
+            super().__init__()
+            self.tag, self.ms = tag, ms
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            if not order or order[-1] != self.tag:
+                order.append(self.tag)
+            time.sleep(self.ms / 1000)
+            return x
+
+    result = lightnets.measure_interleaved([Sleeper("slow", 4.0), Sleeper("fast", 2.0)], rounds=4, budget_s=0.03,
+                                           resolution=8, threads=1, min_runs=3)
+    assert result.rounds == 4 and len(result.ratios(0, 1)) == 4
+    assert result.ratio(0, 1) == pytest.approx(2.0, rel=0.25)  # sleeps of 4 and 2 ms
+    assert all(r.runs >= 4 * 3 for r in result.results)
+    # each round times both, the order rotating (slow fast | fast slow | slow fast | fast slow): 5 runs of calls,
+    # where a fixed order would give 8
+    assert order == ["slow", "fast", "slow", "fast", "slow"]
+    with pytest.raises(ValueError, match="nothing to time"):
+        lightnets.measure_interleaved([])
+    with pytest.raises(ValueError, match="rounds"):
+        lightnets.measure_interleaved([Sleeper("a", 1)], rounds=0)
