@@ -20,6 +20,8 @@ from typing import Any, TypeVar
 
 from torch import nn
 
+from lightnets.i18n import _
+
 DATA_DIR = Path(__file__).parent / "data"
 MAX_RESOLUTION = 1024  # the largest input side any function takes (profiles, latency, prediction)
 
@@ -49,14 +51,16 @@ class Knob:
     def allowed(self) -> str:
         """The allowed values in words, for error messages."""
         if self.type == "bool":
-            return "true or false"
+            return _("true or false")
         if self.type == "choice":
-            return "one of " + ", ".join(_fmt(c) for c in self.choices or ())
-        return f"a number from {_fmt(self.min)} to {_fmt(self.max)} in steps of {_fmt(self.step)}"
+            return _("one of {values}").format(values=", ".join(_fmt(c) for c in self.choices or ()))
+        return _("a number from {low} to {high} in steps of {step}").format(
+            low=_fmt(self.min), high=_fmt(self.max), step=_fmt(self.step))
 
     def validate(self, value: Any) -> Any:
         """Return ``value`` coerced to the knob's type, or raise ``ValueError`` naming the knob."""
-        bad = ValueError(f"{self.name}={value!r} is not allowed: {self.name} must be {self.allowed()}")
+        bad = ValueError(_("{name}={value!r} is not allowed: {name} must be {allowed}").format(
+            name=self.name, value=value, allowed=self.allowed()))
         if self.type == "bool":
             if isinstance(value, bool):
                 return value
@@ -225,21 +229,21 @@ def _describe_builtin(layer: type[nn.Module], args: Mapping[str, Any]) -> str:
     if layer is nn.Conv2d:
         k = args.get("kernel_size", 1)
         kh, kw = (k, k) if isinstance(k, int) else k
-        text = f"conv {kh}×{kw}, {args['out_channels']}"
+        text = _("conv {kh}×{kw}, {out}").format(kh=kh, kw=kw, out=args["out_channels"])
         stride = args.get("stride", 1)
         return text + (f", s{stride}" if stride != 1 else "")
     if layer in (nn.MaxPool2d, nn.AvgPool2d):
-        name = "max pool" if layer is nn.MaxPool2d else "avg pool"
         k = args.get("kernel_size")
-        return f"{name} {k}×{k}, s{args.get('stride', k)}"
+        text = _("max pool {k}×{k}, s{s}") if layer is nn.MaxPool2d else _("avg pool {k}×{k}, s{s}")
+        return text.format(k=k, s=args.get("stride", k))
     if layer is nn.AdaptiveAvgPool2d:
-        return "global average pool"
+        return _("global average pool")
     if layer is nn.Dropout:
-        return f"dropout p={args.get('p', 0.5):g}"
+        return _("dropout p={p:g}").format(p=args.get("p", 0.5))
     if layer is nn.Linear:
-        return f"fully connected, {args['out_features']}"
+        return _("fully connected, {out}").format(out=args["out_features"])
     if layer is nn.Flatten:
-        return "flatten"
+        return _("flatten")
     return activation_label(layer) or layer.__name__
 
 
@@ -358,8 +362,9 @@ class ModelSpec:
         names = {knob.name for knob in self.knobs}
         unknown = sorted(set(knobs) - names)
         if unknown:
-            allowed = ", ".join(sorted(names)) or "none"
-            raise ValueError(f"{self.name} has no knob {', '.join(unknown)}; its knobs are: {allowed}")
+            allowed = ", ".join(sorted(names)) or _("none")
+            raise ValueError(_("{model} has no knob {knob}; its knobs are: {knobs}").format(
+                model=self.name, knob=", ".join(unknown), knobs=allowed))
         return {knob.name: knob.validate(knobs[knob.name]) if knob.name in knobs else knob.default
                 for knob in self.knobs}
 
@@ -370,11 +375,11 @@ class ModelSpec:
             if isinstance(resolution, bool) or value != float(resolution):
                 raise ValueError
         except (TypeError, ValueError, OverflowError):
-            raise ValueError(f"resolution={resolution!r} is not allowed: it must be a whole number of "
-                             "pixels") from None
+            raise ValueError(_("resolution={value!r} is not allowed: it must be a whole number of pixels").format(
+                value=resolution)) from None
         if not self.min_resolution <= value <= MAX_RESOLUTION:
-            raise ValueError(f"resolution={value} is not allowed for {self.name}: it must be from "
-                             f"{self.min_resolution} to {MAX_RESOLUTION} px")
+            raise ValueError(_("resolution={value} is not allowed for {model}: it must be from {low} to {high} px")
+                             .format(value=value, model=self.name, low=self.min_resolution, high=MAX_RESOLUTION))
         return value
 
     def matching_references(self, config: Config) -> list[Reference]:
@@ -498,7 +503,8 @@ class Config:
         from lightnets.formatting import knob_text
 
         inner = knob_text(self.knobs)
-        return f"{self.name} ({inner}) at {self.resolution} px" if inner else f"{self.name} at {self.resolution} px"
+        return _("{model} at {resolution} px").format(
+            model=f"{self.name} ({inner})" if inner else self.name, resolution=self.resolution)
 
 
 def config(name: str, resolution: int | None = None, **knobs: Any) -> Config:
@@ -536,7 +542,7 @@ def parse_knobs(name: str, values: Mapping[str, str]) -> tuple[dict[str, Any], l
     try:
         _rows(name, tuple(knobs.items()))
     except ValueError as err:
-        problems.append((str(err).splitlines()[0], f"{name}'s defaults"))
+        problems.append((str(err).splitlines()[0], _("{model}'s defaults").format(model=name)))
         knobs = model_spec.defaults()
     return knobs, problems
 
@@ -565,7 +571,8 @@ def spec(name: str) -> ModelSpec:
     try:
         return _registry()[name]
     except (KeyError, TypeError):
-        raise ValueError(f"unknown model {name!r}; known models: {', '.join(_registry())}") from None
+        raise ValueError(_("unknown model {name!r}; known models: {models}").format(
+            name=name, models=", ".join(_registry()))) from None
 
 
 def blocks(config: Config) -> list[Block]:
