@@ -115,6 +115,19 @@ def compare(ratios: Sequence[float], margin: float = MARGIN) -> Comparison:
     return Comparison(ratio, low, high, len(ratios), outcome)
 
 
+def timing_finding(claim: str, c: Comparison, said: str, why: str) -> Finding:
+    """A finding about a claimed slowdown in words: ``said`` states the measured ratio beside the paper's; ``why``
+    is the likely reason, should the claim not hold here."""
+    if c.outcome == HOLDS:
+        return Finding(claim, HOLDS, said + ".")
+    if c.outcome == FAILS:
+        return Finding(claim, FAILS, _("{said}: not slower by more than {m:.0f}% here. {why}").format(
+            said=said, m=100 * MARGIN, why=why))
+    return Finding(claim, NOISY, _("{said}, but the rounds disagree ({lo:.2f}× to {hi:.2f}×): the machine's other "
+                                   "work moved the times more than the variants differ; measure again when it is "
+                                   "quieter, or in full mode.").format(said=said, lo=c.low, hi=c.high))
+
+
 # --------------------------------------------------------------------------------------------------
 # what a page or the command line shows: tables and charts as plain data
 

@@ -26,10 +26,6 @@ from torch import nn
 
 import lightnets
 from lightnets.experiments import (
-    FAILS,
-    HOLDS,
-    MARGIN,
-    NOISY,
     Chart,
     Experiment,
     Finding,
@@ -41,6 +37,7 @@ from lightnets.experiments import (
     frozen,
     plan,
     time_alternating,
+    timing_finding,
 )
 from lightnets.i18n import N_, _
 from lightnets.models.mobilenet_v3 import PAPER
@@ -161,15 +158,9 @@ def _finding(claim: str, t: Timings, slow: str, fast: str, paper: str) -> Findin
     c = t.compare(slow, fast)
     said = _("{slow} takes {r:.2f}× the time of {fast} here ({paper})").format(
         slow=_(slow), fast=_(fast), r=c.ratio, paper=paper)
-    if c.outcome == HOLDS:
-        return Finding(claim, HOLDS, said + ".")
-    if c.outcome == FAILS:
-        return Finding(claim, FAILS, said + _(": not more than {m:.0f}% slower. This CPU computes the exponential "
-                                              "with vector instructions about as fast as it moves the values, so "
-                                              "the soft function costs no more than the hard one; the claim is "
-                                              "about phones and quantized kernels.").format(m=100 * MARGIN))
-    return Finding(claim, NOISY, said + _(", but the rounds disagree ({lo:.2f}× to {hi:.2f}×): measure again on a "
-                                          "quieter machine.").format(lo=c.low, hi=c.high))
+    return timing_finding(claim, c, said, _("This CPU computes the exponential with vector instructions about as "
+                                            "fast as it moves the values; the claim is about phones and quantized "
+                                            "kernels."))
 
 
 def judge(result: ActivationResult) -> list[Finding]:

@@ -18,8 +18,6 @@ import lightnets
 from lightnets.experiments import (
     FAILS,
     HOLDS,
-    MARGIN,
-    NOISY,
     Chart,
     Comparison,
     Experiment,
@@ -31,6 +29,7 @@ from lightnets.experiments import (
     View,
     plan,
     time_alternating,
+    timing_finding,
 )
 from lightnets.i18n import N_, _
 from lightnets.models.mobilenet_v3 import LARGE, PAPER, SMALL
@@ -135,14 +134,8 @@ def _latency_finding(run: Run, original: str, claim: str, paper: dict) -> Findin
         theirs = _("the paper reports this for Large only")
     said = _("the final design saves {p:.1f}% of the running time here, {ms:.2f} ms ({theirs})").format(
         p=c.percent, ms=saved_ms, theirs=theirs)
-    if c.outcome == HOLDS:
-        return Finding(claim, HOLDS, said + ".")
-    if c.outcome == FAILS:
-        return Finding(claim, FAILS, said + _(": less than the {m:.0f}% that counts as a difference. The layers "
-                                              "it removes are a small share of this CPU's time for the whole "
-                                              "network.").format(m=100 * MARGIN))
-    return Finding(claim, NOISY, said + _(", but the rounds disagree ({lo:.2f}× to {hi:.2f}×): measure again on a "
-                                          "quieter machine or in full mode.").format(lo=c.low, hi=c.high))
+    return timing_finding(claim, c, said, _("The layers it removes are a small share of this CPU's time for the "
+                                            "whole network."))
 
 
 def judge(result: RedesignResult) -> list[Finding]:

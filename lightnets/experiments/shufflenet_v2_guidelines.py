@@ -41,10 +41,7 @@ from lightnets.cost import profile_model
 from lightnets.experiments import (
     FAILS,
     HOLDS,
-    MARGIN,
-    NOISY,
     Chart,
-    Comparison,
     Experiment,
     Finding,
     Panel,
@@ -56,6 +53,7 @@ from lightnets.experiments import (
     frozen,
     plan,
     time_alternating,
+    timing_finding,
 )
 from lightnets.i18n import N_, _
 from lightnets.registry import DATA_DIR, Block, Network, Paper, assemble
@@ -338,24 +336,6 @@ def run_guideline(guide: Guideline, device: str, threads: int, quick: bool, prog
 # verdicts
 
 
-def _ratio_text(c: Comparison, slow: str, fast: str, gpu: float, arm: float) -> str:
-    return _("{slow} takes {r:.2f}× the time of {fast} here (paper: {gpu:.2f}× on its GPU, {arm:.2f}× on its "
-             "ARM CPU)").format(slow=slow, fast=fast, r=c.ratio, gpu=gpu, arm=arm)
-
-
-def timing_finding(claim: str, c: Comparison, slow: str, fast: str, gpu: float, arm: float, why_not: str) -> Finding:
-    """A finding about "``slow`` takes longer than ``fast``", in words."""
-    said = _ratio_text(c, slow, fast, gpu, arm)
-    if c.outcome == HOLDS:
-        return Finding(claim, HOLDS, said + ".")
-    if c.outcome == FAILS:
-        return Finding(claim, FAILS, _("{said}: less than the {m:.0f}% that counts as a difference. {why}").format(
-            said=said, m=100 * MARGIN, why=why_not))
-    return Finding(claim, NOISY, _("{said}, but the rounds disagree ({lo:.2f}× to {hi:.2f}×): the machine's other "
-                                   "work moved the times more than the networks differ; run it again when the "
-                                   "machine is quieter, or in full mode.").format(said=said, lo=c.low, hi=c.high))
-
-
 def judge_guideline(guide: Guideline, result: GuidelineResult) -> list[Finding]:
     findings = []
     first = [r for r in result.rows if r.scale == result.runs[0].scale and r.form == result.runs[0].form]
@@ -367,9 +347,11 @@ def judge_guideline(guide: Guideline, result: GuidelineResult) -> list[Finding]:
             c = run.timings.compare(slow, fast)
             claim = _("{slow} against {fast}, ×{s}, {form}").format(slow=rows[slow].label, fast=rows[fast].label,
                                                                     s=run.scale, form=_(FORMS[run.form]))
-            findings.append(timing_finding(claim, c, rows[slow].label, rows[fast].label,
-                                           rows[fast].paper_gpu / rows[slow].paper_gpu,
-                                           rows[fast].paper_arm / rows[slow].paper_arm, _(guide.why_not)))
+            said = _("{slow} takes {r:.2f}× the time of {fast} here (paper: {gpu:.2f}× on its GPU, {arm:.2f}× on "
+                     "its ARM CPU)").format(slow=rows[slow].label, fast=rows[fast].label, r=c.ratio,
+                                            gpu=rows[fast].paper_gpu / rows[slow].paper_gpu,
+                                            arm=rows[fast].paper_arm / rows[slow].paper_arm)
+            findings.append(timing_finding(claim, c, said, _(guide.why_not)))
     return findings
 
 
