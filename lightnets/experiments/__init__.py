@@ -436,7 +436,18 @@ def time_alternating(modules: Sequence[nn.Module], inputs: Sequence[torch.Tensor
     return Timings(tuple(labels), tuple(tuple(m) for m in medians), tuple(runs))
 
 
-def frozen(module: nn.Module, example: torch.Tensor) -> nn.Module:
+class Frozen(nn.Module):
+    """A frozen TorchScript trace as an ordinary module (a frozen trace has no ``training`` flag to set)."""
+
+    def __init__(self, scripted: nn.Module) -> None:
+        super().__init__()
+        self.scripted = scripted
+
+    def forward(self, x: torch.Tensor) -> Any:
+        return self.scripted(x)
+
+
+def frozen(module: nn.Module, example: torch.Tensor) -> Frozen:
     """``module`` as a frozen TorchScript trace on ``example`` (constants inlined, conv + ReLU fused by oneDNN):
     the deployment form, for modules that do not take an image (``lightnets.optimize_for_inference`` does that
     for networks)."""
@@ -444,7 +455,10 @@ def frozen(module: nn.Module, example: torch.Tensor) -> nn.Module:
 
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # TorchScript's deprecation warnings
-        return torch.jit.freeze(torch.jit.trace(module.eval(), example, check_trace=False))
+        scripted = torch.jit.freeze(torch.jit.trace(module.eval(), example, check_trace=False))
+        for _run in range(3):  # TorchScript's profiling executor optimises the graph during its first calls
+            scripted(example)
+    return Frozen(scripted)
 
 
 def batch_of(device: str) -> int:
