@@ -257,3 +257,31 @@ def test_outcome_json_carries_conditions_and_findings() -> None:
     assert {"load_before", "load_after", "cores", "seconds", "device_name"} <= set(data)
     assert [f["outcome"] for f in data["findings"]] == [HOLDS, HOLDS]
     assert not any(isinstance(v, float) and math.isnan(v) for v in data["result"]["errors"]["relu_lost"])
+
+
+def test_chart_figure_draws_the_charts_numbers() -> None:
+    from lightnets.experiments import Chart, Panel, Series
+    from lightnets.figures.experiments import chart
+
+    spec = Chart("title", (
+        Panel("×1", (Series("here", ("a", "b"), (1.0, 0.5), "bar", (0.9, 0.4), (1.1, 0.7)),
+                     Series("paper", ("a", "b"), (1.0, 0.8), "bar"))),
+        Panel("×2", (Series("here", ("a", "b"), (1.0, 0.6), "bar"),))), y_title="relative", reference_y=1.0)
+    fig = chart(spec)
+    assert [(t.name, list(t.y)) for t in fig.data] == [("here", [1.0, 0.5]), ("paper", [1.0, 0.8]),
+                                                        ("here", [1.0, 0.6])]
+    assert [t.showlegend for t in fig.data] == [True, True, False]  # one legend entry per series name
+    assert fig.data[0].marker.color == fig.data[2].marker.color
+    assert list(fig.data[0].error_y.array) == pytest.approx([0.1, 0.2])
+    assert list(fig.data[0].error_y.arrayminus) == pytest.approx([0.1, 0.1])
+    assert [a.text for a in fig.layout.annotations][:2] == ["×1", "×2"] and fig.layout.title.text == "title"
+    assert fig.layout.yaxis.title.text == "relative" and fig.layout.shapes[0].y0 == 1.0
+
+
+def test_spiral_charts_keep_x_and_y_on_one_scale() -> None:
+    from lightnets.figures.experiments import chart
+
+    outcome = E.run_experiment("linear_bottleneck", n=2, seed=1)
+    fig = chart(outcome.view().charts[0])
+    assert fig.layout.xaxis.scaleanchor == "y" and fig.layout.xaxis2.scaleanchor == "y2"
+    assert list(fig.data[1].x) == [p[0] for p in outcome.result.relu]
