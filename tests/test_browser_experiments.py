@@ -6,12 +6,10 @@ The server runs in its own process, so the experiments run with their real quick
 
 from __future__ import annotations
 
-import time
-
 import pytest
+from browser_support import assert_no_exception, open_app, press_slider, wait_idle
 
 import lightnets
-from browser_support import assert_no_exception, open_app, press_slider, wait_idle
 from lightnets.formatting import format_count
 
 pytestmark = pytest.mark.browser
@@ -68,22 +66,20 @@ def test_other_sessions_rerun_while_an_experiment_runs(app_url: str, browser, pa
     """A classroom: one student runs an experiment; another moves a slider on the Cost page meanwhile and sees the
     new figures at once, not after the experiment."""
     open_app(page, f"{app_url}/experiments")
-    _pick(page, "Activations: sigmoid, swish and their hard versions")  # about 10 s in quick mode
+    _pick(page, "SqueezeNet and SqueezeNext: parameter savings")  # about 15 s in quick mode
     other = browser.new_context(viewport={"width": 1400, "height": 1000})
     try:
         student = other.new_page()
         open_app(student, f"{app_url}/cost?model=mobilenet_v2")
         page.get_by_role("button", name="Run the experiment").click()
         _expect()(page.get_by_test_id("stProgress")).to_be_visible()  # the run has started
-        started = time.monotonic()
         press_slider(student, "width multiplier", "ArrowLeft")  # α 1.0 → 0.95
         p = lightnets.profile(lightnets.config("mobilenet_v2", alpha=0.95))
         metric = student.get_by_test_id("stMetric").filter(has_text="MACs").first.get_by_test_id("stMetricValue")
         _expect()(metric).to_have_text(format_count(p.macs))
-        answered = time.monotonic() - started
-        _expect()(page.get_by_test_id("stProgress")).to_be_visible()  # … while the experiment still runs
-        assert answered < 10, f"the other session's rerun took {answered:.1f} s"
-        _expect()(_verdicts(page)).to_have_count(4, timeout=RUN_MS)
+        # … while the experiment still runs: the rerun did not wait for it (how fast it was is benchmarks' business)
+        _expect()(page.get_by_test_id("stProgress")).to_be_visible(timeout=1000)
+        _expect()(_verdicts(page)).to_have_count(6, timeout=RUN_MS)
         assert_no_exception(student)
     finally:
         other.close()
