@@ -175,7 +175,7 @@ def test_squeezenet_verdicts(monkeypatch) -> None:
     findings = module.judge(module.run("cpu", 1, True, lambda *a: None))
     assert outcomes(findings, "50× fewer parameters") == [HOLDS]  # 60M / 1.248M = 48.1
     assert outcomes(findings, "strategy 1") == [HOLDS]
-    assert outcomes(findings, "strategy 2") == [FAILS]  # SR 0.75 timed like SR 0.125 here
+    assert outcomes(findings, "strategy 2") == [FAILS]  # the widest SR timed like SR 0.125 here
     assert outcomes(findings, "model sizes") == [HOLDS]  # 4.8 / 13.0 / 18.5 MB against 4.8 / 13 / 19
     assert outcomes(findings, "late downsampling") == [HOLDS]
     assert outcomes(findings, "SqueezeNext") == [FAILS]

@@ -397,11 +397,13 @@ class Plan:
     budget_s: float
 
 
-QUICK = Plan(rounds=5, budget_s=0.12)
-FULL = Plan(rounds=7, budget_s=0.3)
-# whole networks take tens of milliseconds a pass: longer rounds, so each round's median has enough runs
-QUICK_NETWORKS = Plan(rounds=5, budget_s=0.3)
-FULL_NETWORKS = Plan(rounds=7, budget_s=0.4)
+# Many short rounds rather than a few long ones: the two sides of a pair are timed closer together, and with nine
+# rounds or more one round hit by another program's burst of work no longer decides the verdict.
+QUICK = Plan(rounds=9, budget_s=0.06)
+FULL = Plan(rounds=15, budget_s=0.12)
+# whole networks take tens of milliseconds a pass: longer rounds, so each round's median has a few runs
+QUICK_NETWORKS = Plan(rounds=7, budget_s=0.12)
+FULL_NETWORKS = Plan(rounds=11, budget_s=0.25)
 
 
 def plan(quick: bool, networks: bool = False) -> Plan:

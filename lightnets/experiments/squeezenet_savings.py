@@ -59,7 +59,7 @@ SQUEEZENET_TOP5 = 80.3  # SqueezeNet's Table 2 (and AlexNet's baseline there)
 PAPER_POINTS = {(0.125, 0.5): (4.8, 80.3), (0.5, 0.5): (13.0, 85.6), (0.75, 0.5): (19.0, 86.0)}
 SR_SWEEP = (0.125, 0.25, 0.5, 0.75, 1.0)
 PCT_SWEEP = (0.01, 0.25, 0.5, 0.75, 0.99)
-QUICK_SR = (0.125, 0.5, 0.75)
+QUICK_SR = (0.125, 0.5)
 QUICK_PCT = (0.5, 0.99)
 
 
