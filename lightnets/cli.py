@@ -160,7 +160,6 @@ def cmd_experiments(args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_experiment(args: argparse.Namespace, extra: list[str]) -> dict[str, Any]:
     from lightnets import experiments
-    from lightnets.i18n import _
 
     exp = experiments.experiment(args.name)
     knobs = _knob_values(args.name, extra, exp.knobs)

@@ -36,7 +36,7 @@ import torch
 from torch import nn
 
 from lightnets.i18n import N_, _
-from lightnets.registry import Knob, Paper
+from lightnets.registry import Knob, Paper, validate_knobs
 
 # --------------------------------------------------------------------------------------------------
 # verdicts
@@ -217,12 +217,7 @@ class Experiment:
 
     def validate(self, knobs: Mapping[str, Any]) -> dict[str, Any]:
         """Every knob of the experiment, defaults filled in, each checked against its schema."""
-        names = {k.name for k in self.knobs}
-        unknown = sorted(set(knobs) - names)
-        if unknown:
-            allowed = ", ".join(sorted(names)) or "none"
-            raise ValueError(f"experiment {self.id} has no knob {', '.join(unknown)}; its knobs are: {allowed}")
-        return {k.name: k.validate(knobs[k.name]) if k.name in knobs else k.default for k in self.knobs}
+        return validate_knobs(f"experiment {self.id}", self.knobs, knobs)
 
 
 _LOCK = threading.Lock()  # sessions discover the experiments concurrently on a cold start

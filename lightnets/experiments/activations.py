@@ -25,20 +25,8 @@ import torch
 from torch import nn
 
 import lightnets
-from lightnets.experiments import (
-    Chart,
-    Experiment,
-    Finding,
-    Panel,
-    Series,
-    Table,
-    Timings,
-    View,
-    frozen,
-    plan,
-    time_alternating,
-    timing_finding,
-)
+from lightnets.experiments import (Chart, Experiment, Finding, Panel, Series, Table, Timings, View, frozen, plan,
+                                   time_alternating, timing_finding)
 from lightnets.i18n import N_, _
 from lightnets.models.mobilenet_v3 import PAPER
 

@@ -15,22 +15,8 @@ from dataclasses import dataclass
 import torch
 
 import lightnets
-from lightnets.experiments import (
-    FAILS,
-    HOLDS,
-    Chart,
-    Comparison,
-    Experiment,
-    Finding,
-    Panel,
-    Series,
-    Table,
-    Timings,
-    View,
-    plan,
-    time_alternating,
-    timing_finding,
-)
+from lightnets.experiments import (FAILS, HOLDS, Chart, Comparison, Experiment, Finding, Panel, Series, Table, Timings,
+                                   View, plan, time_alternating, timing_finding)
 from lightnets.i18n import N_, _
 from lightnets.models.mobilenet_v3 import LARGE, PAPER, SMALL
 

@@ -38,23 +38,8 @@ import torch
 from torch import nn
 
 from lightnets.cost import profile_model
-from lightnets.experiments import (
-    FAILS,
-    HOLDS,
-    Chart,
-    Experiment,
-    Finding,
-    Panel,
-    Series,
-    Table,
-    Timings,
-    View,
-    batch_of,
-    frozen,
-    plan,
-    time_alternating,
-    timing_finding,
-)
+from lightnets.experiments import (FAILS, HOLDS, Chart, Experiment, Finding, Panel, Series, Table, Timings, View,
+                                   batch_of, frozen, plan, time_alternating, timing_finding)
 from lightnets.i18n import N_, _
 from lightnets.registry import DATA_DIR, Block, Network, Paper, assemble
 

@@ -29,21 +29,8 @@ import torch
 from torch import nn
 
 import lightnets
-from lightnets.experiments import (
-    FAILS,
-    HOLDS,
-    Chart,
-    Experiment,
-    Finding,
-    Panel,
-    Series,
-    Table,
-    Timings,
-    View,
-    plan,
-    time_alternating,
-    timing_finding,
-)
+from lightnets.experiments import (FAILS, HOLDS, Chart, Experiment, Finding, Panel, Series, Table, Timings, View, plan,
+                                   time_alternating, timing_finding)
 from lightnets.i18n import N_, _
 from lightnets.models.squeezenet import PAPER
 from lightnets.registry import Reference
