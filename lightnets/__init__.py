@@ -38,6 +38,9 @@ _API = {
     "WeightsError": "weights", "WeightsStatus": "weights", "Checkpoint": "weights", "checkpoints": "weights",
     "find_checkpoint": "weights", "read_checkpoint": "weights", "weights_table": "weights", "WeightsRow": "weights",
     "weights_choices": "weights",
+    # experiments: the chapter's claims, measured here
+    "list_experiments": "experiments", "experiment": "experiments", "run_experiment": "experiments",
+    "Experiment": "experiments", "Outcome": "experiments", "Finding": "experiments",
     "sample_images": "prediction", "imagenet_labels": "prediction", "pretrained_model": "prediction",
     "feature_layers": "prediction", "feature_maps": "prediction",
 }

@@ -1,5 +1,6 @@
 """Command line: ``python -m lightnets list | info NAME | profile NAME [--KNOB VALUE ...] [--resolution N] [--json]
-| predict IMAGE [--model NAME] [--topk K] [--json]``.
+| predict IMAGE [--model NAME] [--topk K] [--json] | experiments | experiment NAME [--device cpu|cuda] [--threads N]
+[--quick] [--KNOB VALUE ...] [--json]``.
 
 Bad arguments end with a one-line message on stderr and exit status 2; never a traceback.
 """
@@ -25,9 +26,10 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def _config(name: str, extra: list[str], resolution: int | None = None) -> lightnets.Config:
-    """The configuration that ``--knob value`` / ``--knob=value`` pairs ask for, read against the model's schema."""
-    model_spec = lightnets.spec(name)
+def _knob_values(name: str, extra: list[str], knobs: tuple[Any, ...]) -> dict[str, str]:
+    """``--knob value`` / ``--knob=value`` pairs as text, each naming one of ``knobs`` (of model or experiment
+    ``name``)."""
+    names = {k.name for k in knobs}
     values: dict[str, str] = {}
     items = list(extra)
     while items:
@@ -40,12 +42,16 @@ def _config(name: str, extra: list[str], resolution: int | None = None) -> light
             if not items or items[0].startswith("--"):
                 raise UsageError(f"--{key} needs a value")
             value = items.pop(0)
-        try:
-            model_spec.knob(key)
-        except KeyError:
-            allowed = ", ".join(f"--{k.name}" for k in model_spec.knobs) or "none"
-            raise UsageError(f"{name} has no knob --{key}; its knobs are: {allowed}") from None
+        if key not in names:
+            allowed = ", ".join(f"--{k.name}" for k in knobs) or "none"
+            raise UsageError(f"{name} has no knob --{key}; its knobs are: {allowed}")
         values[key] = value
+    return values
+
+
+def _config(name: str, extra: list[str], resolution: int | None = None) -> lightnets.Config:
+    """The configuration that ``--knob value`` / ``--knob=value`` pairs ask for, read against the model's schema."""
+    values = _knob_values(name, extra, lightnets.spec(name).knobs)
     knobs, problems = parse_knobs(name, values)
     if problems:
         raise UsageError(problems[0][0])
@@ -136,6 +142,61 @@ def cmd_predict(args: argparse.Namespace, extra: list[str]) -> dict[str, Any]:
     return {"model": args.model, "image": args.image, "topk": rows, "seconds": result.seconds}
 
 
+def cmd_experiments(args: argparse.Namespace) -> dict[str, Any]:
+    from lightnets import experiments
+    from lightnets.i18n import _
+
+    rows = []
+    for name in experiments.list_experiments():
+        exp = experiments.experiment(name)
+        rows.append({"name": name, "title": _(exp.title), "where": _(exp.where), "paper": exp.paper.title,
+                     "timed": exp.timed, "knobs": [k.name for k in exp.knobs]})
+    if not args.json:
+        width = max(len(r["name"]) for r in rows)
+        for r in rows:
+            print(f"{r['name']:<{width}}  {r['title']} ({r['where']})")
+    return {"experiments": rows}
+
+
+def cmd_experiment(args: argparse.Namespace, extra: list[str]) -> dict[str, Any]:
+    from lightnets import experiments
+
+    exp = experiments.experiment(args.name)
+    knobs = _knob_values(args.name, extra, exp.knobs)
+    last = [-1.0]
+
+    def progress(fraction: float, text: str) -> None:
+        if not args.json and fraction - last[0] >= 0.1:  # a line every tenth of the way is enough
+            last[0] = fraction
+            print(f"  {fraction:4.0%}  {text}", file=sys.stderr)
+
+    outcome = experiments.run_experiment(args.name, device=args.device, threads=args.threads, quick=args.quick,
+                                         progress=progress, **knobs)
+    if not args.json:
+        _print_outcome(outcome)
+    return outcome.to_json()
+
+
+def _print_outcome(outcome: Any) -> None:
+    from lightnets.i18n import _
+
+    exp = outcome.spec
+    print(f"{_(exp.title)} — {exp.paper.title} ({exp.paper.year}), {_(exp.where)}")
+    print(f"{_('claim')}: {_(exp.claim)}")
+    print(_("{mode} mode on {device}, {threads} thread(s), {s:.1f} s; load average {a} before, {b} after "
+            "({cores} cores)").format(mode=_("quick") if outcome.quick else _("full"), device=outcome.device_name,
+                                      threads=outcome.threads, s=outcome.seconds, a=outcome.load_before,
+                                      b=outcome.load_after, cores=outcome.cores))
+    for table in outcome.view().tables:
+        print(f"\n{table.title}")
+        widths = [max(len(str(c)) for c in column) for column in zip(table.columns, *table.rows)]
+        for row in (table.columns, *table.rows):
+            print("  " + "  ".join(f"{str(cell):<{w}}" for cell, w in zip(row, widths)))
+    print()
+    for finding in outcome.findings():
+        print(f"[{finding.label}] {finding.claim}: {finding.text}")
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m lightnets", description="Lightweight CNNs: architectures, costs, predictions.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -154,6 +215,14 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default="efficientnet_lite0")
     p.add_argument("--topk", type=int, default=5)
     p.add_argument("--json", action="store_true")
+    p = sub.add_parser("experiments", help="the experiments: the chapter's claims, measured")
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("experiment", help="run one experiment; its own knobs as --KNOB VALUE")
+    p.add_argument("name")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    p.add_argument("--threads", type=int, default=1, help="intra-op threads (default 1, as the papers' phones)")
+    p.add_argument("--quick", action="store_true", help="the classroom-sized run (seconds, not a minute)")
+    p.add_argument("--json", action="store_true")
     return parser
 
 
@@ -161,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = make_parser()
     try:
         args, extra = parser.parse_known_args(argv)
-        if extra and args.command not in ("profile", "predict"):
+        if extra and args.command not in ("profile", "predict", "experiment"):
             raise UsageError(f"unexpected argument {extra[0]!r}")
         if args.command == "list":
             result = cmd_list(args)
@@ -169,6 +238,10 @@ def main(argv: list[str] | None = None) -> int:
             result = cmd_info(args)
         elif args.command == "profile":
             result = cmd_profile(args, extra)
+        elif args.command == "experiments":
+            result = cmd_experiments(args)
+        elif args.command == "experiment":
+            result = cmd_experiment(args, extra)
         else:
             result = cmd_predict(args, extra)
     except (UsageError, ValueError, OSError) as err:

@@ -105,6 +105,18 @@ def _fmt(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+def validate_knobs(owner: str, schema: Sequence[Knob], values: Mapping[str, Any]) -> dict[str, Any]:
+    """Every knob of ``schema`` (a model's or an experiment's, called ``owner`` in errors), defaults filled in,
+    each value checked; an unknown name raises ``ValueError`` listing the known ones."""
+    names = {knob.name for knob in schema}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        allowed = ", ".join(sorted(names)) or _("none")
+        raise ValueError(_("{model} has no knob {knob}; its knobs are: {knobs}").format(
+            model=owner, knob=", ".join(unknown), knobs=allowed))
+    return {knob.name: knob.validate(values[knob.name]) if knob.name in values else knob.default for knob in schema}
+
+
 # --------------------------------------------------------------------------------------------------
 # papers and their figures
 
@@ -359,14 +371,7 @@ class ModelSpec:
 
     def validate(self, knobs: Mapping[str, Any]) -> dict[str, Any]:
         """All knobs of this model, defaults filled in, each checked against the schema."""
-        names = {knob.name for knob in self.knobs}
-        unknown = sorted(set(knobs) - names)
-        if unknown:
-            allowed = ", ".join(sorted(names)) or _("none")
-            raise ValueError(_("{model} has no knob {knob}; its knobs are: {knobs}").format(
-                model=self.name, knob=", ".join(unknown), knobs=allowed))
-        return {knob.name: knob.validate(knobs[knob.name]) if knob.name in knobs else knob.default
-                for knob in self.knobs}
+        return validate_knobs(self.name, self.knobs, knobs)
 
     def check_resolution(self, resolution: Any) -> int:
         """``resolution`` as an int this model accepts, or ``ValueError`` saying what is allowed."""

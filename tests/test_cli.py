@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 import lightnets
 from lightnets.cli import main
@@ -68,3 +69,68 @@ def test_the_real_command_prints_no_traceback(args: list[str]) -> None:
     result = run(*args)
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+# --------------------------------------------------------------------------------------------------
+# experiments
+
+
+def test_experiments_lists_every_experiment(capsys) -> None:
+    from lightnets import experiments
+
+    assert main(["experiments"]) == 0
+    out = capsys.readouterr().out
+    for name in experiments.list_experiments():
+        assert name in out
+    assert main(["experiments", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["experiments"]
+    assert [r["name"] for r in rows] == experiments.list_experiments()
+    assert next(r for r in rows if r["name"] == "linear_bottleneck")["knobs"] == ["n", "seed"]
+
+
+def test_experiment_json_is_the_api_outcome(capsys) -> None:
+    from lightnets import experiments
+
+    assert main(["experiment", "linear_bottleneck", "--n", "5", "--seed=2", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    api = experiments.run_experiment("linear_bottleneck", n=5, seed=2).to_json()
+    assert out["knobs"] == {"n": 5, "seed": 2} and out["findings"] == api["findings"]
+    assert out["result"]["errors"] == api["result"]["errors"] and out["threads"] == 1 and out["device"] == "cpu"
+
+
+def test_experiment_text_shows_claim_conditions_tables_and_verdicts(capsys, monkeypatch) -> None:
+    from lightnets import experiments
+
+    monkeypatch.setattr(experiments, "QUICK", experiments.Plan(rounds=3, budget_s=0.005))
+    assert main(["experiment", "shufflenet_v2_g2", "--quick"]) == 0
+    captured = capsys.readouterr()
+    out = captured.out
+    assert "claim: “Excessive group convolution increases MAC.”" in out
+    assert "quick mode on cpu: " in out and "load average" in out
+    assert "g = 8" in out and "paper, ARM" in out  # the table
+    assert "g = 8 against g = 1, ×1, eager PyTorch: " in out  # a verdict line
+    assert any(label in out for label in ("[holds here]", "[does not hold here]", "[too noisy to say]"))
+    assert "100%  done" in captured.err  # progress goes to stderr
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["experiment", "nope"], "unknown experiment 'nope'"),
+    (["experiment", "shufflenet_v2_g1", "--device", "tpu"], "invalid choice: 'tpu'"),
+    (["experiment", "shufflenet_v2_g1", "--threads", "0"], "threads=0"),
+    (["experiment", "shufflenet_v2_g1", "--threads", "two"], "invalid int"),
+    (["experiment", "linear_bottleneck", "--n", "31"], "n='31' is not allowed"),
+    (["experiment", "linear_bottleneck", "--wings", "2"], "no knob --wings; its knobs are: --n, --seed"),
+    (["experiment", "shufflenet_v2_g1", "--n", "3"], "no knob --n; its knobs are: none"),
+    (["experiment"], "required"),
+    (["experiments", "extra"], "unexpected argument"),
+])
+def test_bad_experiment_arguments_exit_2_with_one_line(args: list[str], fragment: str, capsys) -> None:
+    assert main(args) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_experiment_on_cuda_without_a_gpu_exits_2(capsys) -> None:
+    assert main(["experiment", "shufflenet_v2_g1", "--device", "cuda", "--quick"]) == 2
+    assert "not available" in capsys.readouterr().err

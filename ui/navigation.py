@@ -8,6 +8,7 @@ from typing import Any
 
 import streamlit as st
 
+from lightnets.i18n import N_
 from ui.widgets import intro
 
 
@@ -53,6 +54,13 @@ PAGES = (
                      "knob; the depthwise-separable saving; accuracy against cost across families."),
     PageInfo("pages/latency.py", "Latency", ":material/timer:",  # draws its own title and explanation
              summary="Latency measured on this machine: where time goes, and why MACs are not time."),
+    PageInfo("pages/experiments.py", "Experiments", ":material/science:", "Experiments",
+             N_("The chapter's claims, tested on this machine: pick an experiment, read the paper's claim and how "
+                "it is tested, press Run and watch it measure. The result stands beside the paper's figures, with a "
+                "verdict computed from the measurement: it holds here, it does not (and why), or the machine was "
+                "too busy to say."),
+             summary=N_("The chapter's claims run live: ShuffleNet V2's four guidelines, MobileNetV3's redesigned "
+                        "layers and h-swish, SqueezeNet's savings, the linear bottleneck — each with a verdict.")),
     PageInfo("pages/predict.py", "Predict", ":material/image_search:", "Predict",
              "Run a network with real ImageNet weights on a photo. On the left is the image exactly as the "
              "network receives it (resized and centre-cropped the way its weights were trained); on the right, "
