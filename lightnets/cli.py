@@ -3,17 +3,23 @@
 [--quick] [--KNOB VALUE ...] [--json]``.
 
 Bad arguments end with a one-line message on stderr and exit status 2; never a traceback.
+
+Messages are in English or Chinese: ``--lang zh|en`` (anywhere on the line), else the locale environment
+(``LC_ALL``, ``LC_MESSAGES``, ``LANG``, e.g. ``LANG=zh_CN.UTF-8``), else English. ``--json`` output is data and
+keeps its English keys.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any, NoReturn
 
 import lightnets
 from lightnets.formatting import format_scaled, knob_text
+from lightnets.i18n import LANGUAGES, _, negotiate, use_language
 from lightnets.registry import parse_knobs
 
 
@@ -35,16 +41,17 @@ def _knob_values(name: str, extra: list[str], knobs: tuple[Any, ...]) -> dict[st
     while items:
         token = items.pop(0)
         if not token.startswith("--"):
-            raise UsageError(f"unexpected argument {token!r}")
-        key, _, value = token[2:].partition("=")
+            raise UsageError(_("unexpected argument {token!r}").format(token=token))
+        key, _eq, value = token[2:].partition("=")
         key = key.replace("-", "_")
         if not value:
             if not items or items[0].startswith("--"):
-                raise UsageError(f"--{key} needs a value")
+                raise UsageError(_("--{key} needs a value").format(key=key))
             value = items.pop(0)
         if key not in names:
-            allowed = ", ".join(f"--{k.name}" for k in knobs) or "none"
-            raise UsageError(f"{name} has no knob --{key}; its knobs are: {allowed}")
+            allowed = ", ".join(f"--{k.name}" for k in knobs) or _("none")
+            raise UsageError(_("{name} has no knob --{key}; its knobs are: {allowed}").format(
+                name=name, key=key, allowed=allowed))
         values[key] = value
     return values
 
@@ -60,9 +67,10 @@ def _config(name: str, extra: list[str], resolution: int | None = None) -> light
 
 def _figures(ref: Any) -> str:
     """A published reference's figures in words, skipping the ones its source does not give."""
-    return ", ".join(f for f in (f"{ref.params_m}M params" if ref.params_m is not None else "",
-                                 f"{ref.macs_m}M MACs" if ref.macs_m is not None else "",
-                                 f"top-1 {ref.top1}%" if ref.top1 is not None else "") if f)
+    return _(", ").join(f for f in (_("{m}M params").format(m=ref.params_m) if ref.params_m is not None else "",
+                                    _("{m}M MACs").format(m=ref.macs_m) if ref.macs_m is not None else "",
+                                    _("top-1 {top1}%").format(top1=ref.top1) if ref.top1 is not None else "")
+                         if f)
 
 
 def cmd_list(args: argparse.Namespace) -> dict[str, Any]:
@@ -91,15 +99,17 @@ def cmd_info(args: argparse.Namespace) -> dict[str, Any]:
     }
     if not args.json:
         print(f"{s.title} — {s.paper.title} ({s.paper.authors}, {s.paper.year}, arXiv:{s.paper.arxiv})")
-        print(s.idea)
-        print(f"default resolution: {s.default_resolution} px")
-        print("knobs:" if s.knobs else "knobs: none")
+        print(_(s.idea))
+        print(_("default resolution: {px} px").format(px=s.default_resolution))
+        print(_("knobs:") if s.knobs else _("knobs: none"))
         for k in s.knobs:
-            print(f"  --{k.name} (default {k.default}): {k.allowed()}. {k.help}")
+            print(_("  --{name} (default {default}): {allowed}. {help}").format(
+                name=k.name, default=k.default, allowed=k.allowed(), help=_(k.help)))
         for r in s.references:
-            print(f"  paper: {r.label} @ {r.resolution} px: {_figures(r)} [{r.source}]")
+            print(_("  paper: {label} @ {px} px: {figures} [{source}]").format(
+                label=r.label, px=r.resolution, figures=_figures(r), source=r.source))
         for note in s.notes:
-            print(f"  note: {note}")
+            print(_("  note: {note}").format(note=_(note)))
     return info
 
 
@@ -112,17 +122,21 @@ def cmd_profile(args: argparse.Namespace, extra: list[str]) -> dict[str, Any]:
     if args.layers:
         out["layers"] = p.table()
     if not args.json:
-        print(f"{args.name} ({knob_text(knobs) or 'no knobs'}) at {p.resolution}×{p.resolution}")
-        print(f"  params        {format_scaled(p.params)} ({p.params:,})")
-        print(f"  MACs          {format_scaled(p.macs)} ({p.macs:,}); FLOPs {format_scaled(p.flops)}")
-        print(f"  element-wise  {format_scaled(p.elementwise_total)} ops "
-              f"({', '.join(f'{k} {format_scaled(v)}' for k, v in p.elementwise.items() if v)})")
-        print(f"  memory access {format_scaled(p.mem_bytes, 'B')}; "
-              f"activations written {format_scaled(p.activation_bytes, 'B')}")
-        print(f"  size          {format_scaled(p.size_fp32_bytes, 'B')} fp32, "
-              f"{format_scaled(p.size_int8_bytes, 'B')} int8")
+        print(_("{name} ({knobs}) at {res}×{res}").format(name=args.name, knobs=knob_text(knobs) or _("no knobs"),
+                                                        res=p.resolution))
+        print(_("  params        {scaled} ({exact:,})").format(scaled=format_scaled(p.params), exact=p.params))
+        print(_("  MACs          {scaled} ({exact:,}); FLOPs {flops}").format(
+            scaled=format_scaled(p.macs), exact=p.macs, flops=format_scaled(p.flops)))
+        print(_("  element-wise  {scaled} ops ({kinds})").format(
+            scaled=format_scaled(p.elementwise_total),
+            kinds=", ".join(f"{k} {format_scaled(v)}" for k, v in p.elementwise.items() if v)))
+        print(_("  memory access {traffic}; activations written {written}").format(
+            traffic=format_scaled(p.mem_bytes, "B"), written=format_scaled(p.activation_bytes, "B")))
+        print(_("  size          {fp32} fp32, {int8} int8").format(
+            fp32=format_scaled(p.size_fp32_bytes, "B"), int8=format_scaled(p.size_int8_bytes, "B")))
         for ref in config.spec.matching_references(config):
-            print(f"  paper         {ref.label}: {_figures(ref)} [{ref.source}]")
+            print(_("  paper         {label}: {figures} [{source}]").format(
+                label=ref.label, figures=_figures(ref), source=ref.source))
         if args.layers:
             for row in p.layers:
                 if row.macs:
@@ -136,7 +150,8 @@ def cmd_predict(args: argparse.Namespace, extra: list[str]) -> dict[str, Any]:
     result = lightnets.predict(config, image, topk=args.topk)
     rows = [{"class_index": i, "label": label, "probability": prob} for i, label, prob in result.topk]
     if not args.json:
-        print(f"{args.model} on {args.image} ({result.seconds * 1000:.0f} ms):")
+        print(_("{model} on {image} ({ms:.0f} ms):").format(model=args.model, image=args.image,
+                                                          ms=result.seconds * 1000))
         for row in rows:
             print(f"  {row['probability'] * 100:6.2f}%  {row['label']} ({row['class_index']})")
     return {"model": args.model, "image": args.image, "topk": rows, "seconds": result.seconds}
@@ -144,7 +159,6 @@ def cmd_predict(args: argparse.Namespace, extra: list[str]) -> dict[str, Any]:
 
 def cmd_experiments(args: argparse.Namespace) -> dict[str, Any]:
     from lightnets import experiments
-    from lightnets.i18n import _
 
     rows = []
     for name in experiments.list_experiments():
@@ -178,8 +192,6 @@ def cmd_experiment(args: argparse.Namespace, extra: list[str]) -> dict[str, Any]
 
 
 def _print_outcome(outcome: Any) -> None:
-    from lightnets.i18n import _
-
     exp = outcome.spec
     print(f"{_(exp.title)} — {exp.paper.title} ({exp.paper.year}), {_(exp.where)}")
     print(f"{_('claim')}: {_(exp.claim)}")
@@ -198,40 +210,76 @@ def _print_outcome(outcome: Any) -> None:
 
 
 def make_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m lightnets", description="Lightweight CNNs: architectures, costs, predictions.")
+    parser = _Parser(prog="python -m lightnets", description=_("Lightweight CNNs: architectures, costs, predictions."))
+    parser.add_argument("--lang", choices=tuple(LANGUAGES), help=_("language of the messages (default: from LANG)"))
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    p = sub.add_parser("list", help="registered models")
-    p.add_argument("--json", action="store_true")
-    p = sub.add_parser("info", help="paper, knobs and published figures of a model")
+    json_help = _("print the result as JSON")
+    p = sub.add_parser("list", help=_("registered models"))
+    p.add_argument("--json", action="store_true", help=json_help)
+    p = sub.add_parser("info", help=_("paper, knobs and published figures of a model"))
     p.add_argument("name")
-    p.add_argument("--json", action="store_true")
-    p = sub.add_parser("profile", help="params, MACs, memory traffic; any knob as --KNOB VALUE")
+    p.add_argument("--json", action="store_true", help=json_help)
+    p = sub.add_parser("profile", help=_("params, MACs, memory traffic; any knob as --KNOB VALUE"))
     p.add_argument("name")
     p.add_argument("--resolution", type=int, default=None)
-    p.add_argument("--layers", action="store_true", help="also list the per-layer rows")
-    p.add_argument("--json", action="store_true")
-    p = sub.add_parser("predict", help="top-k ImageNet classes of an image")
+    p.add_argument("--layers", action="store_true", help=_("also list the per-layer rows"))
+    p.add_argument("--json", action="store_true", help=json_help)
+    p = sub.add_parser("predict", help=_("top-k ImageNet classes of an image"))
     p.add_argument("image")
     p.add_argument("--model", default="efficientnet_lite0")
     p.add_argument("--topk", type=int, default=5)
-    p.add_argument("--json", action="store_true")
-    p = sub.add_parser("experiments", help="the experiments: the chapter's claims, measured")
-    p.add_argument("--json", action="store_true")
-    p = sub.add_parser("experiment", help="run one experiment; its own knobs as --KNOB VALUE")
+    p.add_argument("--json", action="store_true", help=json_help)
+    p = sub.add_parser("experiments", help=_("the experiments: the chapter's claims, measured"))
+    p.add_argument("--json", action="store_true", help=json_help)
+    p = sub.add_parser("experiment", help=_("run one experiment; its own knobs as --KNOB VALUE"))
     p.add_argument("name")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    p.add_argument("--threads", type=int, default=1, help="intra-op threads (default 1, as the papers' phones)")
-    p.add_argument("--quick", action="store_true", help="the classroom-sized run (seconds, not a minute)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--threads", type=int, default=1, help=_("intra-op threads (default 1, as the papers' phones)"))
+    p.add_argument("--quick", action="store_true", help=_("the classroom-sized run (seconds, not a minute)"))
+    p.add_argument("--json", action="store_true", help=json_help)
     return parser
 
 
+def split_language(argv: list[str], environ: Any = os.environ) -> tuple[str, list[str], str | None]:
+    """(language, the other arguments, the bad ``--lang`` value or None). The language of the messages is
+    ``--lang X`` / ``--lang=X`` anywhere on the command line, else the first locale variable that is set
+    (``LC_ALL``, ``LC_MESSAGES``, ``LANG``; ``zh_CN.UTF-8`` means Chinese), else English."""
+    rest: list[str] = []
+    asked: str | None = None
+    items = list(argv)
+    while items:
+        token = items.pop(0)
+        if token == "--lang":
+            asked = items.pop(0) if items else ""
+        elif token.startswith("--lang="):
+            asked = token.partition("=")[2]
+        else:
+            rest.append(token)
+    if asked is not None:
+        return (asked, rest, None) if asked in LANGUAGES else (negotiate(None), rest, asked)
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = environ.get(name)
+        if value:
+            return negotiate(value.split(".")[0]), rest, None
+    return negotiate(None), rest, None
+
+
 def main(argv: list[str] | None = None) -> int:
+    language, rest, bad = split_language(sys.argv[1:] if argv is None else list(argv))
+    with use_language(language):  # only for this call: main() may run inside another program's thread
+        if bad is not None:
+            print(_("error: {message}").format(message=_("unknown language {value!r}: use {choices}").format(
+                value=bad, choices=" / ".join(LANGUAGES))), file=sys.stderr)
+            return 2
+        return _main(rest)
+
+
+def _main(argv: list[str]) -> int:
     parser = make_parser()
     try:
         args, extra = parser.parse_known_args(argv)
         if extra and args.command not in ("profile", "predict", "experiment"):
-            raise UsageError(f"unexpected argument {extra[0]!r}")
+            raise UsageError(_("unexpected argument {token!r}").format(token=extra[0]))
         if args.command == "list":
             result = cmd_list(args)
         elif args.command == "info":
@@ -246,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
             result = cmd_predict(args, extra)
     except (UsageError, ValueError, OSError) as err:
         message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        print(f"error: {message}", file=sys.stderr)
+        print(_("error: {message}").format(message=message), file=sys.stderr)
         return 2
     if args.json:
         print(json.dumps(result, indent=2, default=str))

@@ -51,6 +51,7 @@ import torch.utils._pytree as pytree
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from lightnets.i18n import N_, _
 from lightnets.registry import Config, Network, build
 
 # One lock for the whole process: the thread count and the CPU itself are shared by every session.
@@ -150,9 +151,11 @@ class LatencyResult(Timed):
 
 def _check_int(what: str, value: Any, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
-        raise ValueError(f"{what}={value!r} is not allowed: it must be a whole number from {low} to {high}")
+        raise ValueError(_("{what}={value!r} is not allowed: it must be a whole number from {low} to {high}").format(
+            what=what, value=value, low=low, high=high))
     if not low <= int(value) <= high:
-        raise ValueError(f"{what}={int(value)} is not allowed: it must be from {low} to {high}")
+        raise ValueError(_("{what}={value} is not allowed: it must be from {low} to {high}").format(
+            what=what, value=int(value), low=low, high=high))
     return int(value)
 
 
@@ -163,21 +166,23 @@ def _check_run(batch: Any, threads: Any, device: Any, budget_s: Any) -> tuple[in
         threads = _check_int("threads", threads, 1, MAX_THREADS)
     dev = _check_device(device)
     if not (isinstance(budget_s, (int, float)) and 0 < budget_s <= 600):
-        raise ValueError(f"budget_s={budget_s!r} is not allowed: it must be a number of seconds from 0 to 600")
+        raise ValueError(_("budget_s={value!r} is not allowed: it must be a number of seconds from 0 to 600").format(
+            value=budget_s))
     return batch, threads, dev
 
 
 def _check_device(device: Any) -> torch.device:
     text = str(device).strip().lower()
     if not re.fullmatch(r"cpu|cuda(:\d+)?", text):
-        raise ValueError(f"unknown device {device!r}: use 'cpu' or 'cuda'")
+        raise ValueError(_("unknown device {device!r}: use 'cpu' or 'cuda'").format(device=device))
     dev = torch.device(text)
     if dev.type == "cuda":
         if not torch.cuda.is_available():
-            raise ValueError("device='cuda' is not available: this machine's PyTorch sees no CUDA GPU; use 'cpu'")
+            raise ValueError(_("device='cuda' is not available: this machine's PyTorch sees no CUDA GPU; use 'cpu'"))
         index = dev.index or 0
         if index >= torch.cuda.device_count():
-            raise ValueError(f"device={device!r} does not exist: this machine has {torch.cuda.device_count()} GPU(s)")
+            raise ValueError(_("device={device!r} does not exist: this machine has {n} GPU(s)").format(
+                device=device, n=torch.cuda.device_count()))
         dev = torch.device("cuda", index)
     return dev
 
@@ -248,7 +253,7 @@ def _resolve(target: Config | nn.Module, resolution: int | None, device: torch.d
     """(model on ``device``, display name, knobs, resolution) for a configuration or a module."""
     if isinstance(target, Config):
         if resolution is not None:
-            raise ValueError("a configuration carries its resolution: use config.replace(resolution=…)")
+            raise ValueError(_("a configuration carries its resolution: use config.replace(resolution=…)"))
         res = target.resolution
         if optimized:
             model = _deployed(target.architecture, str(device), res, batch)
@@ -256,7 +261,8 @@ def _resolve(target: Config | nn.Module, resolution: int | None, device: torch.d
             model = _built(target.architecture, str(device))
         return model, target.name, dict(target.knobs), res
     if not isinstance(target, nn.Module):
-        raise ValueError(f"expected a lightnets.config(...) or an nn.Module, got {type(target).__name__}")
+        raise ValueError(_("expected a lightnets.config(...) or an nn.Module, got {kind}").format(
+            kind=type(target).__name__))
     res = _check_int("resolution", 224 if resolution is None else resolution, 8, 4096)
     model = target
     if optimized and not isinstance(model, DeployedModel):
@@ -336,7 +342,7 @@ def _cuda_graph(model: nn.Module, x: torch.Tensor) -> tuple[Callable[[], None], 
     stream = torch.cuda.Stream(device=x.device)
     stream.wait_stream(torch.cuda.current_stream(x.device))
     with torch.cuda.stream(stream):
-        for _ in range(3):
+        for _attempt in range(3):
             model(x)
     torch.cuda.current_stream(x.device).wait_stream(stream)
     graph = torch.cuda.CUDAGraph()
@@ -362,20 +368,21 @@ def measure_latency(target: Config | nn.Module, resolution: int | None = None, b
     min_runs = _check_int("min_runs", min_runs, 1, 100000)
     max_runs = _check_int("max_runs", max_runs, min_runs, 1000000)
     if cuda_graph and dev.type != "cuda":
-        raise ValueError("cuda_graph=True needs device='cuda': CUDA graphs exist only on NVIDIA GPUs")
+        raise ValueError(_("cuda_graph=True needs device='cuda': CUDA graphs exist only on NVIDIA GPUs"))
     with _exclusive(threads) as used:
         model, name, full_knobs, res = _resolve(target, resolution, dev, optimized, batch)
         where = _param_device(model)
         if where is not None and where != dev and not isinstance(target, Config):
-            raise ValueError(f"the model's weights are on {where}, not on {dev}; move it with .to({str(dev)!r})")
+            raise ValueError(_("the model's weights are on {where}, not on {dev}; move it with .to({name!r})").format(
+                where=where, dev=dev, name=str(dev)))
         x = torch.randn(batch, 3, res, res, device=dev)
         with _evaluating(model), torch.inference_mode():
             try:
                 fn: Callable[[], Any] = _cuda_graph(model, x)[0] if cuda_graph else functools.partial(model, x)
                 times, warmup = _timed_runs(fn, dev, float(budget_s), min_runs, max_runs, precision)
             except RuntimeError as err:
-                raise ValueError(f"{name} cannot run on a {batch}×3×{res}×{res} input: "
-                                 f"{str(err).splitlines()[0]}") from None
+                raise ValueError(_("{name} cannot run on a {batch}×3×{res}×{res} input: {why}").format(
+                    name=name, batch=batch, res=res, why=str(err).splitlines()[0])) from None
         mode = "cuda graph" if cuda_graph else "optimized" if optimized else "eager"
         return LatencyResult.from_times(times, name=name, mode=mode, device=device_name(dev), threads=used,
                                         batch=batch, resolution=res, warmup_runs=warmup, knobs=full_knobs,
@@ -417,13 +424,13 @@ def measure_interleaved(targets: Sequence[Config | nn.Module], rounds: int = 5, 
     rounds = _check_int("rounds", rounds, 1, 1000)
     min_runs = _check_int("min_runs", min_runs, 1, 100000)
     if not targets:
-        raise ValueError("nothing to time: give at least one model")
+        raise ValueError(_("nothing to time: give at least one model"))
     if inputs is not None and len(inputs) != len(targets):
-        raise ValueError(f"{len(inputs)} inputs for {len(targets)} models")
+        raise ValueError(_("{inputs} inputs for {models} models").format(inputs=len(inputs), models=len(targets)))
     with _exclusive(threads) as used:
         resolved = [_resolve(t, resolution, dev, optimized, batch) for t in targets]
         fns = []
-        for k, (model, _, _, res) in enumerate(resolved):
+        for k, (model, _name, _knobs, res) in enumerate(resolved):
             x = inputs[k].to(dev) if inputs is not None else torch.randn(batch, 3, res, res, device=dev)
             fns.append(functools.partial(model, x))
         times: list[list[float]] = [[] for _ in targets]
@@ -438,7 +445,8 @@ def measure_interleaved(targets: Sequence[Config | nn.Module], rounds: int = 5, 
                     try:
                         run, warm = _timed_runs(fns[k], dev, float(budget_s), min_runs, 100000, precision=0.0)
                     except RuntimeError as err:
-                        raise ValueError(f"{resolved[k][1]} cannot run: {str(err).splitlines()[0]}") from None
+                        raise ValueError(_("{name} cannot run: {why}").format(
+                            name=resolved[k][1], why=str(err).splitlines()[0])) from None
                     times[k] += run
                     medians[k].append(statistics.median(run))
                     warmups[k] += warm
@@ -599,7 +607,7 @@ def _clocked_runs(model: nn.Module, x: torch.Tensor, device: torch.device, budge
                 eager(feed)
             clock.calls = None
             if len(clock.times) != len(calls):
-                raise RuntimeError("the network ran a different sequence of operators on a later pass")
+                raise RuntimeError(_("the network ran a different sequence of operators on a later pass"))
             runs.append(clock.times)
     return calls, runs
 
@@ -862,7 +870,7 @@ class LatencyPrediction(Timed):
     def error(self, measured_ms: float) -> float:
         """Relative error of the prediction against a measurement: (predicted − measured) / measured."""
         if measured_ms <= 0:
-            raise ValueError("a measured latency must be positive")
+            raise ValueError(_("a measured latency must be positive"))
         return (self.predicted_ms - measured_ms) / measured_ms
 
 
@@ -884,15 +892,15 @@ def predict_latency(target: Config | nn.Module, resolution: int | None = None, b
         threads = _check_int("threads", threads, 1, MAX_THREADS)
     dev = _check_device(device)
     with _exclusive(threads) as used:
-        model, name, _, res = _resolve(target, resolution, dev, optimized, batch)
+        model, name, _knobs, res = _resolve(target, resolution, dev, optimized, batch)
         where = device_name(dev)
         if table is None:
             table = LatencyTable.load(where, used)
         elif (table.device, table.threads) != (where, used):
-            raise ValueError(f"the table was measured on {table.device} with {table.threads} thread(s), "
-                             f"not on {where} with {used}")
+            raise ValueError(_("the table was measured on {device} with {threads} thread(s), not on {where} with "
+                               "{used}").format(device=table.device, threads=table.threads, where=where, used=used))
         x = torch.randn(batch, 3, res, res, device=dev)
-        calls, _ = _clocked_runs(model, x, dev, budget_s=0.0, min_runs=1)
+        calls, _runs = _clocked_runs(model, x, dev, budget_s=0.0, min_runs=1)
         new = 0
         with torch.inference_mode():
             timed: set[str] = set()
@@ -1011,7 +1019,7 @@ def fold_batchnorm(model: nn.Module, example: torch.Tensor | None = None) -> int
         dtype = conv.weight.dtype
         conv.weight = nn.Parameter((conv.weight.double() * scale.view(-1, 1, 1, 1)).to(dtype), requires_grad=False)
         conv.bias = nn.Parameter(((bias - bn.running_mean.double()) * scale + shift).to(dtype), requires_grad=False)
-        parent, _, leaf = bn_name.rpartition(".")
+        parent, _dot, leaf = bn_name.rpartition(".")
         setattr(modules[parent] if parent else model, leaf, nn.Identity())
         folded += 1
     return folded
@@ -1068,6 +1076,10 @@ class _ChannelsLastInput(nn.Module):
 BACKENDS = ("auto", "eager", "torchscript")
 
 
+_DIFFER = {"deployed": N_("the deployed model's outputs differ from the eager model's by up to {diff:.2e}"),
+           "folded": N_("the folded model's outputs differ from the eager model's by up to {diff:.2e}")}
+
+
 def optimize_for_inference(model: nn.Module, *, backend: str = "auto", resolution: int = 224, batch: int = 1,
                            check: bool = True) -> DeployedModel:
     """A copy of ``model`` for deployment: BatchNorm folded into convs, channels_last, frozen TorchScript.
@@ -1080,9 +1092,10 @@ def optimize_for_inference(model: nn.Module, *, backend: str = "auto", resolutio
     input and a ``RuntimeError`` is raised if they differ by more than 1e-4. The given model is not changed.
     """
     if not isinstance(model, nn.Module):
-        raise ValueError(f"optimize_for_inference needs an nn.Module, got {type(model).__name__}")
+        raise ValueError(_("optimize_for_inference needs an nn.Module, got {kind}").format(kind=type(model).__name__))
     if backend not in BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
+        raise ValueError(_("unknown backend {backend!r}; use one of {backends}").format(
+            backend=backend, backends=", ".join(BACKENDS)))
     if isinstance(model, DeployedModel):
         return model
     resolution = _check_int("resolution", resolution, 8, 4096)
@@ -1111,7 +1124,8 @@ def optimize_for_inference(model: nn.Module, *, backend: str = "auto", resolutio
                 steps.append("frozen TorchScript trace")
             except (RuntimeError, TypeError) as err:
                 if backend == "torchscript":
-                    raise ValueError(f"TorchScript cannot trace this model: {str(err).splitlines()[0]}") from None
+                    raise ValueError(_("TorchScript cannot trace this model: {why}").format(
+                        why=str(err).splitlines()[0])) from None
                 steps.append("no TorchScript (the trace failed): eager")  # auto: still folded and channels_last
     deployed = DeployedModel(eager, scripted, tuple(example.shape), folded, tuple(steps))
     if check:
@@ -1121,7 +1135,7 @@ def optimize_for_inference(model: nn.Module, *, backend: str = "auto", resolutio
         for what, out in (("deployed", got), ("folded", both)):
             if not torch.allclose(out, expected, atol=1e-4, rtol=1e-4):
                 diff = float((out - expected).abs().max())
-                raise RuntimeError(f"the {what} model's outputs differ from the eager model's by up to {diff:.2e}")
+                raise RuntimeError(_(_DIFFER[what]).format(diff=diff))
     return deployed
 
 
@@ -1159,8 +1173,9 @@ def latency_report(config: Config, threads: int | None = None, batch: int = 1, d
     The whole report is one measurement: it holds the process-wide lock from the first run to the last, so two
     reports never interleave. ``progress(fraction, text)`` is told before each step.
     """
-    steps = ["eager latency", "deployment mode (tracing takes a few seconds the first time)", "per-layer time",
-             "lookup table (first time: every new op is timed alone)"]
+    steps = [N_("measuring eager latency …"),
+             N_("measuring deployment mode (tracing takes a few seconds the first time) …"),
+             N_("measuring per-layer time …"), N_("measuring lookup table (first time: every new op is timed alone) …")]
     if not deploy:
         steps.pop(1)
     done = 0
@@ -1168,7 +1183,7 @@ def latency_report(config: Config, threads: int | None = None, batch: int = 1, d
     def advance() -> None:
         nonlocal done
         if progress is not None:
-            progress(done / len(steps), f"measuring {steps[done]} …")
+            progress(done / len(steps), _(steps[done]))
         done += 1
 
     with _LOCK:
@@ -1183,5 +1198,5 @@ def latency_report(config: Config, threads: int | None = None, batch: int = 1, d
         advance()
         prediction = predict_latency(config, batch=batch, threads=threads, refresh=refresh)
     if progress is not None:
-        progress(1.0, "done")
+        progress(1.0, _("done"))
     return LatencyReport(config, eager, optimized, layers, prediction, time.time())

@@ -21,6 +21,7 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 from torch import nn
 
+from lightnets.i18n import _
 from lightnets.registry import DATA_DIR, IMAGENET_PREPROCESS, MAX_RESOLUTION, Config, Network, Preprocess
 from lightnets.uploads import read_limited
 
@@ -57,30 +58,35 @@ def load_image(data: bytes | str | os.PathLike[str] | BinaryIO) -> Image.Image:
         try:
             image = Image.open(io.BytesIO(raw), formats=FORMATS)
         except UnidentifiedImageError:
-            raise ImageError(f"The file is not a {FORMAT_NAMES} image that can be read.") from None
+            raise ImageError(_("The file is not a {formats} image that can be read.").format(
+                formats=FORMAT_NAMES)) from None
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise ImageError(f"The image is too large to decode safely (over {MAX_IMAGE_PIXELS // 10**6} "
-                             "megapixels).") from None
+            raise ImageError(_("The image is too large to decode safely (over {mp} megapixels).").format(
+                mp=MAX_IMAGE_PIXELS // 10**6)) from None
         except Exception:  # noqa: BLE001 - decoders raise many types (struct.error, KeyError…) on crafted files
-            raise ImageError(f"The file is damaged and cannot be read as a {FORMAT_NAMES} image.") from None
+            raise ImageError(_("The file is damaged and cannot be read as a {formats} image.").format(
+                formats=FORMAT_NAMES)) from None
         width, height = image.size
         if width * height > MAX_IMAGE_PIXELS:
-            raise ImageError(f"The image is {width}×{height} pixels, over the {MAX_IMAGE_PIXELS // 10**6}-megapixel "
-                             "limit (it could exhaust the server's memory).")
+            raise ImageError(_("The image is {width}×{height} pixels, over the {mp}-megapixel limit (it could exhaust "
+                               "the server's memory).").format(width=width, height=height,
+                                                               mp=MAX_IMAGE_PIXELS // 10**6))
         if min(width, height) < MIN_IMAGE_SIDE:
-            raise ImageError(f"The image is only {width}×{height} pixels, too small to classify (at least "
-                             f"{MIN_IMAGE_SIDE} pixels on each side are needed).")
+            raise ImageError(_("The image is only {width}×{height} pixels, too small to classify (at least {side} "
+                               "pixels on each side are needed).").format(width=width, height=height,
+                                                                          side=MIN_IMAGE_SIDE))
         try:
             image.seek(0)  # GIF/WebP animations: the first frame
             image.load()
         except MemoryError:
-            raise ImageError("The image is too large to decode on this server.") from None
+            raise ImageError(_("The image is too large to decode on this server.")) from None
         except Exception:  # noqa: BLE001 - as above: any decoder failure is a damaged file, never a crash
-            raise ImageError("The image data is truncated or damaged and cannot be decoded.") from None
+            raise ImageError(_("The image data is truncated or damaged and cannot be decoded.")) from None
         try:
             return _to_rgb(_upright(image))
         except Exception:  # noqa: BLE001 - a colour mode PIL cannot convert, from a crafted file
-            raise ImageError(f"The image's colour format ({image.mode}) cannot be converted to RGB.") from None
+            raise ImageError(_("The image's colour format ({mode}) cannot be converted to RGB.").format(
+                mode=image.mode)) from None
 
 
 def _upright(image: Image.Image) -> Image.Image:
@@ -140,8 +146,8 @@ def preprocess_for(model: nn.Module, resolution: int | None = None) -> tuple[Pre
     low = model_spec.min_resolution if model_spec is not None else 32
     if isinstance(resolution, bool) or not isinstance(resolution, (int, np.integer)) or not (
             low <= resolution <= MAX_RESOLUTION):
-        raise ValueError(f"resolution={resolution!r} is not allowed: it must be a whole number of pixels from "
-                         f"{low} to {MAX_RESOLUTION}")
+        raise ValueError(_("resolution={value!r} is not allowed: it must be a whole number of pixels from {low} to "
+                           "{high}").format(value=resolution, low=low, high=MAX_RESOLUTION))
     resolution = int(resolution)
     # keep the checkpoint's resize/crop ratio (256/224 for most) at any resolution
     resize = int(round(resolution * base.resize / base.crop))
@@ -185,6 +191,12 @@ class Prediction:
     weights: str = ""
 
 
+def _describe_weights(model: nn.Module) -> str:
+    from lightnets.weights import describe_weights
+
+    return describe_weights(model)  # in the caller's language: the model itself is shared by every session
+
+
 @functools.lru_cache(maxsize=4)
 def _published(architecture: Config) -> nn.Module:
     from lightnets.weights import load_weights
@@ -207,17 +219,18 @@ def predict(target: Config | nn.Module, image: Image.Image | bytes | str | os.Pa
     """
     if isinstance(target, Config):
         if resolution is not None:
-            raise ValueError("a configuration carries its resolution: use config.replace(resolution=…)")
+            raise ValueError(_("a configuration carries its resolution: use config.replace(resolution=…)"))
         model, resolution = pretrained_model(target), target.resolution
     elif isinstance(target, nn.Module):
         model = target
     else:
-        raise ValueError(f"predict needs a lightnets.config(...) or an nn.Module, not {type(target).__name__}")
+        raise ValueError(_("predict needs a lightnets.config(...) or an nn.Module, not {kind}").format(
+            kind=type(target).__name__))
     if not isinstance(image, Image.Image):
         image = load_image(image)
     elif image.mode != "RGB":
         image = _to_rgb(image)
-    pre, _ = preprocess_for(model, resolution)
+    pre, _resolution = preprocess_for(model, resolution)
     view, x = prepare(image, pre)
     was_training = model.training
     model.eval()
@@ -235,13 +248,14 @@ def predict(target: Config | nn.Module, image: Image.Image | bytes | str | os.Pa
         model.train(was_training)
     probs = torch.softmax(logits[0].float(), dim=0)
     if isinstance(topk, bool) or not isinstance(topk, int) or not 1 <= topk <= probs.numel():
-        raise ValueError(f"topk={topk!r} is not allowed: it must be a whole number from 1 to {probs.numel()}")
+        raise ValueError(_("topk={value!r} is not allowed: it must be a whole number from 1 to {high}").format(
+            value=topk, high=probs.numel()))
     values, indices = probs.topk(topk)
-    labels = imagenet_labels() if probs.numel() == 1000 else tuple(f"class {i}" for i in range(probs.numel()))
+    labels = imagenet_labels() if probs.numel() == 1000 else tuple(_("class {i}").format(i=i) for i in range(probs.numel()))
     rows = [(int(i), labels[int(i)], float(p)) for p, i in zip(values, indices)]
     return Prediction(topk=rows, input=x, seconds=seconds, view=view, preprocess=pre,
                       model=str(getattr(model, "name", type(model).__name__)),
-                      weights=str(getattr(model, "weights", "")))
+                      weights=_describe_weights(model))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -283,7 +297,7 @@ def feature_maps(model: nn.Module, x: torch.Tensor, layer: str) -> torch.Tensor:
     try:
         module = model.get_submodule(layer)
     except AttributeError:
-        raise ValueError(f"{layer!r} is not a layer of this model") from None
+        raise ValueError(_("{layer!r} is not a layer of this model").format(layer=layer)) from None
     captured: list[torch.Tensor] = []
     caller = threading.get_ident()
 
@@ -303,5 +317,5 @@ def feature_maps(model: nn.Module, x: torch.Tensor, layer: str) -> torch.Tensor:
         handle.remove()
         model.train(was_training)
     if not captured or captured[0].dim() != 4:
-        raise ValueError(f"layer {layer!r} does not output a feature map")
+        raise ValueError(_("layer {layer!r} does not output a feature map").format(layer=layer))
     return captured[0][0]

