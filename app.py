@@ -3,6 +3,9 @@
 The entrypoint runs on every rerun of every page: it sets up the page, draws the shared sidebar (here, so that
 its widgets keep their values across page switches) and then runs the chosen page.
 
+The language is set first of all (the sidebar's switch, the link's ``lang``, or the browser's language), so that
+everything drawn after it, the navigation included, is in that language.
+
 The order is planned for a cold start, where importing torch takes about two seconds: the page's title and
 explanation come first (``ui`` does not import torch), then the sidebar (which needs the model registry, hence
 torch), then the page. Home needs no selection, so its whole content comes before the sidebar.
@@ -14,6 +17,7 @@ import ui
 
 st.set_page_config(page_title="LightNets Explorer", page_icon=":material/hub:", layout="wide")
 
+ui.start_language()  # first: this run's language (sessions are threads; the page titles below are translated)
 page = st.navigation(ui.navigation_pages())
 ui.begin_run()
 try:

@@ -11,11 +11,12 @@ import streamlit as st
 import lightnets
 import ui
 from lightnets.figures import predict as figures
+from lightnets.i18n import N_, _
 
 IMAGE_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif"]
 IMAGE_MB = 20  # = lightnets.prediction.MAX_IMAGE_BYTES; the server-wide limit in .streamlit/config.toml is larger
 CHECKPOINT_MB = 64  # = lightnets.weights.MAX_CHECKPOINT_BYTES
-OWN = "your checkpoint"
+OWN = N_("your checkpoint")
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)
@@ -26,24 +27,29 @@ def _own_model(config: lightnets.Config, digest: str, _data: bytes) -> Any:
 
 def image_input() -> Any:
     """The uploaded photo's bytes, or the chosen sample's path."""
-    st.subheader("Image")
-    upload = st.file_uploader("Upload a photo (JPEG, PNG, WebP, BMP or GIF)", type=IMAGE_TYPES,
+    st.subheader(_("Image"))
+    # the uploader's own button ("Browse files") is Streamlit's and stays English: the label says what to do
+    upload = st.file_uploader(_("Upload a photo: drop a JPEG, PNG, WebP, BMP or GIF file here, or click the button "
+                                "to choose one (at most {mb} MB)").format(mb=IMAGE_MB), type=IMAGE_TYPES,
                               max_upload_size=IMAGE_MB, key="predict.upload")
     samples = lightnets.sample_images()
-    sample = st.selectbox("…or use a sample photo", list(samples), key="predict.sample", disabled=upload is not None,
-                          help="Public-domain and Creative Commons photos shipped with the project "
-                               "(lightnets/data/samples/README.md).")
+    sample = st.selectbox(_("…or use a sample photo"), list(samples), key="predict.sample",
+                          disabled=upload is not None,
+                          help=_("Public-domain and Creative Commons photos shipped with the project "
+                                 "(lightnets/data/samples/README.md)."))
     return upload.getvalue() if upload is not None else samples[sample]
 
 
 def own_checkpoint(selection: ui.Selection) -> tuple[Any, str] | None:
     """The user's checkpoint loaded into the sidebar's configuration, with the file's hash; or None."""
     status = None if selection.config is None else lightnets.weights_available(selection.config)
-    with st.expander("Your own weights for the sidebar's configuration",
+    with st.expander(_("Your own weights for the sidebar's configuration"),
                      expanded=status is not None and not status and status.checkpoint is None):
         if status is not None and not status:
             st.caption(f"{selection.config.title}: {status.reason}.")
-        own_file = st.file_uploader("A .pth/.pt state_dict saved with torch.save(model.state_dict(), …)",
+        own_file = st.file_uploader(_("Upload your weights: drop a .pth/.pt state_dict saved with "
+                                      "torch.save(model.state_dict(), …) here, or click the button to choose it (at "
+                                      "most {mb} MB)").format(mb=CHECKPOINT_MB),
                                     type=["pth", "pt"], max_upload_size=CHECKPOINT_MB, key="predict.checkpoint")
     if own_file is None or selection.config is None:
         return None
@@ -55,14 +61,14 @@ def own_checkpoint(selection: ui.Selection) -> tuple[Any, str] | None:
 
 def model_choice(selection: ui.Selection) -> tuple[str, Any] | None:
     """(the chosen option, the model to run), or None when nothing can predict."""
-    st.subheader("Model and weights")
+    st.subheader(_("Model and weights"))
     choice_slot, unavailable_slot = st.container(), st.container()  # filled below, once the uploads are known
     available, unavailable = lightnets.weights_choices()
     options: dict[str, Any] = dict(available)
     own = own_checkpoint(selection)
     follow = None  # an option to select for the user: their new checkpoint, or the sidebar's new choice
     if own is not None:
-        own_label = f"{selection.config.title} — {OWN}"
+        own_label = f"{selection.config.title} — {_(OWN)}"
         options = {own_label: own[0], **options}
         if st.session_state.get("predict.own_digest") != own[1]:
             st.session_state["predict.own_digest"] = own[1]
@@ -71,23 +77,31 @@ def model_choice(selection: ui.Selection) -> tuple[str, Any] | None:
         st.session_state["predict.sidebar"] = selection.config
         follow = follow or next((label for label, cfg in available.items()
                                  if selection.config is not None and cfg == selection.config.architecture), None)
+    if follow is None and st.session_state.get("predict.model") not in options:
+        # the labels are words of the current language: after a switch, find the same weights again
+        chosen = st.session_state.get("predict.chosen")
+        follow = next((label for label, target in options.items() if chosen is not None and target is chosen
+                       or isinstance(chosen, lightnets.Config) and target == chosen), None)
     if follow is not None or st.session_state.get("predict.model") not in options:
         st.session_state["predict.model"] = follow or next(iter(options), None)
     with choice_slot:
         if not options:
-            st.error("No model can predict right now; the table below says why.")
-        choice = st.selectbox("Model with pretrained weights", list(options), key="predict.model",
-                              help="The configurations whose ImageNet weights can be used now. Pick the "
-                                   "architecture in the sidebar to use ρ and your own checkpoint.")
-    with unavailable_slot, st.expander(f"Models that cannot predict now ({len(unavailable)})",
+            st.error(_("No model can predict right now; the table below says why."))
+        choice = st.selectbox(_("Model with pretrained weights"), list(options), key="predict.model",
+                              help=_("The configurations whose ImageNet weights can be used now. Pick the "
+                                     "architecture in the sidebar to use ρ and your own checkpoint."))
+    with unavailable_slot, st.expander(_("Models that cannot predict now ({n})").format(n=len(unavailable)),
                                        expanded=not options):
-        st.dataframe({"model": list(unavailable), "why": list(unavailable.values())}, hide_index=True,
-                     key="predict.unavailable", column_config={"why": st.column_config.TextColumn(width="large")})
+        model_column, why_column = _("model"), _("why")
+        st.dataframe({model_column: list(unavailable), why_column: list(unavailable.values())}, hide_index=True,
+                     key="predict.unavailable",
+                     column_config={why_column: st.column_config.TextColumn(width="large")})
     if not options:
         return None
     target = options[choice]
+    st.session_state["predict.chosen"] = target
     if isinstance(target, lightnets.Config):
-        with st.spinner("Loading the weights (a torchvision checkpoint is downloaded once into torch's cache)…"):
+        with st.spinner(_("Loading the weights (a torchvision checkpoint is downloaded once into torch's cache)…")):
             target = ui.attempt(lightnets.pretrained_model, target)
     return (choice, target) if target is not None else None
 
@@ -97,29 +111,32 @@ def show_prediction(selection: ui.Selection, model: Any, prediction: Any, follow
     with left:
         ui.chart(figures.model_input(prediction), key="predict.input")
         pre = prediction.preprocess
-        st.caption(f"Shorter side resized to {pre.resize} px ({pre.interpolation}), centre crop {pre.crop}×"
-                   f"{pre.crop}, then normalised per channel with mean {tuple(round(m, 3) for m in pre.mean)} and "
-                   f"std {tuple(round(s, 3) for s in pre.std)} (the recipe of these weights). "
-                   + (f"Input size from the sidebar's ρ = {selection.rho:.3g}." if follows_sidebar else
-                      "Pick this architecture in the sidebar to change the input size with ρ."))
+        recipe = _("Shorter side resized to {resize} px ({interpolation}), centre crop {crop}×{crop}, then "
+                   "normalised per channel with mean {mean} and std {std} (the recipe of these weights).").format(
+            resize=pre.resize, interpolation=pre.interpolation, crop=pre.crop,
+            mean=tuple(round(m, 3) for m in pre.mean), std=tuple(round(s, 3) for s in pre.std))
+        size = (_("Input size from the sidebar's ρ = {rho:.3g}.").format(rho=selection.rho) if follows_sidebar else
+                _("Pick this architecture in the sidebar to change the input size with ρ."))
+        st.caption(f"{recipe} {size}")
     with right:
-        st.metric("inference time (one image, CPU)", f"{prediction.seconds * 1000:.0f} ms")
+        st.metric(_("inference time (one image, CPU)"), f"{prediction.seconds * 1000:.0f} ms")
         ui.chart(figures.topk_bars(prediction), key="predict.topk")
-        st.caption(f"Weights: {prediction.weights}. Probabilities are the softmax over the 1000 ImageNet classes.")
+        st.caption(_("Weights: {weights}. Probabilities are the softmax over the 1000 ImageNet classes.").format(
+            weights=prediction.weights))
 
 
 def show_feature_maps(model: Any, prediction: Any) -> None:
-    st.header("Feature maps")
-    st.markdown("What one block computes from this image: each small image is one output channel, brighter where "
-                "the channel responds more. Early layers respond to edges and colours, later ones to parts and "
-                "textures at lower resolution.")
+    st.header(_("Feature maps"))
+    st.markdown(_("What one block computes from this image: each small image is one output channel, brighter where "
+                  "the channel responds more. Early layers respond to edges and colours, later ones to parts and "
+                  "textures at lower resolution."))
     layers = lightnets.feature_layers(model)
     names = [path for path, _ in layers]
     described = dict(layers)
     fcol, ccol = st.columns([3, 1])
-    layer = fcol.selectbox("layer", names, index=len(names) // 6, key="predict.layer",  # early: recognisable
+    layer = fcol.selectbox(_("layer"), names, index=len(names) // 6, key="predict.layer",  # early: recognisable
                            format_func=lambda path: f"{path} — {described[path]}")
-    channels = ccol.select_slider("channels shown", [4, 9, 16, 25, 36, 64], value=16, key="predict.channels")
+    channels = ccol.select_slider(_("channels shown"), [4, 9, 16, 25, 36, 64], value=16, key="predict.channels")
     maps = ui.attempt(lightnets.feature_maps, model, prediction.input, layer)
     if maps is not None:
         ui.chart(figures.feature_grid(maps, layer, channels), key="predict.features")

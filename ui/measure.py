@@ -9,6 +9,7 @@ import streamlit as st
 
 import lightnets
 from lightnets import analysis
+from lightnets.i18n import _, language
 from ui.state import RHO_DENOMINATOR, RHO_STEPS, rho_of
 
 if TYPE_CHECKING:
@@ -19,14 +20,25 @@ if TYPE_CHECKING:
 # cached sweeps (profiles are cached inside lightnets; this also skips rebuilding the point lists)
 
 
+# keyed on the language too: a point that cannot be built carries its reason in words
+
+
 @st.cache_data(show_spinner=False, max_entries=512)
-def cached_knob_sweep(config: Config, knob: str, rho: float) -> list[analysis.SweepPoint]:
+def _knob_sweep(config: Config, knob: str, rho: float, language: str) -> list[analysis.SweepPoint]:
     return analysis.knob_sweep(config, knob, rho)
 
 
 @st.cache_data(show_spinner=False, max_entries=512)
-def cached_rho_sweep(config: Config, rhos: tuple[float, ...]) -> list[analysis.SweepPoint]:
+def _rho_sweep(config: Config, rhos: tuple[float, ...], language: str) -> list[analysis.SweepPoint]:
     return analysis.rho_sweep(config, list(rhos))
+
+
+def cached_knob_sweep(config: Config, knob: str, rho: float) -> list[analysis.SweepPoint]:
+    return _knob_sweep(config, knob, rho, language())
+
+
+def cached_rho_sweep(config: Config, rhos: tuple[float, ...]) -> list[analysis.SweepPoint]:
+    return _rho_sweep(config, rhos, language())
 
 
 def rho_sweep_values(selection: Selection, max_points: int = 13) -> list[float]:
@@ -75,9 +87,9 @@ def measure_sweep(points: list[analysis.SweepPoint], max_points: int = 7) -> Non
     if len(todo) > max_points:
         picks = {round(k * (len(todo) - 1) / (max_points - 1)) for k in range(max_points)}
         todo = [todo[i] for i in sorted(picks)]
-    bar = st.progress(0.0, text="measuring latency …")
+    bar = st.progress(0.0, text=_("measuring latency …"))
     for i, pt in enumerate(todo, start=1):
         if measured_latency(pt.config) is None:
             measure_latency(pt.config)
-        bar.progress(i / len(todo), text=f"measured {i} of {len(todo)} settings")
+        bar.progress(i / len(todo), text=_("measured {i} of {n} settings").format(i=i, n=len(todo)))
     bar.empty()

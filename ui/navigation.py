@@ -4,11 +4,12 @@ pages all read it)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
-from lightnets.i18n import N_
+from lightnets.i18n import N_, _
 from ui.widgets import intro
 
 
@@ -18,7 +19,7 @@ class PageInfo:
     before torch is imported (about two seconds on a cold start); a page without ``intro`` draws its own."""
 
     path: str
-    title: str  # in the navigation
+    title: str  # in the navigation (marked N_: translated where shown)
     icon: str
     heading: str = ""  # the page title; ``title`` when empty
     intro: str = ""  # 2–3 plain sentences on what the page shows
@@ -27,52 +28,61 @@ class PageInfo:
 
 
 PAGES = (
-    PageInfo("pages/home.py", "Home", ":material/home:", "LightNets Explorer",
-             "Lightweight CNNs trade a little accuracy for a lot less computation. Pick an architecture in the "
-             "sidebar and turn its knobs (width multiplier α, resolution multiplier ρ, groups, expansion) to see "
-             "how its structure, cost and speed follow. The table compares every model at its paper's default "
-             "setting.", selection_first=False),
-    PageInfo("pages/architecture.py", "Architecture", ":material/account_tree:", "Architecture",
-             "The whole network as a graph, drawn from the same block table that builds the model: stem → "
-             "stages → head, one box per block (identical repeats folded into “× n”), coloured by block kind, "
-             "with the tensor shape channels × height × width on every arrow at the current α and ρ. The second "
-             "tab draws the inside of any block; beside both, what to look for in this family.",
-             summary="The block graph: stem → stages → head, each node a block with its settings and each edge the "
-                     "tensor shape; what to look for in the family; the inside of any block."),
-    PageInfo("pages/channel_shuffle.py", "Channel shuffle", ":material/shuffle:", "Channel shuffle",
-             "A group convolution splits its channels into g groups and filters each group on its own, which "
-             "divides its cost by g, but stacked group convs would then never mix information across groups. "
-             "ShuffleNet fixes this with a free channel shuffle: view the channels as a (g, n) grid, transpose "
-             "it, and read it back. Press play and follow any one cell.",
-             summary="ShuffleNet's channel shuffle, animated: why stacked group convolutions need it, and ShuffleNet "
-                     "V2's split → branch → concat → shuffle."),
-    PageInfo("pages/cost.py", "Cost", ":material/bar_chart:", "Cost",
-             "What the current configuration costs, computed exactly from its layer shapes: parameters, "
-             "multiply-adds (MACs) and the bytes every layer moves. Move a knob in the sidebar and every figure "
-             "follows at once; latency is the one figure that must be measured, so it waits for a button.",
-             summary="Params, MACs, memory traffic and size of the current configuration, per layer and along every "
-                     "knob; the depthwise-separable saving; accuracy against cost across families."),
-    PageInfo("pages/latency.py", "Latency", ":material/timer:",  # draws its own title and explanation
-             summary="Latency measured on this machine: where time goes, and why MACs are not time."),
-    PageInfo("pages/experiments.py", "Experiments", ":material/science:", "Experiments",
+    PageInfo("pages/home.py", N_("Home"), ":material/home:", "LightNets Explorer",
+             N_("Lightweight CNNs trade a little accuracy for a lot less computation. Pick an architecture in the "
+                "sidebar and turn its knobs (width multiplier α, resolution multiplier ρ, groups, expansion) to see "
+                "how its structure, cost and speed follow. The table compares every model at its paper's default "
+                "setting."), selection_first=False),
+    PageInfo("pages/architecture.py", N_("Architecture"), ":material/account_tree:", N_("Architecture"),
+             N_("The whole network as a graph, drawn from the same block table that builds the model: stem → "
+                "stages → head, one box per block (identical repeats folded into “× n”), coloured by block kind, "
+                "with the tensor shape channels × height × width on every arrow at the current α and ρ. The second "
+                "tab draws the inside of any block; beside both, what to look for in this family."),
+             summary=N_("The block graph: stem → stages → head, each node a block with its settings and each edge "
+                        "the tensor shape; what to look for in the family; the inside of any block.")),
+    PageInfo("pages/channel_shuffle.py", N_("Channel shuffle"), ":material/shuffle:", N_("Channel shuffle"),
+             N_("A group convolution splits its channels into g groups and filters each group on its own, which "
+                "divides its cost by g, but stacked group convs would then never mix information across groups. "
+                "ShuffleNet fixes this with a free channel shuffle: view the channels as a (g, n) grid, transpose "
+                "it, and read it back. Press play and follow any one cell."),
+             summary=N_("ShuffleNet's channel shuffle, animated: why stacked group convolutions need it, and "
+                        "ShuffleNet V2's split → branch → concat → shuffle.")),
+    PageInfo("pages/cost.py", N_("Cost"), ":material/bar_chart:", N_("Cost"),
+             N_("What the current configuration costs, computed exactly from its layer shapes: parameters, "
+                "multiply-adds (MACs) and the bytes every layer moves. Move a knob in the sidebar and every figure "
+                "follows at once; latency is the one figure that must be measured, so it waits for a button."),
+             summary=N_("Params, MACs, memory traffic and size of the current configuration, per layer and along "
+                        "every knob; the depthwise-separable saving; accuracy against cost across families.")),
+    PageInfo("pages/latency.py", N_("Latency"), ":material/timer:",  # draws its own title and explanation
+             summary=N_("Latency measured on this machine: where time goes, and why MACs are not time.")),
+    PageInfo("pages/experiments.py", N_("Experiments"), ":material/science:", N_("Experiments"),
              N_("The chapter's claims, tested on this machine: pick an experiment, read the paper's claim and how "
                 "it is tested, press Run and watch it measure. The result stands beside the paper's figures, with a "
                 "verdict computed from the measurement: it holds here, it does not (and why), or the machine was "
                 "too busy to say."),
              summary=N_("The chapter's claims run live: ShuffleNet V2's four guidelines, MobileNetV3's redesigned "
                         "layers and h-swish, SqueezeNet's savings, the linear bottleneck — each with a verdict.")),
-    PageInfo("pages/predict.py", "Predict", ":material/image_search:", "Predict",
-             "Run a network with real ImageNet weights on a photo. On the left is the image exactly as the "
-             "network receives it (resized and centre-cropped the way its weights were trained); on the right, "
-             "the five classes it finds most likely, with softmax probabilities and the time one forward pass "
-             "took on this server. Configurations without published weights can use a checkpoint of your own.",
-             summary="Run a model with real pretrained weights on your own photo."),
+    PageInfo("pages/predict.py", N_("Predict"), ":material/image_search:", N_("Predict"),
+             N_("Run a network with real ImageNet weights on a photo. On the left is the image exactly as the "
+                "network receives it (resized and centre-cropped the way its weights were trained); on the right, "
+                "the five classes it finds most likely, with softmax probabilities and the time one forward pass "
+                "took on this server. Configurations without published weights can use a checkpoint of your own."),
+             summary=N_("Run a model with real pretrained weights on your own photo.")),
 )
-_BY_TITLE = {info.title: info for info in PAGES}
+
+
+def url_path(info: PageInfo) -> str:
+    """The page's address: '' for Home (the default page), else the file's name ('cost'), in every language."""
+    return "" if info is PAGES[0] else Path(info.path).stem
+
+
+_BY_URL = {url_path(info): info for info in PAGES}
 
 
 def navigation_pages() -> list[st.Page]:
-    return [st.Page(info.path, title=info.title, icon=info.icon, default=i == 0) for i, info in enumerate(PAGES)]
+    """The pages for st.navigation, titled in the current language (set it first)."""
+    return [st.Page(info.path, title=_(info.title), icon=info.icon, url_path=url_path(info) or None,
+                    default=i == 0) for i, info in enumerate(PAGES)]
 
 
 def page_info(path: str) -> PageInfo:
@@ -81,12 +91,12 @@ def page_info(path: str) -> PageInfo:
 
 def lead(page: Any) -> None:
     """The page's title and explanation (nothing when the page draws its own): the first paint, torch-free."""
-    info = _BY_TITLE.get(page.title)
+    info = _BY_URL.get(page.url_path)
     if info is not None and info.intro:
-        intro(info.heading or info.title, info.intro)
+        intro(_(info.heading or info.title), _(info.intro))
 
 
 def selection_first(page: Any) -> bool:
     """Whether the page needs the sidebar's selection before its content (all but Home)."""
-    info = _BY_TITLE.get(page.title)
+    info = _BY_URL.get(page.url_path)
     return info is None or info.selection_first

@@ -4,8 +4,13 @@
 across page switches (a widget drawn inside a page gets a new identity on every page). A page calls
 ``sidebar()`` to get the current ``Selection``; within one run that returns what the entrypoint drew.
 
-The selection is mirrored in the URL (``?model=mobilenet_v2&alpha=0.5&rho=0.714``), so a shared link opens the
-same configuration; values in a link that the schema does not allow fall back to defaults with a warning.
+The selection is mirrored in the URL (``?model=mobilenet_v2&alpha=0.5&rho=0.714&lang=zh``), so a shared link opens
+the same configuration in the same language; values in a link that the schema does not allow fall back to defaults
+with a warning.
+
+The language: the sidebar's 中文 / English switch once the user has touched it, else the link's ``lang``, else the
+browser's language (``st.context.locale``). ``start_language`` sets it at the top of every run, before anything is
+drawn (the navigation's page titles included); the switch keeps the whole configuration.
 
 How a knob travels: the widget's value (``_draw``) → ``ModelSpec.validate`` (the schema) → one
 ``lightnets.Config`` in the ``Selection`` → every page passes that object to lightnets.
@@ -21,6 +26,7 @@ import streamlit as st
 
 import lightnets
 from lightnets.formatting import format_value
+from lightnets.i18n import LANGUAGES, _, language, negotiate, set_language
 
 if TYPE_CHECKING:
     from lightnets.registry import Config
@@ -36,7 +42,9 @@ _SAVED = "ui.saved"  # {model: {knob: value}} and "rho": survives a model switch
 _SELECTION = "ui.selection"
 _DRAWN = "ui.drawn"
 _STARTED = "ui.started"
-_LINK_WARNING = "ui.link_warning"  # what a bad link got wrong, shown until the selection changes
+_LINK_WARNING = "ui.link_warning"  # the bad link's query parameters: its warning shows until the selection changes
+_LANGUAGE_KEY = "ui.language"  # the sidebar's language switch: 'zh' or 'en'
+LANGUAGE_SWITCH_LABEL = "语言 / Language"  # in both languages, so that anyone finds it
 _LINK_SELECTION = "ui.link_selection"
 _IN_APP = "ui.in_app"  # True while app.py runs a page
 
@@ -89,26 +97,31 @@ def _nearest_rho_step(value: str) -> int | None:
     return step if step in RHO_STEPS and abs(rho * RHO_DENOMINATOR - step) < 0.02 else None
 
 
-def _from_query() -> tuple[str, dict[str, Any], int, list[str]]:
-    """The model, knobs and ρ step a URL asks for, with a message for each value that was ignored."""
-    params = st.query_params
+def _from_query(params: Any) -> tuple[str, dict[str, Any], int, list[str]]:
+    """The model, knobs and ρ step that URL query parameters ask for, with a message (in the current language)
+    for each value that was ignored."""
     problems: list[str] = []
+    if "lang" in params and params["lang"] not in LANGUAGES:
+        problems.append(_("unknown language {value!r} (showing {language})").format(
+            value=params["lang"], language=LANGUAGES[language()]))
     name = params.get("model", default_model())
     if name not in lightnets.list_models():
-        problems.append(f"unknown model {name!r} (showing {default_model()})")
+        problems.append(_("unknown model {name!r} (showing {default})").format(name=name, default=default_model()))
         name = default_model()
     model_spec = lightnets.spec(name)
     own = {knob.name for knob in model_spec.knobs}
     knobs, bad = lightnets.parse_knobs(name, {k: v for k, v in params.items() if k in own})
-    problems += [f"{message} (using {fallback})" for message, fallback in bad]
+    problems += [_("{message} (using {fallback})").format(message=message, fallback=fallback)
+                 for message, fallback in bad]
     others = {k.name for n in lightnets.list_models() for k in lightnets.spec(n).knobs} - own
-    problems += [f"{name} has no knob {key!r} (ignored)" for key in params if key in others]
+    problems += [_("{name} has no knob {key!r} (ignored)").format(name=name, key=key) for key in params
+                 if key in others]
     step = RHO_DENOMINATOR
     if "rho" in params:
         found = _nearest_rho_step(params["rho"])
         if found is None:
-            problems.append(f"rho={params['rho']!r} is not allowed: ρ must be a number from 0.25 to 2 in steps "
-                            f"of 1/{RHO_DENOMINATOR} (using 1)")
+            problems.append(_("rho={value!r} is not allowed: ρ must be a number from 0.25 to 2 in steps of "
+                              "1/{denominator} (using 1)").format(value=params["rho"], denominator=RHO_DENOMINATOR))
         else:
             step = found
     return name, knobs, step, problems
@@ -116,15 +129,15 @@ def _from_query() -> tuple[str, dict[str, Any], int, list[str]]:
 
 def _start_session() -> None:
     """On a session's first run, seed the widgets from the URL and warn about what it got wrong."""
-    name, knobs, step, problems = _from_query()
+    params = {key: st.query_params[key] for key in st.query_params}
+    name, knobs, step, problems = _from_query(params)
     st.session_state[_MODEL_KEY] = name
     st.session_state[_RHO_KEY] = step
     st.session_state[_SAVED] = {name: knobs}
     for knob, value in knobs.items():
         st.session_state[knob_key(name, knob)] = value
-    if problems:
-        st.session_state[_LINK_WARNING] = ("Some values in the link were not valid and fell back to defaults: "
-                                           + "; ".join(problems) + ".")
+    if problems:  # kept as the link itself, so that the warning can be worded again in another language
+        st.session_state[_LINK_WARNING] = params
 
 
 def _knob_widget(name: str, knob: lightnets.Knob) -> Any:
@@ -132,16 +145,17 @@ def _knob_widget(name: str, knob: lightnets.Knob) -> Any:
     if key not in st.session_state:  # first time this model is shown, or it was dropped while hidden
         saved = st.session_state[_SAVED].get(name, {})
         st.session_state[key] = saved.get(knob.name, knob.default)
+    label, help_text = _(knob.label), _(knob.help)  # a keyed widget keeps its value when its label changes
     if knob.type == "bool":
-        return st.toggle(knob.label, key=key, help=knob.help)
+        return st.toggle(label, key=key, help=help_text)
     if knob.type == "choice":
         choices = list(knob.choices or ())
         if all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in choices):
-            return st.select_slider(knob.label, options=choices, key=key, help=knob.help, format_func=format_value)
-        return st.selectbox(knob.label, options=choices, key=key, help=knob.help, format_func=format_value)
+            return st.select_slider(label, options=choices, key=key, help=help_text, format_func=format_value)
+        return st.selectbox(label, options=choices, key=key, help=help_text, format_func=format_value)
     cast = int if knob.type == "int" else float
-    return st.slider(knob.label, min_value=cast(knob.min), max_value=cast(knob.max), step=cast(knob.step),
-                     key=key, help=knob.help)
+    return st.slider(label, min_value=cast(knob.min), max_value=cast(knob.max), step=cast(knob.step),
+                     key=key, help=help_text)
 
 
 def _draw() -> Selection:
@@ -149,17 +163,18 @@ def _draw() -> Selection:
     if st.session_state.get(_MODEL_KEY) not in names:  # a model could vanish only in development, but be safe
         st.session_state[_MODEL_KEY] = default_model()
     with st.sidebar:
-        st.header("Architecture")
-        name = st.selectbox("model", names, key=_MODEL_KEY,
+        st.header(_("Architecture"))
+        name = st.selectbox(_("model"), names, key=_MODEL_KEY,
                             format_func=lambda n: f"{lightnets.spec(n).title} ({lightnets.spec(n).paper.year})",
-                            help="Every registered lightweight CNN; the knobs below are generated from its schema.")
+                            help=_("Every registered lightweight CNN; the knobs below are generated from its "
+                                   "schema."))
         model_spec = lightnets.spec(name)
-        st.caption(model_spec.idea)
+        st.caption(_(model_spec.idea))
         raw = {knob.name: _knob_widget(name, knob) for knob in model_spec.knobs}
-        step = st.select_slider("resolution multiplier ρ", options=RHO_STEPS, key=_RHO_KEY,
+        step = st.select_slider(_("resolution multiplier ρ"), options=RHO_STEPS, key=_RHO_KEY,
                                 format_func=lambda s: f"{rho_of(s):.3g}",
-                                help="Scales the input image side: resolution = ρ × the model's own input size. "
-                                     "MACs scale with ρ², parameters do not change.")
+                                help=_("Scales the input image side: resolution = ρ × the model's own input size. "
+                                       "MACs scale with ρ², parameters do not change."))
         try:
             knobs = model_spec.validate(raw)
         except ValueError as err:  # a widget cannot produce this, but a stale session state could
@@ -173,7 +188,7 @@ def _draw() -> Selection:
         except ValueError as err:  # the schema allows these knobs, the architecture cannot build them
             error = str(err).splitlines()[0]
         own = model_spec.resolution(knobs)
-        st.caption(f"input {resolution}×{resolution} px (ρ = {rho:.3g} × {own} px)")
+        st.caption(_("input {res}×{res} px (ρ = {rho:.3g} × {own} px)").format(res=resolution, rho=rho, own=own))
         if error:
             st.error(error)
     st.session_state[_SAVED][name] = dict(knobs)
@@ -182,21 +197,23 @@ def _draw() -> Selection:
 
 def _show_link_warning(selection: Selection) -> None:
     """Keep the warning about a bad link on screen, on every page, until the user changes the selection."""
-    warning = st.session_state.get(_LINK_WARNING)
-    if warning is None:
+    params = st.session_state.get(_LINK_WARNING)
+    if params is None:
         return
     if _LINK_SELECTION not in st.session_state:
         st.session_state[_LINK_SELECTION] = selection
     if st.session_state[_LINK_SELECTION] == selection:
-        st.warning(warning)
+        problems = _from_query(params)[3]
+        st.warning(_("Some values in the link were not valid and fell back to defaults: {problems}.").format(
+            problems=_("; ").join(problems)))
     else:
         del st.session_state[_LINK_WARNING]
 
 
 def _sync_url(selection: Selection) -> None:
-    """Write the selection into the URL, touching only the keys the sidebar owns."""
-    wanted = selection.query()
-    managed = {"model", "rho"} | {k.name for n in lightnets.list_models() for k in lightnets.spec(n).knobs}
+    """Write the selection and the language into the URL, touching only the keys the sidebar owns."""
+    wanted = selection.query() | {"lang": language()}
+    managed = {"model", "rho", "lang"} | {k.name for n in lightnets.list_models() for k in lightnets.spec(n).knobs}
     for key in list(st.query_params):
         if key in managed and key not in wanted:
             del st.query_params[key]
@@ -205,10 +222,30 @@ def _sync_url(selection: Selection) -> None:
             st.query_params[key] = value
 
 
+def start_language() -> str:
+    """Called by app.py first in every run: set this run's language (see the module's docstring) and return it.
+
+    Sessions run in threads of one process and the language belongs to the thread, so it is set on every run."""
+    if _LANGUAGE_KEY not in st.session_state:  # the session's first run: the link, else the browser
+        asked = st.query_params.get("lang")
+        st.session_state[_LANGUAGE_KEY] = asked if asked in LANGUAGES else negotiate(st.context.locale)
+    set_language(st.session_state[_LANGUAGE_KEY])
+    return language()
+
+
+def _language_switch() -> None:
+    with st.sidebar:
+        st.radio(LANGUAGE_SWITCH_LABEL, ["zh", "en"], key=_LANGUAGE_KEY, format_func=LANGUAGES.get, horizontal=True,
+                 label_visibility="collapsed")
+
+
 def begin_run() -> None:
-    """Called by app.py at the top of every run: the next ``sidebar()`` call draws the widgets."""
+    """Called by app.py at the top of every run, after ``start_language``: draws the language switch (at the top
+    of the sidebar, where the entrypoint keeps its value across pages); the next ``sidebar()`` call draws the
+    widgets."""
     st.session_state[_DRAWN] = False
     st.session_state[_IN_APP] = True
+    _language_switch()
 
 
 def end_run() -> None:

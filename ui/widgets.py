@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import streamlit as st
 
 import lightnets
+from lightnets.i18n import _
 
 if TYPE_CHECKING:
     from ui.state import Selection
@@ -23,7 +24,7 @@ def guard() -> Iterator[None]:
     try:
         yield
     except ValueError as err:
-        st.error(str(err).splitlines()[0] if str(err) else "This configuration cannot be computed.")
+        st.error(str(err).splitlines()[0] if str(err) else _("This configuration cannot be computed."))
 
 
 def attempt(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
@@ -58,12 +59,22 @@ def restore(key: str, options: Sequence[Any], default: Any = None) -> None:
     if key in st.session_state and st.session_state[key] in options:
         return
     saved = st.session_state.get(f"{key}.saved")
-    st.session_state[key] = saved if saved in options else default if default in options else options[0]
+    index = st.session_state.get(f"{key}.index")  # options that are labels change with the language
+    if saved in options:
+        st.session_state[key] = saved
+    elif isinstance(index, int) and 0 <= index < len(options):
+        st.session_state[key] = options[index]
+    else:
+        st.session_state[key] = default if default in options else options[0]
 
 
-def remember(key: str) -> None:
-    """After drawing a widget restored with ``restore``: keep its value for the next time it appears."""
-    st.session_state[f"{key}.saved"] = st.session_state.get(key)
+def remember(key: str, options: Sequence[Any] = ()) -> None:
+    """After drawing a widget restored with ``restore``: keep its value (and its place among ``options``, which
+    survives a change of language) for the next time it appears."""
+    value = st.session_state.get(key)
+    st.session_state[f"{key}.saved"] = value
+    if value in options:
+        st.session_state[f"{key}.index"] = list(options).index(value)
 
 
 def kept(widget: Callable[..., T], label: str, options: Sequence[Any], *, key: str, default: Any = None,
@@ -71,7 +82,7 @@ def kept(widget: Callable[..., T], label: str, options: Sequence[Any], *, key: s
     """``widget(label, options, key=key, **kwargs)`` whose value survives being hidden for a while."""
     restore(key, options, default)
     value = widget(label, options, key=key, **kwargs)
-    remember(key)
+    remember(key, options)
     return value
 
 
