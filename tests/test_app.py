@@ -309,7 +309,7 @@ def test_a_shared_link_reproduces_the_configuration() -> None:
     p = lightnets.profile(lightnets.config("mobilenet_v2", 160, alpha=0.35, expansion=4, linear_bottleneck=False))
     assert (_exact(at)["params"], _exact(at)["MACs"]) == (p.params, p.macs)
     # the URL is rewritten in canonical form, so copying it again gives the same link
-    assert dict(at.query_params) == {**query, "rho": "0.7143"}
+    assert dict(at.query_params) == {**query, "rho": "0.7143", "lang": "en"}  # the link also keeps its language
 
 
 @pytest.mark.parametrize("name", NAMES)

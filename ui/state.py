@@ -222,13 +222,21 @@ def _sync_url(selection: Selection) -> None:
             st.query_params[key] = value
 
 
+def browser_locale() -> str | None:
+    """The browser's preferred language ('zh-CN'), None where there is no browser (AppTest)."""
+    try:
+        return st.context.locale
+    except Exception:  # noqa: BLE001 - no client connection to ask: fall back to English
+        return None
+
+
 def start_language() -> str:
     """Called by app.py first in every run: set this run's language (see the module's docstring) and return it.
 
     Sessions run in threads of one process and the language belongs to the thread, so it is set on every run."""
     if _LANGUAGE_KEY not in st.session_state:  # the session's first run: the link, else the browser
         asked = st.query_params.get("lang")
-        st.session_state[_LANGUAGE_KEY] = asked if asked in LANGUAGES else negotiate(st.context.locale)
+        st.session_state[_LANGUAGE_KEY] = asked if asked in LANGUAGES else negotiate(browser_locale())
     set_language(st.session_state[_LANGUAGE_KEY])
     return language()
 
