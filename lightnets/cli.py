@@ -241,7 +241,7 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def split_language(argv: list[str], environ: Any = os.environ) -> tuple[str, list[str], str | None]:
-    """(language, the other arguments, the bad ``--lang`` value or None). The language of the messages is
+    """(language, the other arguments, a bad ``--lang`` value or None). The language of the messages is
     ``--lang X`` / ``--lang=X`` anywhere on the command line, else the first locale variable that is set
     (``LC_ALL``, ``LC_MESSAGES``, ``LANG``; ``zh_CN.UTF-8`` means Chinese), else English."""
     rest: list[str] = []
@@ -255,13 +255,15 @@ def split_language(argv: list[str], environ: Any = os.environ) -> tuple[str, lis
             asked = token.partition("=")[2]
         else:
             rest.append(token)
-    if asked is not None:
-        return (asked, rest, None) if asked in LANGUAGES else (negotiate(None), rest, asked)
+    if asked in LANGUAGES:
+        return asked, rest, None
+    from_environment = negotiate(None)
     for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
         value = environ.get(name)
         if value:
-            return negotiate(value.split(".")[0]), rest, None
-    return negotiate(None), rest, None
+            from_environment = negotiate(value.split(".")[0])
+            break
+    return from_environment, rest, asked  # a bad --lang is reported in the environment's language
 
 
 def main(argv: list[str] | None = None) -> int:

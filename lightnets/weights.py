@@ -48,6 +48,9 @@ _NOT_A_CHECKPOINT = N_("The file is not a PyTorch checkpoint that can be read (e
                         "with torch.save)")
 
 
+SOURCE_NAMES = {"package": N_("packaged"), "torchvision": "torchvision"}  # Checkpoint.source in words
+
+
 class WeightsError(ValueError):
     """A checkpoint that cannot be found, fetched, read or fitted; the message is one sentence."""
 
@@ -210,8 +213,9 @@ def weights_choices() -> tuple[dict[str, Config], dict[str, str]]:
     available, unavailable = {}, {}
     for row in weights_table():
         if row.status:
-            available[_("{label} — {source} weights").format(label=row.label, source=row.status.checkpoint.source)] = \
-                row.config
+            source = row.status.checkpoint.source
+            available[_("{label} — {source} weights").format(label=row.label,
+                                                             source=_(SOURCE_NAMES.get(source, source)))] = row.config
         else:
             unavailable[row.label] = row.status.reason
     return available, unavailable
@@ -470,4 +474,4 @@ def describe_weights(model: nn.Module) -> str:
     if source == "own":
         return _("your checkpoint")
     kind, file = source
-    return _("{source} checkpoint {file}").format(source=kind, file=file)
+    return _("{source} checkpoint {file}").format(source=_(SOURCE_NAMES.get(kind, kind)), file=file)

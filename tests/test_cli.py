@@ -134,3 +134,54 @@ def test_bad_experiment_arguments_exit_2_with_one_line(args: list[str], fragment
 def test_experiment_on_cuda_without_a_gpu_exits_2(capsys) -> None:
     assert main(["experiment", "shufflenet_v2_g1", "--device", "cuda", "--quick"]) == 2
     assert "not available" in capsys.readouterr().err
+
+
+# ---- languages: --lang anywhere on the line, else LC_ALL / LC_MESSAGES / LANG --------------------------------
+
+
+@pytest.fixture
+def english_locale(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+@pytest.mark.parametrize("argv", [["--lang", "zh", "info", "mobilenet_v2"], ["info", "mobilenet_v2", "--lang=zh"],
+                                  ["info", "--lang", "zh", "mobilenet_v2"]])
+def test_lang_anywhere_prints_chinese(capsys, english_locale, argv: list[str]) -> None:
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "默认分辨率：224 px" in out and "default resolution" not in out
+    assert "MobileNetV2: Inverted Residuals and Linear Bottlenecks" in out  # paper titles stay as they are
+    assert lightnets.i18n.language() == "en"  # the caller's thread is left as it was
+
+
+@pytest.mark.parametrize("env, chinese", [({"LANG": "zh_CN.UTF-8"}, True), ({"LANG": "en_US.UTF-8"}, False),
+                                          ({"LANG": "zh_CN.UTF-8", "LC_ALL": "C.UTF-8"}, False),
+                                          ({"LANG": "en_GB.UTF-8", "LC_MESSAGES": "zh_TW.UTF-8"}, True), ({}, False)])
+def test_the_locale_environment_picks_the_language(capsys, english_locale, env: dict[str, str],
+                                                   chinese: bool) -> None:
+    for name, value in env.items():
+        english_locale.setenv(name, value)
+    assert main(["profile", "resnet50"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert err.startswith("错误：未知模型 'resnet50'") if chinese else err.startswith("error: unknown model 'resnet50'")
+
+
+def test_lang_overrides_the_environment_and_a_bad_lang_is_one_line(capsys, english_locale) -> None:
+    english_locale.setenv("LANG", "zh_CN.UTF-8")
+    assert main(["--lang", "en", "profile", "mobilenet_v2", "--alpha", "9"]) == 2
+    assert capsys.readouterr().err.startswith("error: alpha=")
+    assert main(["--lang", "fr", "list"]) == 2  # reported in the environment's language
+    assert capsys.readouterr().err.strip() == "错误：未知语言 'fr'：请用 en / zh"
+    english_locale.delenv("LANG")
+    assert main(["list", "--lang="]) == 2
+    assert capsys.readouterr().err.strip() == "error: unknown language '': use en / zh"
+
+
+def test_lang_zh_in_a_subprocess_with_the_knob_help(english_locale) -> None:
+    english_locale.setenv("LANG", "zh_CN.UTF-8")
+    done = run("profile", "mobilenet_v2", "--alpha", "0.5")
+    assert done.returncode == 0, done.stderr
+    assert "参数量" in done.stdout and "params " not in done.stdout
