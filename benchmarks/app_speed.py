@@ -13,8 +13,11 @@ Measured, interleaved so that a busy moment of the machine hits both:
   chart), read after the page has been quiet for a second, once the metric shows the new value and the script
   has finished. The explorer is on its Cost page (totals, op-kind shares, per-layer chart). Every press moves
   to a value not shown before (ArrowLeft from α = 1), so no cache holds that configuration.
+* the same slider rerun with the explorer in Chinese (``?lang=zh``, on its own server), interleaved with the
+  other two: switching language must not slow a rerun (issue 14).
 
-Targets (issue 3) on a 2-core machine: cold start ≤ 1.5× the trivial app's, slider rerun ≤ 3×.
+Targets (issue 3) on a 2-core machine: cold start ≤ 1.5× the trivial app's, slider rerun ≤ 3×, in English and in
+Chinese alike; the Chinese rerun's ratio to the English one is printed too.
 
     python benchmarks/app_speed.py [--starts 3] [--presses 4] [--rounds 2] [--verbose]
 """
@@ -87,12 +90,13 @@ def cold_start(browser, script: str, cwd: Path, rows: int | None) -> tuple[float
 class SliderRun:
     """One server and one browser page, on which ``press()`` moves the slider once and times the rerun."""
 
-    def __init__(self, browser, script: str, cwd: Path, path: str) -> None:
+    def __init__(self, browser, script: str, cwd: Path, path: str, metric: str = "params",
+                 slider: str = "width multiplier") -> None:
         self.proc, url = start_server(script, cwd)
         self.context = browser.new_context(viewport=VIEWPORT)
         self.page = self.context.new_page()
         self.page.goto(f"{url}/{path}")
-        self.value = self.page.get_by_test_id("stMetric").filter(has_text="params").first \
+        self.value = self.page.get_by_test_id("stMetric").filter(has_text=metric).first \
             .get_by_test_id("stMetricValue")
         _expect()(self.value).to_be_visible(timeout=120_000)
         if self.page.get_by_test_id("stPlotlyChart").count():  # plotly's first paint takes seconds
@@ -100,7 +104,7 @@ class SliderRun:
         wait_idle(self.page, 60_000)
         time.sleep(QUIET_S)
         self.thumb = self.page.get_by_test_id("stSidebar").get_by_test_id("stSlider").filter(
-            has_text="width multiplier").get_by_role("slider")
+            has_text=slider).get_by_role("slider")
 
     def press(self) -> float:
         before = self.value.inner_text()
@@ -122,6 +126,16 @@ class SliderRun:
         stop_server(self.proc)
 
 
+def _chinese_labels() -> tuple[str, str]:
+    """The Cost page's params metric and MobileNet V2's α slider, as labelled in Chinese."""
+    import lightnets
+    from lightnets.i18n import _, use_language
+
+    alpha = next(k for k in lightnets.spec("mobilenet_v2").knobs if k.name == "alpha")
+    with use_language("zh"):
+        return _("params"), _(alpha.label)
+
+
 def _load() -> str:
     return ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -141,7 +155,8 @@ def main() -> None:
     print(f"load average at start: {_load()} ({os.cpu_count()} cores)")
     cold = {"trivial": [], "explorer": []}
     full = []
-    reruns = {"trivial": [], "explorer": []}
+    reruns = {"trivial": [], "explorer": [], "explorer_zh": []}
+    metric_zh, slider_zh = _chinese_labels()
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw:
         trivial_dir = Path(tmp)
         (trivial_dir / "trivial.py").write_text(TRIVIAL)
@@ -155,7 +170,9 @@ def main() -> None:
                 print(f"  cold start: trivial {cold['trivial'][-1]:.2f} s, explorer {content:.2f} s "
                       f"(whole page {whole:.2f} s)")
         apps = {"trivial": SliderRun(browser, "trivial.py", trivial_dir, ""),
-                "explorer": SliderRun(browser, "app.py", ROOT, "cost?model=mobilenet_v2")}
+                "explorer": SliderRun(browser, "app.py", ROOT, "cost?model=mobilenet_v2&lang=en"),
+                "explorer_zh": SliderRun(browser, "app.py", ROOT, "cost?model=mobilenet_v2&lang=zh", metric_zh,
+                                         slider_zh)}
         try:
             for _ in range(args.rounds):
                 for name, app in apps.items():
@@ -174,6 +191,10 @@ def main() -> None:
               f"(target ≤ {limit}) {'ok' if ours / trivial <= limit else 'MISSED'}")
         print(f"{'':13s} runs: trivial {[round(t, 2) for t in data['trivial']]}, "
               f"explorer {[round(t, 2) for t in data['explorer']]}")
+    trivial, zh, en = (statistics.median(reruns[k]) for k in ("trivial", "explorer_zh", "explorer"))
+    print(f"{'rerun 中文':13s} trivial {trivial:6.2f} s   explorer {zh:6.2f} s   ratio {zh / trivial:5.2f} "
+          f"(target ≤ 3.0) {'ok' if zh / trivial <= 3.0 else 'MISSED'};  中文 / English {zh / en:5.2f}")
+    print(f"{'':13s} runs: explorer in Chinese {[round(t, 2) for t in reruns['explorer_zh']]}")
     print(f"{'':13s} explorer's first page complete (sidebar drawn, script done): median "
           f"{statistics.median(full):.2f} s, runs {[round(t, 2) for t in full]}")
 
