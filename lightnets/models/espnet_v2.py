@@ -20,6 +20,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from lightnets.i18n import N_, _
 from lightnets.layers import ConvBNAct, GlobalAvgPool
 from lightnets.registry import Block, Knob, ModelSpec, Paper, Reference, paper_entries, reference
 
@@ -184,30 +185,31 @@ MODELS = [
         family="ESPNet v2",
         title="ESPNet v2",
         paper=PAPER,
-        idea="The EESP unit replaces a costly wide conv by a group 1×1 reduction, several depthwise 3×3 convs with "
-             "different dilation rates (a spatial pyramid of receptive fields), a cumulative sum of their outputs "
-             "against gridding artefacts, and a group 1×1 expansion; strided units also see the input image again.",
+        idea=N_("The EESP unit replaces a costly wide conv by a group 1×1 reduction, several depthwise 3×3 convs with "
+                "different dilation rates (a spatial pyramid of receptive fields), a cumulative sum of their outputs "
+                "against gridding artefacts, and a group 1×1 expansion; strided units also see the input image "
+                "again."),
         knobs=(
-            Knob("scale", "width scale s", "choice", 1.0, choices=SCALES,
-                 help="Scales the widths of levels 2–5 (32·s·2^i channels, rounded to multiples of 4); the last "
-                      "1×1 conv has 1024 channels up to s = 1.5 and 1280 at s = 2. Offered: the five sizes of "
-                      "the official pretrained models (some others, e.g. 0.75, would not split evenly into the "
-                      "4 branches)."),
+            Knob("scale", N_("width scale s"), "choice", 1.0, choices=SCALES,
+                 help=N_("Scales the widths of levels 2–5 (32·s·2^i channels, rounded to multiples of 4); the last "
+                         "1×1 conv has 1024 channels up to s = 1.5 and 1280 at s = 2. Offered: the five sizes of the "
+                         "official pretrained models (some others, e.g. 0.75, would not split evenly into the 4 "
+                         "branches).")),
         ),
         blocks=espnet_v2_blocks,
         # every stride-2 step maps n to ceil(n/2), so 32 px (the project's floor) ends at 1×1 at level 5
         min_resolution=32,
         references=tuple(_reference(entry, s) for entry, s in zip(range(249, 254), SCALES)),
         notes=(
-            "The repo's FLOP counter (segmentation/FlopsCompute.py, hooks on nn.Conv2d only) counts convolutions "
-            "only — the input-reinforcement convs included, the fully connected classifier not. Our multiply-adds "
-            "add the classifier (1024 or 1280 × 1000), so they are about 1M above the repo's table; the conv part "
-            "matches it to 0.01M.",
-            "The official model also builds a PReLU in each strided EESP and input-reinforcement convs at level 5 "
-            "that its forward pass never runs (0.002–0.006M parameters); they are left out here.",
-            "The official code searches the pooled input image's size with a loop; here the number of 3×3/2 "
-            "poolings is fixed per level, which gives the same size at every resolution and keeps the unit "
-            "traceable.",
+            N_("The repo's FLOP counter (segmentation/FlopsCompute.py, hooks on nn.Conv2d only) counts convolutions "
+               "only — the input-reinforcement convs included, the fully connected classifier not. Our multiply-adds "
+               "add the classifier (1024 or 1280 × 1000), so they are about 1M above the repo's table; the conv part "
+               "matches it to 0.01M."),
+            N_("The official model also builds a PReLU in each strided EESP and input-reinforcement convs at level 5 "
+               "that its forward pass never runs (0.002–0.006M parameters); they are left out here."),
+            N_("The official code searches the pooled input image's size with a loop; here the number of 3×3/2 "
+               "poolings is fixed per level, which gives the same size at every resolution and keeps the unit "
+               "traceable."),
         ),
     ),
 ]
