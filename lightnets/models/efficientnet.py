@@ -71,13 +71,14 @@ class SameConv2d(nn.Conv2d):
 
     @classmethod
     def describe(cls, in_ch: int, out_ch: int, kernel: int = 3, stride: int = 2, groups: int = 1,
-                 **_: Any) -> str:
-        return f"{conv_word(in_ch, groups)} {kernel}×{kernel}, {out_ch}, s{stride}, TF 'same' padding"
+                 **_ignored: Any) -> str:
+        return _("{conv} {k}×{k}, {out}, s{stride}, TF 'same' padding").format(
+            conv=conv_word(in_ch, groups), k=kernel, out=out_ch, stride=stride)
 
 
 def same_conv(in_ch: int, out_ch: int, kernel: int, stride: int, groups: int = 1, bias: bool = False) -> nn.Conv2d:
     if kernel % 2 == 0:
-        raise ValueError(f"TF 'same' padding is symmetric only for odd kernels, got {kernel}")
+        raise ValueError(_("TF 'same' padding is symmetric only for odd kernels, got {kernel}").format(kernel=kernel))
     if stride == 1:
         return nn.Conv2d(in_ch, out_ch, kernel, 1, kernel // 2, groups=groups, bias=bias)
     return SameConv2d(in_ch, out_ch, kernel, stride, groups, bias)

@@ -66,8 +66,8 @@ class EESP(nn.Module):
         super().__init__()
         width = out_ch // branches
         if width * branches != out_ch or in_ch % branches or width % branches:
-            raise ValueError(f"EESP {in_ch}→{out_ch} with {branches} branches: the widths must split into "
-                             f"{branches} groups of whole channels")
+            raise ValueError(_("EESP {cin}→{cout} with {branches} branches: the widths must split into {branches} "
+                               "groups of whole channels").format(cin=in_ch, cout=out_ch, branches=branches))
         self.downsample = downsample
         stride = 2 if downsample else 1
         self.dilations = eesp_dilations(branches, r_lim)
@@ -137,8 +137,9 @@ class StridedEESP(nn.Module):
     def describe(cls, in_ch: int, out_ch: int, branches: int = BRANCHES, r_lim: int = 9,
                  image_steps: int = 0) -> str:
         rates = ",".join(str(d) for d in eesp_dilations(branches, r_lim))
-        return (f"strided EESP, K={branches}, d={rates}, {out_ch}, s2, avg-pool shortcut"
-                + (f", input image ÷{2 ** image_steps}" if image_steps else ""))
+        text = _("strided EESP, K={branches}, d={rates}, {out}, s2, avg-pool shortcut").format(
+            branches=branches, rates=rates, out=out_ch)
+        return text + (", " + _("input image ÷{factor}").format(factor=2 ** image_steps) if image_steps else "")
 
 
 def espnet_v2_blocks(scale: float) -> list[Block]:

@@ -98,9 +98,10 @@ class FBNetBlock(nn.Module):
             self.conv = None if self.use_res_connect else ConvBNAct(in_ch, out_ch, 1, stride, act="relu")
             return
         mid_ch = in_ch * expansion
-        for what, ch in (("input", in_ch), ("expanded", mid_ch), ("output", out_ch)):
+        for what, ch in ((N_("input"), in_ch), (N_("expanded"), mid_ch), (N_("output"), out_ch)):
             if ch % groups:
-                raise ValueError(f"groups={groups}: the block's {what} width {ch} does not split into {groups} groups")
+                raise ValueError(_("groups={groups}: the block's {what} width {ch} does not split into {groups} "
+                                   "groups").format(groups=groups, what=_(what), ch=ch))
         self.pw = ConvBNAct(in_ch, mid_ch, 1, groups=groups, act="relu")
         # the shuffle lets the second group conv see channels from every group of the first
         self.shuffle = ChannelShuffle(groups) if groups > 1 else None
@@ -119,7 +120,7 @@ class FBNetBlock(nn.Module):
     @classmethod
     def describe(cls, in_ch: int, out_ch: int, stride: int = 1, kernel: int = 3, expansion: int = 1,
                  groups: int = 1, skip: bool = False) -> str:
-        what = "skip" if skip else f"k{kernel} e{expansion} g{groups}"
+        what = _("skip") if skip else f"k{kernel} e{expansion} g{groups}"
         return f"{what}, {out_ch}" + (f", s{stride}" if stride != 1 else "")
 
 

@@ -59,7 +59,7 @@ class GhostModule(nn.Module):
     def __init__(self, in_ch: int, out_ch: int, ratio: int = 2, dw_kernel: int = 3, relu: bool = True) -> None:
         super().__init__()
         if ratio < 2:
-            raise ValueError(f"ratio={ratio} is not allowed: a Ghost module needs ratio s ≥ 2")
+            raise ValueError(_("ratio={ratio} is not allowed: a Ghost module needs ratio s ≥ 2").format(ratio=ratio))
         self.out_channels = out_ch
         self.intrinsic_channels = math.ceil(out_ch / ratio)
         self.ghost_channels = self.intrinsic_channels * (ratio - 1)
@@ -77,8 +77,9 @@ class GhostModule(nn.Module):
     @classmethod
     def describe(cls, in_ch: int, out_ch: int, ratio: int = 2, dw_kernel: int = 3, relu: bool = True) -> str:
         primary = math.ceil(out_ch / ratio)
-        return (f"Ghost module, {out_ch} = {primary} primary 1×1 + {out_ch - primary} cheap "
-                f"{dw_kernel}×{dw_kernel} depthwise, s={ratio}" + ("" if relu else ", linear"))
+        text = _("Ghost module, {out} = {primary} primary 1×1 + {cheap} cheap {k}×{k} depthwise, s={ratio}").format(
+            out=out_ch, primary=primary, cheap=out_ch - primary, k=dw_kernel, ratio=ratio)
+        return text if relu else _("{label}, linear").format(label=text)
 
 
 class GhostBottleneck(nn.Module):
@@ -123,7 +124,8 @@ class GhostBottleneck(nn.Module):
                  ratio: int = 2, dw_kernel: int = 3) -> str:
         # k sizes the depthwise convs of stride-2 blocks and of reshaping shortcuts only: say it only there
         uses_kernel = stride != 1 or in_ch != out_ch
-        return ("G-bneck" + (f" k{kernel}" if uses_kernel else "") + f", exp {mid_ch}, {out_ch}"
+        return ("G-bneck" + (f" k{kernel}" if uses_kernel else "") + ", " + _("exp {exp}").format(exp=mid_ch)
+                + f", {out_ch}"
                 + (f", s{stride}" if stride != 1 else "") + (", SE" if se else ""))
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from lightnets.i18n import N_, _
+from lightnets.i18n import N_
 from lightnets.layers import ConvBNAct, DepthwiseSeparable, GlobalAvgPool
 from lightnets.registry import Block, Knob, ModelSpec, Paper, reference
 
@@ -102,7 +102,7 @@ MODELS = [
         notes=(
             N_("Table 1 prints stride 2 for the second-to-last depthwise conv (input 7×7×1024), yet its output stays "
                "7×7: it is stride 1, as in TF-slim."),
-            N_("Table 2's resource split lists the first 3×3 conv at 1.19% of the mult-adds and its four rows sum to "
+            N_("Table 2's resource split lists the first 3×3 conv at 1.19% of the mult-adds and its four rows sum to "
                "99.29%; the architecture gives 1.91% (10.8M of 569M), which makes the rows sum to 100%, so 1.19 is a "
                "transposition of 1.91. The other rows (1×1 94.86%, depthwise 3.06%, FC 0.18%) agree."),
             N_("The width multiplier rounds as TF-slim does, max(int(c·α), 8), without the multiple-of-8 rounding of "

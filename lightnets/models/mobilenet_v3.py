@@ -34,7 +34,7 @@ from typing import NamedTuple
 
 from torch import nn
 
-from lightnets.i18n import N_, _
+from lightnets.i18n import N_
 from lightnets.layers import ConvBNAct, GlobalAvgPool, MobileNetV3Block, make_divisible
 from lightnets.registry import Block, Knob, ModelSpec, Paper, reference
 

@@ -37,10 +37,11 @@ def stem_width(groups: int, scale: float) -> int:
 
 def shufflenet_v1_blocks(groups: int, scale: float, shuffle: bool) -> list[Block]:
     if groups not in STAGE2_WIDTH:
-        raise ValueError(f"groups={groups!r} is not allowed: groups must be one of "
-                         f"{', '.join(map(str, STAGE2_WIDTH))} (Table 1)")
+        raise ValueError(_("groups={groups!r} is not allowed: groups must be one of {allowed} (Table 1)").format(
+            groups=groups, allowed=", ".join(map(str, STAGE2_WIDTH))))
     if scale not in STEM_WIDTH:
-        raise ValueError(f"scale={scale!r} is not allowed: scale must be one of {', '.join(map(str, STEM_WIDTH))}")
+        raise ValueError(_("scale={scale!r} is not allowed: scale must be one of {allowed}").format(
+            scale=scale, allowed=", ".join(map(str, STEM_WIDTH))))
     stem = stem_width(groups, scale)
     rows = [
         Block("conv1", ConvBNAct, dict(in_ch=3, out_ch=stem, kernel=3, stride=2, act="relu"), "stem"),
@@ -56,8 +57,8 @@ def shufflenet_v1_blocks(groups: int, scale: float, shuffle: bool) -> list[Block
             stride = 2 if i == 0 else 1
             branch = width - in_ch if stride == 2 else width
             if branch % groups or width % groups:
-                raise ValueError(f"groups={groups} cannot split the {branch} channels of stage {stage} at "
-                                 f"scale={scale:g}")
+                raise ValueError(_("groups={groups} cannot split the {branch} channels of stage {stage} at "
+                                   "scale={scale:g}").format(groups=groups, branch=branch, stage=stage, scale=scale))
             rows.append(Block(f"stage{stage}.{i}", ShuffleV1Unit, dict(
                 in_ch=in_ch, out_ch=width, groups=groups, stride=stride,
                 # Stage 2's first pointwise layer is an ordinary conv: its 24 input channels are too few to split.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from lightnets.i18n import N_, _
+from lightnets.i18n import N_
 from lightnets.layers import ConvBNAct, GlobalAvgPool, ShuffleV2Unit
 from lightnets.registry import Block, Knob, ModelSpec, Paper, reference
 

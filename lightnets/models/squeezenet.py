@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from lightnets.i18n import N_, _
+from lightnets.i18n import N_
 from lightnets.layers import Fire
 from lightnets.registry import Block, Knob, ModelSpec, Paper, reference
 

@@ -47,7 +47,7 @@ class SqueezeNextStem(nn.Sequential):
 
     @classmethod
     def describe(cls, out_ch: int) -> str:
-        return f"conv 7×7, {out_ch}, s2, BN, ReLU + max pool 3×3, s2"
+        return _("conv 7×7, {out}, s2, BN, ReLU + max pool 3×3, s2").format(out=out_ch)
 
 
 class SqueezeNextBlock(nn.Module):
@@ -85,17 +85,20 @@ class SqueezeNextBlock(nn.Module):
     def describe(cls, in_ch: int, out_ch: int, stride: int = 1, vertical_first: bool = True,
                  project: bool = False) -> str:
         order = "3×1, 1×3" if vertical_first else "1×3, 3×1"
-        text = f"SqNxt block {out_ch // 2}→{out_ch // 4}, {order}, {out_ch}"
+        text = _("SqNxt block {half}→{quarter}, {order}, {out}").format(half=out_ch // 2, quarter=out_ch // 4,
+                                                                         order=order, out=out_ch)
         return text + (f", s{stride}" if stride != 1 else "")
 
 
 def squeezenext_blocks(width: float, depth: int) -> list[Block]:
     if depth not in BLOCKS_PER_STAGE:
         allowed = ", ".join(map(str, BLOCKS_PER_STAGE))
-        raise ValueError(f"depth={depth!r} is not allowed: depth must be one of {allowed}")
+        raise ValueError(_("depth={depth!r} is not allowed: depth must be one of {allowed}").format(
+            depth=depth, allowed=allowed))
     channels = [int(c * width) for c in STAGE_WIDTHS]
     if any(c % 4 for c in channels):  # C/4 squeeze channels must be whole
-        raise ValueError(f"width={width:g} gives stage widths {channels}, which do not divide by 4")
+        raise ValueError(_("width={width:g} gives stage widths {channels}, which do not divide by 4").format(
+            width=width, channels=channels))
     rows = [Block("stem", SqueezeNextStem, dict(out_ch=STEM_CHANNELS), "stem")]
     in_ch = STEM_CHANNELS
     for stage, (out_ch, count) in enumerate(zip(channels, BLOCKS_PER_STAGE[depth]), start=1):
