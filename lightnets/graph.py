@@ -97,14 +97,20 @@ def _dot_text(text: str) -> str:
 
 
 def wrap_label(text: str, width: int = 40) -> str:
-    """Break a long "a, b, c" label after commas into lines of about ``width`` characters (narrow boxes)."""
+    """Break a long "a, b, c" label after commas (", " or a Chinese "，") into lines of about ``width``
+    characters (narrow boxes)."""
+    tokens = re.split(r"(, |，)", text)
+    parts, separators = tokens[0::2], tokens[1::2]
     lines: list[str] = []
-    for part in text.split(", "):
-        if lines and len(lines[-1]) + 2 + len(part) <= width:
-            lines[-1] += ", " + part
+    for i, part in enumerate(parts):
+        separator = separators[i - 1] if i else ""
+        if lines and len(lines[-1]) + len(separator) + len(part) <= width:
+            lines[-1] += separator + part
         else:
+            if lines:
+                lines[-1] += separator.rstrip()
             lines.append(part)
-    return ",\n".join(lines)
+    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -151,8 +157,9 @@ def block_nodes(config: Config) -> list[GraphNode]:
 def _legend(kinds: list[str]) -> str:
     rows = "".join(f'<TR><TD BGCOLOR="{block_kind_color(k)}" WIDTH="28"> </TD>'
                    f'<TD ALIGN="LEFT">{html.escape(kind_label(k))}</TD></TR>' for k in kinds)
-    return f'<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="2" CELLPADDING="4"><TR><TD COLSPAN="2"><B>' \
-           f'{html.escape(_("block kinds"))}</B></TD></TR>{rows}</TABLE>>'
+    title = html.escape(_("block kinds"))  # outside the f-string: Babel does not read calls inside one
+    return f'<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="2" CELLPADDING="4"><TR><TD COLSPAN="2"><B>{title}</B>' \
+           f"</TD></TR>{rows}</TABLE>>"
 
 
 def _digraph(name: str, title: str) -> graphviz.Digraph:
@@ -186,7 +193,7 @@ def _block_graph(config: Config, language: str) -> str:  # language: part of the
              + "\n" + wrap_label(knob_text(config.knobs), 36))
     dot = _digraph(config.name, title)
     image_shape = (1, 3, resolution, resolution)
-    dot.node("__input__", _dot_text(f"{_('input image')}\n{shape_text(image_shape)}"), shape="box", style="filled",
+    dot.node("__input__", _dot_text(_("input image") + f"\n{shape_text(image_shape)}"), shape="box", style="filled",
              fillcolor=_WHITE)
     # consecutive nodes of one stage share a cluster
     runs: list[list[GraphNode]] = []
@@ -221,7 +228,7 @@ def _block_graph(config: Config, language: str) -> str:  # language: part of the
                      tooltip=_("the input image {shape}, down-sampled inside the block").format(
                          shape=shape_text(image_shape)))
         previous = node.id
-    dot.node("__output__", _dot_text(f"{_('output')}\n{shape_text(nodes[-1].output_shape)}"), shape="box",
+    dot.node("__output__", _dot_text(_("output") + f"\n{shape_text(nodes[-1].output_shape)}"), shape="box",
              style="filled", fillcolor=_WHITE)
     dot.edge(previous, "__output__", label=shape_text(nodes[-1].output_shape))
     kinds = list(dict.fromkeys(node.kind for node in nodes))
@@ -353,7 +360,8 @@ def _conv_label(m: nn.Conv2d, in_shape: tuple[int, ...], pooled: bool) -> tuple[
         return "pointwise", _("FC {cin}→{cout}").format(cin=cin, cout=cout)
     op = conv_kind(cin, g, (kh, kw))
     if op in ("pointwise", "dense"):
-        text = f"{'PW' if op == 'pointwise' else _('conv')} {kh}×{kw}, {cin}→{cout}"
+        word = "PW" if op == "pointwise" else _("conv")
+        text = f"{word} {kh}×{kw}, {cin}→{cout}"
     elif op == "depthwise":
         text = f"DW {kh}×{kw}, {cout}"
     else:

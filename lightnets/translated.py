@@ -11,7 +11,7 @@ object never carries one session's language into another's.
 
 from __future__ import annotations
 
-from dataclasses import MISSING
+from dataclasses import MISSING, dataclass
 from typing import Any
 
 from lightnets.i18n import _
@@ -19,7 +19,25 @@ from lightnets.i18n import _
 _PREFIX = "_msgid_"
 
 
+@dataclass(frozen=True)
+class Formatted:
+    """A msgid with its ``str.format`` fields, for a text that carries numbers: translated, then filled in."""
+
+    message: str
+    fields: tuple[tuple[str, Any], ...]
+
+    def __str__(self) -> str:
+        return self.message.format(**dict(self.fields))
+
+
+def formatted(message: str, **fields: Any) -> Formatted:
+    """``message`` (marked ``N_`` by the caller) to be filled with ``fields`` in the language it is read in."""
+    return Formatted(message, tuple(fields.items()))
+
+
 def _translate(value: Any) -> Any:
+    if isinstance(value, Formatted):
+        return _(value.message).format(**dict(value.fields))
     if isinstance(value, str):
         return _(value) if value else value  # gettext("") is the catalog's header, never a translation
     if isinstance(value, tuple):
@@ -50,4 +68,5 @@ class Translated:
 
 def msgid(obj: Any, name: str) -> Any:
     """The English text a ``Translated`` field ``name`` of ``obj`` holds (what the catalog translates)."""
-    return obj.__dict__[_PREFIX + name]
+    value = obj.__dict__[_PREFIX + name]
+    return str(value) if isinstance(value, Formatted) else value

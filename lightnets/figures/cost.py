@@ -190,8 +190,9 @@ def kind_share_html(p: Profile) -> str:
     legend = "".join('<span style="margin-right:1.1rem;white-space:nowrap"><span style="display:inline-block;'
                      f'width:0.9rem;height:0.9rem;background:{_color(kind)};vertical-align:-0.1rem;'
                      f'margin-right:0.3rem"></span>{_text(kind_label(kind))}</span>' for kind, _, _ in shares)
+    heading = _text(_("Share by op kind"))  # outside the f-string: Babel does not read calls inside one
     return (f'<div style="font-size:{FONT_SIZE}px"><div style="font-size:{FONT_SIZE + 4}px;margin-bottom:0.3rem">'
-            f'{_text(_("Share by op kind"))}</div>{"".join(rows)}<div style="margin:0.4rem 0 0 5.25rem">{legend}</div></div>')
+            f'{heading}</div>{"".join(rows)}<div style="margin:0.4rem 0 0 5.25rem">{legend}</div></div>')
 
 
 def separable_chart(saving: SeparableSaving) -> go.Figure:

@@ -23,6 +23,7 @@ from torch.nn import functional as F
 from lightnets.i18n import N_, _
 from lightnets.layers import ConvBNAct, GlobalAvgPool
 from lightnets.registry import Block, Knob, ModelSpec, Paper, Reference, paper_entries, reference
+from lightnets.translated import formatted
 
 BRANCHES = 4  # K, the number of parallel dilated branches, at every level
 R_LIM = (13, 11, 9, 7, 5)  # receptive-field limit per level (official r_lim)
@@ -173,8 +174,9 @@ def _reference(entry_id: int, scale: float) -> Reference:
     conv_only = paper_entries()[entry_id]["madds_m"]
     classifier = espnet_v2_channels(scale)[-1] * 1000 / 1e6
     return reference(entry_id, scale=scale, architecture_macs_m=round(conv_only + classifier, 2),
-                     note=f"The repo's {conv_only}M counts conv layers only; with the {classifier:.3f}M of the "
-                          "fully connected classifier the same architecture has the multiply-adds checked here.")
+                     note=formatted(N_("The repo's {conv}M counts conv layers only; with the {classifier}M of the "
+                                       "fully connected classifier the same architecture has the multiply-adds checked "
+                                       "here."), conv=conv_only, classifier=f"{classifier:.3f}"))
 
 
 PAPER = Paper("ESPNetv2: A Light-weight, Power Efficient, and General Purpose Convolutional Neural Network",
