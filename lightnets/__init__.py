@@ -51,7 +51,9 @@ __all__ = sorted(_API)
 def __getattr__(name: str) -> Any:
     module = _API.get(name)
     if module is None:
-        raise AttributeError(f"module 'lightnets' has no attribute {name!r}")
+        from lightnets.i18n import _
+
+        raise AttributeError(_("module 'lightnets' has no attribute {name!r}").format(name=name))
     value = getattr(importlib.import_module(f"lightnets.{module}"), name)
     globals()[name] = value
     return value
