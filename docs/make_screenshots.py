@@ -3,6 +3,9 @@
 Starts the app on a free port, opens each page in Debian's chromium (the same helpers the browser tests use),
 waits for the charts to paint, and writes docs/screenshots/<page>.png. The Latency page is shot after a
 measurement, the Predict page with the bundled sample photo's predictions.
+
+In Chinese (README.zh.md): `python docs/make_screenshots.py --lang zh --pages architecture cost` writes
+docs/screenshots/zh/<page>.png (the browser needs a CJK font: fonts-noto-cjk).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))
 
 from browser_support import (  # noqa: E402  (tests/ holds the shared browser helpers)
     CHROMIUM,
@@ -40,8 +44,17 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=1400)
     parser.add_argument("--height", type=int, default=1300)
     parser.add_argument("--query", default="", help="query string for every page, e.g. model=shufflenet_v1")
+    parser.add_argument("--lang", choices=("en", "zh"), default=None, help="the app's language (?lang=…)")
+    parser.add_argument("--pages", nargs="+", choices=list(PAGES), default=list(PAGES), help="which pages")
     args = parser.parse_args()
+    if args.lang == "zh" and args.out == ROOT / "docs" / "screenshots":
+        args.out = args.out / "zh"
+    query = "&".join(q for q in (args.query, f"lang={args.lang}" if args.lang else "") if q)
     args.out.mkdir(parents=True, exist_ok=True)
+    from lightnets.i18n import _, use_language
+
+    with use_language(args.lang or "en"):
+        measure = _("Measure latency")
 
     from playwright.sync_api import expect, sync_playwright
 
@@ -51,12 +64,14 @@ def main() -> None:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             for name, (path, ready) in PAGES.items():
+                if name not in args.pages:
+                    continue
                 context = browser.new_context(viewport={"width": args.width, "height": args.height})
                 context.set_default_timeout(TIMEOUT_MS)
                 page = context.new_page()
-                open_app(page, f"{url}/{path}" + (f"?{args.query}" if args.query else ""))
+                open_app(page, f"{url}/{path}" + (f"?{query}" if query else ""))
                 if name == "latency":
-                    page.get_by_role("button", name="Measure latency").click()
+                    page.get_by_role("button", name=measure).click()
                     wait_idle(page, timeout_ms=120_000)
                 expect(page.get_by_test_id(ready).first).to_be_visible()
                 page.wait_for_timeout(2500)  # plotly and graphviz paint after the run ends

@@ -92,7 +92,7 @@ def separable() -> None:
     st.markdown(_("A standard k×k conv from M to N channels costs Dk²·M·N·H·W MACs. A depthwise k×k conv "
                   "(Dk²·M·H·W) followed by a 1×1 conv (M·N·H·W) does the same job for a fraction of it:"))
     chosen = ui.kept(st.selectbox, _("depthwise layer"), list(range(len(pairs))), key="cost.depthwise",
-                     format_func=lambda i: pairs[i].label)
+                     format_func=[pair.label for pair in pairs].__getitem__)  # worded now, in this run's language
     pair = pairs[chosen]
     g = f"{pair.groups}\\cdot " if pair.groups > 1 else ""
     st.latex(rf"\frac{{D_k^2 M HW + M N HW{'/g' if pair.groups > 1 else ''}}}{{D_k^2 M N HW}}"
@@ -144,8 +144,9 @@ def latency() -> None:
     st.markdown(_("MACs are not time: memory traffic, the number of separate ops and how well each op uses the "
                   "hardware decide latency. Measured at batch 1 after warm-up; the spread shows how steady it is. "
                   "The Latency page shows where the time goes."))
+    default = _("library default")  # worded now: AppTest calls format_func later, outside this run's language
     threads = ui.kept(st.selectbox, _("threads"), [None, *range(1, (os.cpu_count() or 1) + 1)], key="cost.threads",
-                      format_func=lambda t: _("library default") if t is None else str(t))
+                      format_func=lambda t: default if t is None else str(t))
     if st.button(_("Measure latency"), key="cost.measure", type="primary"):
         with st.spinner(_("measuring …")), ui.guard():
             ui.measure_latency(config, threads)

@@ -16,7 +16,8 @@ from ui import experiments as runs
 ui.sidebar()  # the shared sidebar keeps its selection here too; experiments build their own networks
 
 names = experiments.list_experiments()
-name = st.selectbox(_("experiment"), names, format_func=lambda n: _(experiments.experiment(n).title),
+titles = {n: _(experiments.experiment(n).title) for n in names}  # worded now, in this run's language
+name = st.selectbox(_("experiment"), names, format_func=titles.__getitem__,
                     key="experiments.name")
 spec = experiments.experiment(name)
 paper = spec.paper

@@ -8,7 +8,8 @@
   file paths, HTML/SVG tags and style sheets (the text between tags is checked, each piece on its own);
 - a *word* is a run of Latin letters (with inner ' ’ or -); a token with a digit, ``_``, ``.``, ``=``, ``×``,
   ``·`` or ``²`` in it is code, a number or a formula (``efficientnet-lite0``, ``torch.save``, ``alpha=0.5``,
-  ``3×3``, ``Dk²·M·N``) and neither counts nor breaks a run;
+  ``3×3``, ``Dk²·M·N``), and so is a name followed by ``(`` (``min(max(x, 0), 6)``): neither counts nor breaks
+  a run;
 - a run is broken by any CJK character (Chinese text, full-width punctuation) and by ``|``, tabs and line breaks
   (table cells, list items), so a Chinese sentence that names a few English terms — 逐通道卷积（Depthwise
   Convolution）, batch norm, h-swish — is never flagged, while an untranslated English sentence always is.
@@ -30,8 +31,8 @@ MIN_WORDS = 4
 _CJK = r"\u2e80-\u9fff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef\u3000-\u303f"
 _CODE = re.compile(r"`[^`]*`|https?://\S+|\[arXiv[^\]]*\]\([^)]*\)|\b[\w.-]+/[\w./-]+\b")  # code, URLs, paths
 _CODE_CHARS = "0-9_.=×·²"
-_TOKEN = re.compile(rf"[{_CJK}]+|[|\n\t]|[A-Za-z{_CODE_CHARS}-]*[{_CODE_CHARS}][A-Za-z{_CODE_CHARS}-]*"
-                    r"|[A-Za-z]+(?:['’-][A-Za-z]+)*")
+_TOKEN = re.compile(rf"[{_CJK}]+|[|\n\t]|[A-Za-z_][A-Za-z0-9_.]*\(|"  # a call: min(, torch.save(
+                    rf"[A-Za-z{_CODE_CHARS}-]*[{_CODE_CHARS}][A-Za-z{_CODE_CHARS}-]*|[A-Za-z]+(?:['’-][A-Za-z]+)*")
 _MARKUP = re.compile(r"<style.*?</style>|<[^>]*>", re.S)
 SKIPPED = ("Code", "Latex", "Json")  # code blocks, formulas and raw data are not prose
 
@@ -78,7 +79,7 @@ def english_runs(text: str, allowed: Iterable[str] = ()) -> list[str]:
     runs: list[str] = []
     current: list[str] = []
     for token in _TOKEN.findall(text):
-        if token[0].isalpha() and token.isascii() and not re.search(r"[0-9_.=×]", token):
+        if token[0].isalpha() and token.isascii() and not re.search(r"[0-9_.=×·²(]", token):
             current.append(token)
         elif re.fullmatch(rf"[{_CJK}]+|[|\n\t]", token):
             if len(current) >= MIN_WORDS:
