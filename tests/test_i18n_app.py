@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from i18n_support import flagged
+from i18n_support import english_runs, flagged, main_area_texts
 from streamlit.testing.v1 import AppTest
 
 import lightnets
@@ -70,6 +70,16 @@ def test_every_page_in_chinese_has_no_exception_and_no_english_sentence(page: st
         at.button(key="cost.measure").click().run()
         _ok(at, "cost latency measured")
         _no_english(at, "cost latency measured")
+
+
+def test_the_sidebar_of_every_model_is_in_chinese() -> None:
+    """Knob labels and help, the key idea, the input caption: for every registered model."""
+    at = _app(lang="zh")
+    for name in lightnets.list_models():
+        at.selectbox(key="ui.model").set_value(name).run()
+        _ok(at, name)
+        found = [run for _kind, text in main_area_texts(at.sidebar) for run in english_runs(text)]
+        assert not found, f"{name}: untranslated English in the sidebar: {found[:5]}"
 
 
 def test_the_sidebar_switch_changes_language_and_keeps_the_configuration() -> None:
