@@ -183,3 +183,13 @@ def test_translated_fields_pickle_as_english() -> None:
         copied = pickle.loads(pickle.dumps(knob))
         assert copied.label == knob.label and _zh(copied.label)
     assert copied.label == "width multiplier α" and copied == knob
+
+
+def test_the_layer_table_is_the_profile_table_with_words_for_the_page() -> None:
+    p = lightnets.profile(lightnets.config("shufflenet_v1"))
+    assert p.layer_table() == p.table()  # English: the field names, as before
+    with use_language("zh"):
+        rows = p.layer_table()
+    assert list(rows[0])[0] == "层名" and list(rows[0])[2:4] == ["阶段", "算子类型"] and rows[0]["阶段"] == "stem"
+    assert {row["算子类型"] for row in rows} >= {"分组卷积", "逐通道卷积", "通道洗牌"}
+    assert [list(row.values())[4:] for row in rows] == [list(row.values())[4:] for row in p.table()]
