@@ -33,7 +33,7 @@ from torch.utils._device import _device_constructors
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from lightnets.i18n import DEFAULT as DEFAULT_LANGUAGE
-from lightnets.i18n import _, language
+from lightnets.i18n import N_, _, language
 from lightnets.layers import ChannelShuffle
 from lightnets.ops import ACTIVATION_CLASSES, CONV_KINDS, ELEMENTWISE_KINDS, MAC_KINDS, OP_KINDS, conv_kind, kind_label
 from lightnets.registry import Block, Config, Network, _rows, run_in_sequence, stage_label
@@ -99,6 +99,15 @@ class BlockCost:
     mem_bytes: int
 
 
+# the per-layer table's columns as a page heads them (``Profile.layer_table``): in English the field names
+_LAYER_HEADERS = {
+    "name": N_("name"), "block": N_("block"), "stage": N_("stage"), "op": N_("op"), "input_shape": N_("input_shape"),
+    "output_shape": N_("output_shape"), "kernel": N_("kernel"), "stride": N_("stride"), "groups": N_("groups"),
+    "params": N_("params"), "macs": N_("macs"), "elementwise": N_("elementwise"), "mem_bytes": N_("mem_bytes"),
+    "intensity": N_("intensity"),
+}
+
+
 @dataclass(frozen=True)
 class Profile:
     """Totals and per-layer rows of one model at one input resolution (batch 1)."""
@@ -157,6 +166,13 @@ class Profile:
             item["intensity"] = round(row.intensity, 3)
             rows.append(item)
         return rows
+
+    def layer_table(self) -> list[dict[str, Any]]:
+        """``table()`` as a page shows it: headers, stages and op kinds in the current language (``table()``
+        keeps the field names, for the command line's JSON)."""
+        headers = {key: _(text) for key, text in _LAYER_HEADERS.items()}
+        return [{headers.get(key, key): stage_label(value) if key == "stage" else kind_label(value) if key == "op"
+                 else value for key, value in row.items()} for row in self.table()]
 
     def block_table(self) -> dict[str, list[Any]]:
         """One row per block (a node of the block graph), as columns for a dataframe."""

@@ -9,6 +9,7 @@ import pickle
 import re
 import threading
 
+import numpy as np
 import pytest
 
 import lightnets
@@ -183,3 +184,29 @@ def test_translated_fields_pickle_as_english() -> None:
         copied = pickle.loads(pickle.dumps(knob))
         assert copied.label == knob.label and _zh(copied.label)
     assert copied.label == "width multiplier α" and copied == knob
+
+
+def test_the_layer_table_is_the_profile_table_with_words_for_the_page() -> None:
+    p = lightnets.profile(lightnets.config("shufflenet_v1"))
+    assert p.layer_table() == p.table()  # English: the field names, as before
+    with use_language("zh"):
+        rows = p.layer_table()
+    assert list(rows[0])[0] == "层名" and list(rows[0])[2:4] == ["阶段", "算子类型"] and rows[0]["阶段"] == "stem"
+    assert {row["算子类型"] for row in rows} >= {"分组卷积", "逐通道卷积", "通道洗牌"}
+    assert [list(row.values())[4:] for row in rows] == [list(row.values())[4:] for row in p.table()]
+
+
+def test_the_feature_map_grid_in_chinese() -> None:
+    import torch
+
+    from lightnets.figures import predict as predict_figures
+
+    maps = torch.rand(6, 5, 5)
+    english = predict_figures.feature_grid(maps, "features.3", channels=4)
+    with use_language("zh"):
+        chinese = predict_figures.feature_grid(maps, "features.3", channels=4)
+        with pytest.raises(ValueError, match="特征图必须是 C×H×W"):
+            predict_figures.feature_grid(torch.rand(5, 5), "x")
+    assert english.layout.title.text == "features.3: 4 of 6 channels, 5×5 each"
+    assert chinese.layout.title.text.startswith("features.3：") and "通道" in chinese.data[0].hovertemplate
+    assert np.array_equal(chinese.data[0].z, english.data[0].z, equal_nan=True)
