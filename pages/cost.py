@@ -75,7 +75,7 @@ def per_layer() -> None:
                         on_change="rerun")
     if table.open:  # built only when asked: a few hundred rows
         with table:
-            st.dataframe(p.table(), hide_index=True)
+            st.dataframe(p.layer_table(), hide_index=True)  # headers, stages and op kinds in this language
 
 
 def separable() -> None:
