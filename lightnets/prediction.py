@@ -251,7 +251,8 @@ def predict(target: Config | nn.Module, image: Image.Image | bytes | str | os.Pa
         raise ValueError(_("topk={value!r} is not allowed: it must be a whole number from 1 to {high}").format(
             value=topk, high=probs.numel()))
     values, indices = probs.topk(topk)
-    labels = imagenet_labels() if probs.numel() == 1000 else tuple(_("class {i}").format(i=i) for i in range(probs.numel()))
+    labels = imagenet_labels() if probs.numel() == 1000 else tuple(
+        _("class {i}").format(i=i) for i in range(probs.numel()))
     rows = [(int(i), labels[int(i)], float(p)) for p, i in zip(values, indices)]
     return Prediction(topk=rows, input=x, seconds=seconds, view=view, preprocess=pre,
                       model=str(getattr(model, "name", type(model).__name__)),

@@ -35,5 +35,6 @@ __all__ = [
     "cached_rho_sweep", "chart", "current_profile", "default_model", "end_run", "ensure_app", "guard", "html",
     "intro", "kept",
     "knob_key", "lead", "measure_latency", "measure_sweep", "measured_latency", "navigation_pages", "page_info",
-    "remember", "restore", "rho_of", "rho_sweep_values", "selection_first", "sidebar", "start_language", "sweep_latency",
+    "remember", "restore", "rho_of", "rho_sweep_values", "selection_first", "sidebar", "start_language",
+    "sweep_latency",
 ]
