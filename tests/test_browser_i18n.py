@@ -97,3 +97,25 @@ def test_the_switch_changes_language_in_place_and_keeps_the_configuration(app_ur
     _expect()(heading).to_have_text("代价")
     wait_idle(page)
     assert _query(page)["lang"] == "zh"
+
+
+def test_two_sessions_in_two_languages_keep_their_own(app_url: str, browser, page) -> None:
+    """Sessions are threads of one server process: each rerun sets its own language, whatever ran before it."""
+    other = browser.new_context(viewport={"width": 1400, "height": 1000})
+    other.set_default_timeout(TIMEOUT_MS)
+    try:
+        english = other.new_page()
+        open_app(page, f"{app_url}/cost?lang=zh")
+        open_app(english, f"{app_url}/cost?lang=en")
+        for _round in range(2):  # reruns of both sessions, one after the other
+            for session in (page, english):
+                thumb = session.get_by_test_id("stSidebar").get_by_test_id("stSlider").first.get_by_role("slider")
+                thumb.focus()
+                thumb.press("ArrowLeft")
+                wait_idle(session)
+        _expect()(page.get_by_test_id("stMain").get_by_test_id("stHeading").first).to_have_text("代价")
+        _expect()(english.get_by_test_id("stMain").get_by_test_id("stHeading").first).to_have_text("Cost")
+        assert_no_exception(page)
+        assert_no_exception(english)
+    finally:
+        other.close()
