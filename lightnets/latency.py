@@ -52,6 +52,7 @@ from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from lightnets.registry import Config, Network, build
+from lightnets.runtime import shared_cache
 
 # One lock for the whole process: the thread count and the CPU itself are shared by every session.
 _LOCK = threading.RLock()
@@ -233,12 +234,12 @@ def _sync(device: torch.device) -> None:
 # models of a configuration, cached
 
 
-@functools.lru_cache(maxsize=8)
+@shared_cache(maxsize=8)
 def _built(architecture: Config, device: str) -> nn.Module:
     return build(architecture).eval().to(device)
 
 
-@functools.lru_cache(maxsize=8)
+@shared_cache(maxsize=8)  # tracing takes seconds: sessions asking for the same form wait for one trace
 def _deployed(architecture: Config, device: str, resolution: int, batch: int) -> nn.Module:
     return optimize_for_inference(_built(architecture, device), resolution=resolution, batch=batch)
 

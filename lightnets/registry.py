@@ -13,6 +13,7 @@ import importlib
 import json
 import math
 import pkgutil
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -552,8 +553,16 @@ def parse_knobs(name: str, values: Mapping[str, str]) -> tuple[dict[str, Any], l
     return knobs, problems
 
 
+_REGISTRY_LOCK = threading.Lock()  # sessions discover the families concurrently on a cold start
+
+
 @functools.cache
 def _registry() -> dict[str, ModelSpec]:
+    with _REGISTRY_LOCK:
+        return _discover()
+
+
+def _discover() -> dict[str, ModelSpec]:
     from lightnets import models
 
     found: dict[str, ModelSpec] = {}

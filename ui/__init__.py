@@ -27,12 +27,12 @@ from ui.state import (
                         rho_of,
                         sidebar,
 )
-from ui.widgets import attempt, chart, current_profile, guard, html, intro, kept, remember, restore
+from ui.widgets import attempt, chart, current_profile, guard, html, intro, kept, remember, restore, warmup
 
 __all__ = [
     "PAGES", "RHO_DENOMINATOR", "RHO_STEPS", "PageInfo", "Selection", "attempt", "begin_run", "cached_knob_sweep",
     "cached_rho_sweep", "chart", "current_profile", "default_model", "end_run", "ensure_app", "guard", "html",
     "intro", "kept",
     "knob_key", "lead", "measure_latency", "measure_sweep", "measured_latency", "navigation_pages", "page_info",
-    "remember", "restore", "rho_of", "rho_sweep_values", "selection_first", "sidebar", "sweep_latency",
+    "remember", "restore", "rho_of", "rho_sweep_values", "selection_first", "sidebar", "sweep_latency", "warmup",
 ]

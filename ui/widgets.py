@@ -10,11 +10,23 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import streamlit as st
 
 import lightnets
+from lightnets.i18n import _
 
 if TYPE_CHECKING:
     from ui.state import Selection
 
 T = TypeVar("T")
+
+
+def warmup() -> None:
+    """The process's one warm-up (``lightnets.runtime.warmup``), with a spinner for the sessions that wait on it:
+    on a fresh server the first sessions wait here together instead of racing on lazy imports."""
+    from lightnets import runtime
+
+    if runtime.warmed():
+        return
+    with st.spinner(_("Starting up: loading PyTorch and the charts (once per server) …")):
+        runtime.warmup()
 
 
 @contextmanager
