@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from torch import nn
 
+from lightnets.formatting import Shown
 from lightnets.i18n import _
 
 DATA_DIR = Path(__file__).parent / "data"
@@ -61,7 +62,7 @@ class Knob:
     def validate(self, value: Any) -> Any:
         """Return ``value`` coerced to the knob's type, or raise ``ValueError`` naming the knob."""
         bad = ValueError(_("{name}={value!r} is not allowed: {name} must be {allowed}").format(
-            name=self.name, value=value, allowed=self.allowed()))
+            name=self.name, value=Shown(value), allowed=self.allowed()))
         if self.type == "bool":
             if isinstance(value, bool):
                 return value
@@ -586,7 +587,7 @@ def spec(name: str) -> ModelSpec:
         return _registry()[name]
     except (KeyError, TypeError):
         raise ValueError(_("unknown model {name!r}; known models: {models}").format(
-            name=name, models=", ".join(_registry()))) from None
+            name=Shown(name), models=", ".join(_registry()))) from None
 
 
 def blocks(config: Config) -> list[Block]:

@@ -21,7 +21,7 @@ ui.intro("Latency", "How long one forward pass of the current configuration take
          "that a MAC count never sees, so a depthwise conv is cheap in MACs but slow per MAC. Compare the two "
          "shares below, and the eager model with its deployment form (BatchNorm folded, channels_last, TorchScript).")
 if selection.config is None:
-    st.error(selection.error)
+    ui.error(selection.error)
     st.stop()
 
 cores = os.cpu_count() or 1
@@ -45,7 +45,7 @@ if st.button("Measure latency", type="primary", key="latency.measure"):
             store[key] = lightnets.latency_report(selection.config, threads, batch, deploy, refresh=retime,
                                                   progress=lambda done, text: bar.progress(done, text=text))
         except RuntimeError as err:  # a deployment form whose outputs differ: say so in one line
-            st.error(str(err).splitlines()[0])
+            ui.error(err)
     bar.empty()
 report = store.get(key)
 if report is None:

@@ -22,6 +22,7 @@ from PIL import Image
 
 import lightnets
 from lightnets import weights as lw
+from markdown_support import shown
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = lightnets.sample_images()
@@ -349,7 +350,7 @@ def test_page_upload_errors_then_a_good_photo(page_app, tmp_path: Path) -> None:
         at.get("file_uploader")[0].set_value((f"{case}.jpg", bytes(data), "image/jpeg"))  # fresh element each run
         at.run()
         assert not at.exception, (case, [e.value for e in at.exception])
-        errors = [e.value for e in at.error]
+        errors = [shown(e.value) for e in at.error]
         assert len(errors) == 1 and "\n" not in errors[0], (case, errors)
         assert re.search(message, errors[0]), (case, errors)
         assert not at.get("plotly_chart")
@@ -367,7 +368,7 @@ def test_page_uses_the_users_checkpoint(page_app) -> None:
     torch.save(model.state_dict(), buffer)
     at.get("file_uploader")[1].set_value(("mine.pth", b"not a checkpoint", "application/octet-stream"))
     at.run()
-    assert [e.value for e in at.error] == ["The file is not a PyTorch checkpoint that can be read (expected a .pth "
+    assert [shown(e.value) for e in at.error] == ["The file is not a PyTorch checkpoint that can be read (expected a .pth "
                                            "or .pt file saved with torch.save)."]
     at.get("file_uploader")[1].set_value(("mine.pth", buffer.getvalue(), "application/octet-stream"))
     at.run()

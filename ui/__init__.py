@@ -27,7 +27,8 @@ from ui.state import (
                         rho_of,
                         sidebar,
 )
-from ui.widgets import attempt, chart, current_profile, guard, html, intro, kept, remember, restore, warmup
+from ui.widgets import (attempt, chart, current_profile, error, guard, html, intro, kept, plain, remember, restore,
+                        warmup, warning)
 
 __all__ = [
     "PAGES", "RHO_DENOMINATOR", "RHO_STEPS", "PageInfo", "Selection", "attempt", "begin_run", "cached_knob_sweep",
@@ -35,4 +36,5 @@ __all__ = [
     "intro", "kept",
     "knob_key", "lead", "measure_latency", "measure_sweep", "measured_latency", "navigation_pages", "page_info",
     "remember", "restore", "rho_of", "rho_sweep_values", "selection_first", "sidebar", "sweep_latency", "warmup",
+    "error", "plain", "warning",
 ]

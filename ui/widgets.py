@@ -3,6 +3,7 @@ while hidden, charts and raw HTML in the house style."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -16,6 +17,28 @@ if TYPE_CHECKING:
     from ui.state import Selection
 
 T = TypeVar("T")
+
+
+# every character that Streamlit's markdown (CommonMark + GFM, its :colour[…] and :icon: directives, $math$,
+# entities, autolinks) gives a meaning to; a backslash makes each one literal
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:&=^%@\"'/])")
+
+
+def plain(text: Any) -> str:
+    """``text`` as markdown that renders as exactly that text, on one line: no link, image, HTML or formatting.
+    For messages that repeat what a URL or an upload carried (lightnets cuts those values to 60 characters)."""
+    return _MARKDOWN.sub(r"\\\1", " ".join(str(text).split()))
+
+
+def error(message: Any) -> None:
+    """A one-line st.error showing ``message`` (an exception's first line) as plain text."""
+    text = str(message).splitlines()[0] if str(message).strip() else _("This configuration cannot be computed.")
+    st.error(plain(text))
+
+
+def warning(message: Any) -> None:
+    """A st.warning showing ``message`` as plain text."""
+    st.warning(plain(message))
 
 
 def warmup() -> None:
@@ -35,7 +58,7 @@ def guard() -> Iterator[None]:
     try:
         yield
     except ValueError as err:
-        st.error(str(err).splitlines()[0] if str(err) else "This configuration cannot be computed.")
+        error(err)
 
 
 def attempt(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
@@ -43,14 +66,14 @@ def attempt(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
     try:
         return fn(*args, **kwargs)
     except ValueError as err:
-        st.error(str(err).splitlines()[0])
+        error(err)
         return None
 
 
 def current_profile(selection: Selection) -> lightnets.Profile:
     """The selection's cost profile (cached inside lightnets), or stop the page after showing why there is none."""
     if selection.config is None:
-        st.error(selection.error)
+        error(selection.error)
         st.stop()
     p = attempt(lightnets.profile, selection.config)
     if p is None:

@@ -1,0 +1,22 @@
+"""What a markdown body shows, for tests of messages that repeat outside text (``ui.plain`` escapes it)."""
+
+from __future__ import annotations
+
+import re
+
+# characters Streamlit's markdown gives a meaning to (links, images, HTML, formatting, directives, math)
+ACTIVE = set("`*_{}[]()<>#!|~$:&\\")
+
+
+def shown(markdown: str) -> str:
+    """The text a markdown body of escaped plain text displays: every backslash escape resolved."""
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
+def active_syntax(markdown: str) -> list[str]:
+    """The markdown-active characters left unescaped in ``markdown`` (empty: it renders as plain text), plus
+    bare autolinks (``http://``, ``www.``) that GFM would turn into links."""
+    unescaped = re.sub(r"\\.", "", markdown)
+    found = sorted({c for c in unescaped if c in ACTIVE})
+    found += re.findall(r"(?i)https?://|www\.", unescaped)
+    return found
