@@ -14,8 +14,7 @@ import streamlit as st
 
 import ui
 
-st.set_page_config(page_title="LightNets Explorer", page_icon=":material/hub:", layout="wide")
-
+ui.page_config()  # before st.navigation, or the browser takes the page's :material/…: icon from fonts.gstatic.com
 page = st.navigation(ui.navigation_pages())
 ui.begin_run()
 try:

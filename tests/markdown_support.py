@@ -9,8 +9,9 @@ ACTIVE = set("`*_{}[]()<>#!|~$:&\\")
 
 
 def shown(markdown: str) -> str:
-    """The text a markdown body of escaped plain text displays: every backslash escape resolved."""
-    return re.sub(r"\\(.)", r"\1", markdown)
+    """The text a markdown body of escaped plain text displays: every backslash escape resolved, and without
+    the invisible word joiners that keep URLs from becoming links."""
+    return re.sub(r"\\(.)", r"\1", markdown).replace("\u2060", "")
 
 
 def active_syntax(markdown: str) -> list[str]:
@@ -18,5 +19,7 @@ def active_syntax(markdown: str) -> list[str]:
     bare autolinks (``http://``, ``www.``) that GFM would turn into links."""
     unescaped = re.sub(r"\\.", "", markdown)
     found = sorted({c for c in unescaped if c in ACTIVE})
-    found += re.findall(r"(?i)https?://|www\.", unescaped)
+    # GFM finds autolinks in the text after escapes are resolved
+    resolved = re.sub(r"\\(.)", r"\1", markdown)
+    found += re.findall(r"(?i)(?:https?|ftp)://|www\.|[\w.+-]@[\w-]", resolved)
     return found

@@ -14,7 +14,7 @@ from ui.measure import (
                         rho_sweep_values,
                         sweep_latency,
 )
-from ui.navigation import PAGES, PageInfo, lead, navigation_pages, page_info, selection_first
+from ui.navigation import ICON, PAGES, PageInfo, lead, navigation_pages, page_config, page_info, selection_first
 from ui.state import (
                         RHO_DENOMINATOR,
                         RHO_STEPS,
@@ -31,10 +31,11 @@ from ui.widgets import (attempt, chart, current_profile, error, guard, html, int
                         warmup, warning)
 
 __all__ = [
-    "PAGES", "RHO_DENOMINATOR", "RHO_STEPS", "PageInfo", "Selection", "attempt", "begin_run", "cached_knob_sweep",
+    "ICON", "PAGES", "RHO_DENOMINATOR", "RHO_STEPS", "PageInfo", "Selection", "attempt", "begin_run", "cached_knob_sweep",
     "cached_rho_sweep", "chart", "current_profile", "default_model", "end_run", "ensure_app", "guard", "html",
     "intro", "kept",
-    "knob_key", "lead", "measure_latency", "measure_sweep", "measured_latency", "navigation_pages", "page_info",
+    "knob_key", "lead", "measure_latency", "measure_sweep", "measured_latency", "navigation_pages",
+    "page_config", "page_info",
     "remember", "restore", "rho_of", "rho_sweep_values", "selection_first", "sidebar", "sweep_latency", "warmup",
     "error", "plain", "warning",
 ]

@@ -226,8 +226,9 @@ def _recover_from_legacy_pages_mode() -> None:
     script on its own. Calling ``st.navigation`` switches the process to app.py's navigation, and the
     rerun then goes through app.py, on the same page and with the same query parameters.
     """
-    from ui.navigation import navigation_pages
+    from ui.navigation import navigation_pages, page_config
 
+    page_config()
     st.navigation(navigation_pages(), position="hidden")
     st.rerun()
 

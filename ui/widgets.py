@@ -24,10 +24,18 @@ T = TypeVar("T")
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:&=^%@\"'/])")
 
 
+# GFM turns bare URLs and e-mail addresses into links even when their characters are escaped (its autolink pass
+# runs on the unescaped text): an invisible word joiner between "http" and ":", "www" and ".", and before "@"
+# leaves the text as it reads but no longer a link
+_AUTOLINK = re.compile(r"(?i)\b(https?|ftp|mailto|xmpp)(?=:)|\b(www)(?=\.)|(?=@)")
+WORD_JOINER = "\u2060"
+
+
 def plain(text: Any) -> str:
     """``text`` as markdown that renders as exactly that text, on one line: no link, image, HTML or formatting.
     For messages that repeat what a URL or an upload carried (lightnets cuts those values to 60 characters)."""
-    return _MARKDOWN.sub(r"\\\1", " ".join(str(text).split()))
+    line = _AUTOLINK.sub(lambda m: (m.group(0) or "") + WORD_JOINER, " ".join(str(text).split()))
+    return _MARKDOWN.sub(r"\\\1", line)
 
 
 def error(message: Any) -> None:
