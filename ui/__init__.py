@@ -8,6 +8,7 @@ Importing ``ui`` does not import torch: app.py draws the page's title and explan
 from ui.measure import (
                         cached_knob_sweep,
                         cached_rho_sweep,
+                        latency_report,
                         measure_latency,
                         measure_sweep,
                         measured_latency,
@@ -33,7 +34,7 @@ from ui.widgets import (attempt, chart, current_profile, error, guard, html, int
 __all__ = [
     "ICON", "PAGES", "RHO_DENOMINATOR", "RHO_STEPS", "PageInfo", "Selection", "attempt", "begin_run", "cached_knob_sweep",
     "cached_rho_sweep", "chart", "current_profile", "default_model", "end_run", "ensure_app", "guard", "html",
-    "intro", "kept",
+    "intro", "kept", "latency_report",
     "knob_key", "lead", "measure_latency", "measure_sweep", "measured_latency", "navigation_pages",
     "page_config", "page_info",
     "remember", "restore", "rho_of", "rho_sweep_values", "selection_first", "sidebar", "sweep_latency", "warmup",
