@@ -51,9 +51,10 @@ def measured_latency(config: Config, threads: int | None = None) -> Any:
     return st.session_state.get(_LATENCY, {}).get((config, threads))
 
 
-@st.cache_data(show_spinner=False, max_entries=256, ttl=3600)
+@st.cache_resource(show_spinner=False, max_entries=256, ttl=3600)
 def _measure(config: Config, threads: int | None) -> Any:
-    # shared by all sessions: a configuration measured once is not measured again for an hour
+    # shared by all sessions: a configuration measured once is not measured again for an hour; a resource, not
+    # data, so every session holds the one (frozen) result instead of its own unpickled copy
     return lightnets.measure_latency(config, threads=threads)
 
 
