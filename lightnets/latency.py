@@ -168,9 +168,13 @@ class _LoadWatch:
 
 
 def stretch_medians(times_ms: Sequence[float], stretches: int = STRETCHES) -> tuple[float, ...]:
-    """The medians of ``stretches`` consecutive, equal stretches of the runs (fewer when there are few runs)."""
+    """The medians of ``stretches`` consecutive, equal stretches of the runs, at least 3 runs each; with fewer
+    than 9 runs (3 stretches of 3) every run stands alone, so that the interval is the runs' whole range (one
+    stretch would give an interval of width 0, claiming a certainty that a few runs do not give)."""
     n = len(times_ms)
-    k = max(1, min(stretches, n // 3))
+    if n < 9:
+        return tuple(float(t) for t in times_ms)
+    k = min(stretches, n // 3)
     bounds = [round(i * n / k) for i in range(k + 1)]
     return tuple(statistics.median(times_ms[a:b]) for a, b in zip(bounds, bounds[1:]))
 
