@@ -80,8 +80,9 @@ events {{
 }}
 
 http {{
-    # one line per request, with the stickiness key and the replica that served it (the tests read it)
-    log_format lightnets '$msec $lightnets_sticky $upstream_addr $status "$request"';
+    # one line per request, with the stickiness key and the replicas tried, the one that answered last (the tests
+    # read it)
+    log_format lightnets '$msec $lightnets_sticky "$upstream_addr" $status "$request"';
     access_log {workdir / 'access.log'} lightnets;
 {temp_lines}
 
