@@ -16,6 +16,7 @@ st.set_page_config(page_title="LightNets Explorer", page_icon=":material/hub:", 
 
 page = st.navigation(ui.navigation_pages())
 ui.begin_run()
+ui.start_presentation()  # projector mode (?present=1): before anything is drawn
 try:
     ui.lead(page)
     if ui.selection_first(page):

@@ -15,6 +15,7 @@ from ui.measure import (
                         sweep_latency,
 )
 from ui.navigation import PAGES, PageInfo, lead, navigation_pages, page_info, selection_first
+from ui.present import figure_scale, presenting, start_presentation
 from ui.state import (
                         RHO_DENOMINATOR,
                         RHO_STEPS,
@@ -31,8 +32,10 @@ from ui.widgets import attempt, chart, current_profile, guard, html, intro, kept
 
 __all__ = [
     "PAGES", "RHO_DENOMINATOR", "RHO_STEPS", "PageInfo", "Selection", "attempt", "begin_run", "cached_knob_sweep",
-    "cached_rho_sweep", "chart", "current_profile", "default_model", "end_run", "ensure_app", "guard", "html",
+    "cached_rho_sweep", "chart", "current_profile", "default_model", "end_run", "ensure_app", "figure_scale", "guard",
+    "html",
     "intro", "kept",
     "knob_key", "lead", "measure_latency", "measure_sweep", "measured_latency", "navigation_pages", "page_info",
-    "remember", "restore", "rho_of", "rho_sweep_values", "selection_first", "sidebar", "sweep_latency",
+    "presenting", "remember", "restore", "rho_of", "rho_sweep_values", "selection_first", "sidebar",
+    "start_presentation", "sweep_latency",
 ]
