@@ -135,6 +135,9 @@ class Cluster:
         self._own_dir = workdir is None
         self.workdir = Path(tempfile.mkdtemp(prefix="lightnets-nginx-")) if workdir is None else workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
+        # Started as root, nginx's workers run as "nobody": they must reach the temp directories inside (uploads
+        # larger than 16 KiB are buffered there; mkdtemp's 0700 turned every photo upload into a 500).
+        self.workdir.chmod(0o755)
         self.replicas: list[subprocess.Popen] = []
         self.nginx: subprocess.Popen | None = None
 
