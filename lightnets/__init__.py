@@ -43,6 +43,8 @@ _API = {
     "Experiment": "experiments", "Outcome": "experiments", "Finding": "experiments",
     "sample_images": "prediction", "imagenet_labels": "prediction", "pretrained_model": "prediction",
     "feature_layers": "prediction", "feature_maps": "prediction",
+    # serving many sessions from one process
+    "warmup": "runtime",
 }
 
 __all__ = sorted(_API)

@@ -23,6 +23,7 @@ from torch import nn
 
 from lightnets.i18n import _
 from lightnets.registry import DATA_DIR, IMAGENET_PREPROCESS, MAX_RESOLUTION, Config, Network, Preprocess
+from lightnets.runtime import shared_cache
 from lightnets.uploads import read_limited
 
 MAX_IMAGE_BYTES = 20 * 2**20  # Streamlit's uploader for images is set to the same 20 MB
@@ -197,7 +198,7 @@ def _describe_weights(model: nn.Module) -> str:
     return describe_weights(model)  # in the caller's language: the model itself is shared by every session
 
 
-@functools.lru_cache(maxsize=4)
+@shared_cache(maxsize=4)  # eight sessions asking for the same weights at once load them once
 def _published(architecture: Config) -> nn.Module:
     from lightnets.weights import load_weights
 

@@ -13,6 +13,7 @@ import importlib
 import json
 import math
 import pkgutil
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any, TypeVar
 
 from torch import nn
 
+from lightnets.formatting import Shown
 from lightnets.i18n import N_, _
 from lightnets.translated import Translated
 
@@ -64,7 +66,7 @@ class Knob:
     def validate(self, value: Any) -> Any:
         """Return ``value`` coerced to the knob's type, or raise ``ValueError`` naming the knob."""
         bad = ValueError(_("{name}={value!r} is not allowed: {name} must be {allowed}").format(
-            name=self.name, value=value, allowed=self.allowed()))
+            name=self.name, value=Shown(value), allowed=self.allowed()))
         if self.type == "bool":
             if isinstance(value, bool):
                 return value
@@ -568,8 +570,16 @@ def parse_knobs(name: str, values: Mapping[str, str]) -> tuple[dict[str, Any], l
     return knobs, problems
 
 
+_REGISTRY_LOCK = threading.Lock()  # sessions discover the families concurrently on a cold start
+
+
 @functools.cache
 def _registry() -> dict[str, ModelSpec]:
+    with _REGISTRY_LOCK:
+        return _discover()
+
+
+def _discover() -> dict[str, ModelSpec]:
     from lightnets import models
 
     found: dict[str, ModelSpec] = {}
@@ -593,7 +603,7 @@ def spec(name: str) -> ModelSpec:
         return _registry()[name]
     except (KeyError, TypeError):
         raise ValueError(_("unknown model {name!r}; known models: {models}").format(
-            name=name, models=", ".join(_registry()))) from None
+            name=Shown(name), models=", ".join(_registry()))) from None
 
 
 def blocks(config: Config) -> list[Block]:

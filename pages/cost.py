@@ -69,8 +69,8 @@ def per_layer() -> None:
                   "bar to name its layer.").format(share=100 * shares["depthwise"] / p.macs)
     st.markdown(text)
     # plain HTML and SVG, not plotly: redrawn on every slider move, they cost the browser next to nothing
-    ui.html(figures.kind_share_html(p))
-    ui.html(figures.layer_svg(p))
+    ui.html(figures.kind_share_html(p, ui.figure_scale()))
+    ui.html(figures.layer_svg(p, ui.figure_scale()))
     table = st.expander(_("Per-layer table: every operator with its shapes and cost"), key="cost.table",
                         on_change="rerun")
     if table.open:  # built only when asked: a few hundred rows

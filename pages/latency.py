@@ -10,6 +10,7 @@ import streamlit as st
 
 import lightnets
 import ui
+from lightnets import latency as measuring
 from lightnets.figures import latency as figures
 from lightnets.i18n import _
 from lightnets.ops import OP_LABELS
@@ -24,7 +25,7 @@ ui.intro(_("Latency"), _("How long one forward pass of the current configuration
                           "is cheap in MACs but slow per MAC. Compare the two shares below, and the eager model with "
                           "its deployment form (BatchNorm folded, channels_last, TorchScript)."))
 if selection.config is None:
-    st.error(selection.error)
+    ui.error(selection.error)
     st.stop()
 
 cores = os.cpu_count() or 1
@@ -41,21 +42,25 @@ retime = st.checkbox(_("time this network's lookup-table entries again"), key="l
                             "were measured while the machine was busy (their load is shown below the prediction)."))
 key = (selection.config, threads, batch, deploy)
 store = st.session_state.setdefault(_RESULTS, {})
+# the newest report of this setting, this session's or another's: a setting measured once is shown to everyone
+candidates = [r for r in (store.get(key), measuring.shared_report(*key)) if r is not None]
+report = max(candidates, key=lambda r: r.measured_at) if candidates else None
 
-if st.button(_("Measure latency"), type="primary", key="latency.measure"):
-    bar = st.progress(0.0, text=_("measuring …"))
+if st.button(_("Measure again") if report is not None else _("Measure latency"), type="primary",
+             key="latency.measure"):
     with ui.guard():
         try:
-            store[key] = lightnets.latency_report(selection.config, threads, batch, deploy, refresh=retime,
-                                                  progress=lambda done, text: bar.progress(done, text=text))
+            report = store[key] = ui.latency_report(selection.config, threads, batch, deploy, retime)
         except RuntimeError as err:  # a deployment form whose outputs differ: say so in one line
-            st.error(str(err).splitlines()[0])
-    bar.empty()
-report = store.get(key)
+            ui.error(err)
 if report is None:
     st.caption(_("Not measured yet for this configuration: press the button (it takes a few seconds; nothing is "
                  "measured on slider moves)."))
     st.stop()
+if store.get(key) is not report:
+    st.info(_("Measured by another session at {time} (this setting was already timed, so it was not timed "
+              "again); press “Measure again” to time it yourself.").format(
+        time=time.strftime("%H:%M:%S", time.localtime(report.measured_at))))
 
 # ---- measured latency ------------------------------------------------------------------------------------------
 eager, optimized, results = report.eager, report.optimized, report.results
@@ -67,12 +72,25 @@ for column, result in zip(st.columns(len(results)), results):
         a.metric(_("median"), f"{result.median_ms:.2f} ms")
         b.metric(_("spread (IQR)"), f"{result.iqr_ms:.2f} ms")
         c.metric("p90", f"{result.p90_ms:.2f} ms")
-        unsettled = "" if result.stable else _(", wider than the ±1% aimed at: measure again")
-        st.caption(_("{runs} runs after {warmup} warm-up runs, ±{ci:.2f} ms (95%\u00a0confidence of the "
-                     "median){unsettled}; {threads} thread(s), batch {batch}, {res}×{res} px, {device}; machine load "
-                     "{load}.").format(runs=result.runs, warmup=result.warmup_runs, ci=result.ci95_ms,
-                                       unsettled=unsettled, threads=result.threads, batch=result.batch,
-                                       res=result.resolution, device=result.device, load=result.load_average))
+        low, high = result.interval_ms
+        st.caption(_("{runs} runs after {warmup} warm-up runs; {low:.2f}–{high:.2f} ms is the spread seen (the "
+                     "lowest and highest median of {k} consecutive stretches of the runs); {threads} thread(s), "
+                     "batch {batch}, {res}×{res} px, {device}.").format(
+            runs=result.runs, warmup=result.warmup_runs, low=low, high=high,
+            k=len(measuring.stretch_medians(result.times_ms)), threads=result.threads, batch=result.batch,
+            res=result.resolution, device=result.device))
+        load = result.load
+        if result.disturbed:
+            st.warning(_("Disturbed: other work wanted {other:.1f} cores beside this measurement's {threads} "
+                         "thread(s) on this {cores}-core machine (load average {average}), so this figure is "
+                         "slower than the machine can do: measure again when it is quieter.").format(
+                other=load.other_cores, threads=load.threads, cores=load.cores, average=load.load_average))
+        elif result.wide:
+            st.caption(_("The spread is wide (over {share:.0%} of the median): measuring again would tell "
+                         "more.").format(share=measuring.WIDE))
+        elif load is not None and load.other_cores is not None:
+            st.caption(_("Quiet machine: other work wanted {other:.1f} cores meanwhile (load average "
+                         "{average}).").format(other=load.other_cores, average=load.load_average))
 if optimized:
     st.markdown(_("Deployment mode runs **{speedup:.2f}×** as fast as eager PyTorch.").format(speedup=report.speedup))
 ui.chart(figures.latency_bars(results, [_("eager"), _("deployment mode")][:len(results)]), key="latency.bars")
@@ -80,7 +98,8 @@ with st.expander(_("every timed run")):
     for result in results:
         ui.chart(figures.run_times(result), key=f"latency.runs.{result.mode}")
 st.caption(_("Measured at {when}. Other programs running on this machine slow some runs down; the median and the "
-             "spread show how much.").format(when=time.strftime("%H:%M:%S", time.localtime(report.measured_at))))
+             "spread show how much, and a figure measured while other work ran says so.").format(
+    when=time.strftime("%H:%M:%S", time.localtime(report.measured_at))))
 
 # ---- where the time goes -------------------------------------------------------------------------------------
 layers = report.layers

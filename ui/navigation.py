@@ -13,6 +13,11 @@ from lightnets.i18n import N_, _
 from ui.widgets import intro
 
 
+# The page icon ships with the app (a 64 px PNG: a hub of blocks). A :material/…: icon as the page icon makes
+# every browser fetch it from fonts.gstatic.com: an outside request from every page, failing offline.
+ICON = str(Path(__file__).parent / "icon.png")
+
+
 @dataclass(frozen=True)
 class PageInfo:
     """One page of the app. app.py draws ``heading`` and ``intro`` before the sidebar, so they are on screen
@@ -77,6 +82,13 @@ def url_path(info: PageInfo) -> str:
 
 
 _BY_URL = {url_path(info): info for info in PAGES}
+
+
+def page_config() -> None:
+    """The app's title, icon and layout. Called before any ``st.navigation``: until a page config names an icon,
+    the browser takes the current page's own icon as the tab's, and a :material/…: icon comes from
+    fonts.gstatic.com (an outside request, failing offline)."""
+    st.set_page_config(page_title="LightNets Explorer", page_icon=ICON, layout="wide")
 
 
 def navigation_pages() -> list[st.Page]:

@@ -25,8 +25,10 @@ from typing import TYPE_CHECKING, Any
 import streamlit as st
 
 import lightnets
-from lightnets.formatting import format_value
+from lightnets.formatting import Shown, clip, format_value
 from lightnets.i18n import LANGUAGES, _, language, negotiate, set_language
+from ui.widgets import error as show_error
+from ui.widgets import warning as show_warning
 
 if TYPE_CHECKING:
     from lightnets.registry import Config
@@ -103,10 +105,11 @@ def _from_query(params: Any) -> tuple[str, dict[str, Any], int, list[str]]:
     problems: list[str] = []
     if "lang" in params and params["lang"] not in LANGUAGES:
         problems.append(_("unknown language {value!r} (showing {language})").format(
-            value=params["lang"], language=LANGUAGES[language()]))
+            value=Shown(params["lang"]), language=LANGUAGES[language()]))
     name = params.get("model", default_model())
     if name not in lightnets.list_models():
-        problems.append(_("unknown model {name!r} (showing {default})").format(name=name, default=default_model()))
+        problems.append(_("unknown model {name!r} (showing {default})").format(name=Shown(name),
+                                                                              default=default_model()))
         name = default_model()
     model_spec = lightnets.spec(name)
     own = {knob.name for knob in model_spec.knobs}
@@ -115,13 +118,14 @@ def _from_query(params: Any) -> tuple[str, dict[str, Any], int, list[str]]:
                  for message, fallback in bad]
     others = {k.name for n in lightnets.list_models() for k in lightnets.spec(n).knobs} - own
     problems += [_("{name} has no knob {key!r} (ignored)").format(name=name, key=key) for key in params
-                 if key in others]
+                 if key in others]  # known names only
     step = RHO_DENOMINATOR
     if "rho" in params:
         found = _nearest_rho_step(params["rho"])
         if found is None:
             problems.append(_("rho={value!r} is not allowed: ρ must be a number from 0.25 to 2 in steps of "
-                              "1/{denominator} (using 1)").format(value=params["rho"], denominator=RHO_DENOMINATOR))
+                              "1/{denominator} (using 1)").format(value=Shown(params["rho"]),
+                                                                  denominator=RHO_DENOMINATOR))
         else:
             step = found
     return name, knobs, step, problems
@@ -178,7 +182,7 @@ def _draw() -> Selection:
         try:
             knobs = model_spec.validate(raw)
         except ValueError as err:  # a widget cannot produce this, but a stale session state could
-            st.error(str(err))
+            show_error(err)
             knobs = model_spec.defaults()
         rho = rho_of(step)
         resolution = model_spec.rho_resolution(knobs, rho)
@@ -190,7 +194,7 @@ def _draw() -> Selection:
         own = model_spec.resolution(knobs)
         st.caption(_("input {res}×{res} px (ρ = {rho:.3g} × {own} px)").format(res=resolution, rho=rho, own=own))
         if error:
-            st.error(error)
+            show_error(error)
     st.session_state[_SAVED][name] = dict(knobs)
     return Selection(name=name, knobs=knobs, rho=rho, resolution=resolution, config=config, error=error)
 
@@ -204,7 +208,7 @@ def _show_link_warning(selection: Selection) -> None:
         st.session_state[_LINK_SELECTION] = selection
     if st.session_state[_LINK_SELECTION] == selection:
         problems = _from_query(params)[3]
-        st.warning(_("Some values in the link were not valid and fell back to defaults: {problems}.").format(
+        show_warning(_("Some values in the link were not valid and fell back to defaults: {problems}.").format(
             problems=_("; ").join(problems)))
     else:
         del st.session_state[_LINK_WARNING]
@@ -269,8 +273,9 @@ def _recover_from_legacy_pages_mode() -> None:
     script on its own. Calling ``st.navigation`` switches the process to app.py's navigation, and the
     rerun then goes through app.py, on the same page and with the same query parameters.
     """
-    from ui.navigation import navigation_pages
+    from ui.navigation import navigation_pages, page_config
 
+    page_config()
     st.navigation(navigation_pages(), position="hidden")
     st.rerun()
 
