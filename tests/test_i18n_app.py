@@ -9,6 +9,7 @@ import re
 
 import pytest
 from i18n_support import english_runs, flagged, main_area_texts
+from markdown_support import shown
 from streamlit.testing.v1 import AppTest
 
 import lightnets
@@ -132,7 +133,7 @@ def test_a_bad_language_in_a_link_is_reported_and_the_rest_kept(monkeypatch: pyt
     at = _app(lang="klingon", model="mobilenet_v2", alpha="0.5")
     at.switch_page("pages/cost.py").run()
     _ok(at, "bad lang")
-    assert "unknown language 'klingon'" in " ".join(w.value for w in at.warning)
+    assert "unknown language 'klingon'" in " ".join(shown(w.value) for w in at.warning)
     assert at.session_state["ui.selection"].knobs["alpha"] == 0.5
     assert dict(at.query_params)["lang"] == "en"
 
