@@ -21,6 +21,28 @@ def _file_stem(config: Config) -> str:
     return "_".join(p for p in (config.name, knobs, f"{config.resolution}px") if p).replace(".", "p")
 
 
+def prepare_onnx(config: Config, pretrained: bool, key: str) -> bytes | None:
+    """The configuration's ONNX file: at once when cached, else exported in the background while a progress bar
+    runs here (only this session waits); None after showing why the export failed."""
+    from lightnets import export
+
+    if export.is_exported(config, pretrained):
+        return export.export_onnx(config, pretrained)
+    future = export.start_export(config, pretrained)
+    bar = st.progress(0.0, text=_("exporting to ONNX …"))
+    start = time.monotonic()
+    while not future.done():
+        bar.progress(export.export_progress(config, pretrained), text=_(
+            "exporting to ONNX … {seconds:.0f} s").format(seconds=time.monotonic() - start))
+        time.sleep(0.25)
+    bar.empty()
+    try:
+        return future.result()
+    except ValueError as err:
+        st.error(str(err).splitlines()[0])
+        return None
+
+
 def export_panel(config: Config, key: str) -> None:
     """Download buttons for ``config``: ONNX (prepared on a button, with a progress bar) and safetensors."""
     from lightnets import export
@@ -47,19 +69,7 @@ def export_panel(config: Config, key: str) -> None:
         elif st.button(_("Prepare the ONNX file"), key=f"{key}.prepare", icon=":material/build:",
                        help=_("torch.onnx.export with dynamo=True: about 15 s for a 224-px MobileNet V2 on 2 cores. "
                               "The file is kept for everyone who asks for this configuration again.")):
-            future = export.start_export(config, pretrained)
-            bar = st.progress(0.0, text=_("exporting to ONNX …"))
-            start = time.monotonic()
-            while not future.done():
-                bar.progress(export.export_progress(config, pretrained), text=_(
-                    "exporting to ONNX … {seconds:.0f} s").format(seconds=time.monotonic() - start))
-                time.sleep(0.25)
-            bar.empty()
-            try:
-                future.result()
-            except ValueError as err:
-                st.error(str(err).splitlines()[0])
-            else:
+            if prepare_onnx(config, pretrained, key) is not None:
                 st.rerun()
     with st_col:
         st.download_button(_("Download safetensors"), lambda: export.export_safetensors(config, pretrained),
