@@ -54,9 +54,12 @@ def exported_model(config: Config, pretrained: bool = False) -> nn.Module:
     torch.manual_seed(0)  # the same random weights every time: the same file for the same configuration
     model = build(config).eval()
     # Fresh BatchNorms are the identity (γ = 1, β = 0, μ = 0, σ² = 1), so folding them would give all-zero conv
-    # biases, which the optimiser then drops: random statistics keep the file's structure that of trained weights.
+    # biases, which the optimiser then drops, and fresh PReLU slopes are all 0.25, so the optimiser merges equal
+    # ones into one constant: random values keep the file's structure that of trained weights.
     with torch.no_grad():
         for module in model.modules():
+            if isinstance(module, nn.PReLU):
+                module.weight.uniform_(0.1, 0.4)
             if isinstance(module, nn.modules.batchnorm._BatchNorm) and module.running_mean is not None:
                 module.running_mean.normal_(0.0, 0.1)
                 module.running_var.uniform_(0.5, 1.5)

@@ -611,6 +611,7 @@ def _analyse(model: Any, raw_name: str, digest: str, size_bytes: int, declared_i
 
     kinds = _known_kinds()
     seen_weights: set[str] = set()
+    derived: dict[str, int] = {}  # outputs of free ops on weights, with the parameters they carry
     nodes: list[OnnxNode] = []
     layers: list[LayerCost] = []
     unresolved: list[str] = []
@@ -630,6 +631,21 @@ def _analyse(model: Any, raw_name: str, digest: str, size_bytes: int, declared_i
                               module=module or names[i], inputs=tuple(node.input), outputs=tuple(node.output),
                               label=label))
         if op == "free" or node.op_type == "Constant":
+            # a weight reshaped on its way (PReLU's slope, C → C×1×1) is still a weight: its parameters go to
+            # the op that uses it
+            weights_in = [name for name in node.input if name in initializers or name in derived]
+            if weights_in and all(name in initializers or name in derived or dtypes.get(name, 1) == 7
+                                  for name in node.input if name):
+                count = 0
+                for name in weights_in:
+                    if name in derived:
+                        count += derived.pop(name)
+                    elif name not in seen_weights and dtypes.get(name, 1) in (1, 10, 11, 16):
+                        count += math.prod(shapes.get(name, ()))
+                        seen_weights.add(name)
+                for out in node.output:
+                    derived[out] = count
+                    count = 0
             continue
         cost = _cost(node.op_type, op, node, shapes)
         if cost is None:
@@ -645,11 +661,15 @@ def _analyse(model: Any, raw_name: str, digest: str, size_bytes: int, declared_i
                 continue
             shape = shapes.get(name)
             nbytes = math.prod(shape) * _elem_bytes(dtypes, name) if shape is not None else 0
-            is_weight = name in initializers or (producer_of.get(name) is not None
-                                                 and producer_of[name].op_type == "Constant")
+            is_weight = name in initializers or name in derived or (
+                producer_of.get(name) is not None and producer_of[name].op_type == "Constant")
             read += nbytes
             if not is_weight:
                 act_read += nbytes
+                continue
+            if name in derived:
+                params += derived.pop(name)
+                seen_weights.add(name)
                 continue
             numel = math.prod(shape) if shape is not None else 0
             floating = dtypes.get(name, 1) in (1, 10, 11, 16)
