@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from lightnets.cost import BlockCost, LayerCost, Profile
-from lightnets.i18n import _
+from lightnets.i18n import N_, _
 from lightnets.ops import ELEMENTWISE_KINDS, conv_kind
 from lightnets.registry import IMAGENET_PREPROCESS, Preprocess
 from lightnets.uploads import read_limited
@@ -48,9 +48,9 @@ _CONTAINERS = {"torch.nn.modules.container.Sequential", "torch.nn.modules.contai
 
 # preprocessing the user can choose for top-5: (label, mean, std); resize/crop keep ImageNet's 256/224
 PREPROCESSING: dict[str, tuple[str, tuple[float, float, float], tuple[float, float, float]]] = {
-    "imagenet": ("ImageNet mean/std (torchvision, timm)", IMAGENET_PREPROCESS.mean, IMAGENET_PREPROCESS.std),
-    "inception": ("[-1, 1] (mean 0.5, std 0.5: TensorFlow, Inception)", (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
-    "unit": ("[0, 1] (pixels / 255 only)", (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)),
+    "imagenet": (N_("ImageNet mean/std (torchvision, timm)"), IMAGENET_PREPROCESS.mean, IMAGENET_PREPROCESS.std),
+    "inception": (N_("[-1, 1] (mean 0.5, std 0.5: TensorFlow, Inception)"), (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
+    "unit": (N_("[0, 1] (pixels / 255 only)"), (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)),
 }
 
 

@@ -102,7 +102,7 @@ if measured is not None:
     cols = st.columns(3)
     cols[0].metric(_("A median"), f"{ra.median_ms:.2f} ms")
     cols[1].metric(_("B median"), f"{rb.median_ms:.2f} ms")
-    cols[2].metric(_("B/A"), compare.ratio_text(measured.ratio(1, 0)))
+    cols[2].metric("B/A", compare.ratio_text(measured.ratio(1, 0)))
     ratios = measured.ratios(1, 0)
     st.caption(_("Per-round ratios B/A: {ratios}; {threads} threads, load average {load}; MACs ratio B/A "
                  "{macs}.").format(ratios=", ".join(f"{r:.3g}" for r in ratios), threads=ra.threads,

@@ -99,7 +99,7 @@ def pickers(fallback: Selection | None) -> tuple[Selection, Selection]:
     chosen = []
     for side, column in zip(SIDES, columns):
         with column:
-            st.subheader(_("A") if side == "a" else _("B"))
+            st.subheader(side.upper())
             chosen.append(_picker(side))
     a, b = chosen
     written = {**a.query("a_"), **b.query("b_")}
