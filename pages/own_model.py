@@ -51,7 +51,7 @@ model = ui.attempt(onnx_model.read_onnx, data, filename, int(size))
 if model is None:
     st.stop()
 for problem in model.problems:
-    st.warning(problem)
+    ui.widgets.warning(problem)
 for note in model.notes:
     st.caption(note)
 p = model.profile

@@ -11,6 +11,8 @@ import streamlit as st
 
 import lightnets
 from lightnets.i18n import _
+from ui.widgets import error as show_error
+from ui.widgets import warning as show_warning
 from ui.state import RHO_DENOMINATOR, RHO_STEPS, Selection, knob_widget, read_query, rho_of
 
 SIDES = ("a", "b")
@@ -68,7 +70,7 @@ def _picker(side: str) -> Selection:
     try:
         knobs = model_spec.validate(raw)
     except ValueError as err:
-        st.error(str(err))
+        show_error(err)
         knobs = model_spec.defaults()
     saved[name] = dict(knobs)
     rho = rho_of(step)
@@ -78,7 +80,7 @@ def _picker(side: str) -> Selection:
         config = lightnets.Config(name, knobs, resolution)
     except ValueError as err:
         error = str(err).splitlines()[0]
-        st.error(error)
+        show_error(error)
     st.caption(_("input {resolution}×{resolution} px").format(resolution=resolution))
     return Selection(name=name, knobs=knobs, rho=rho, resolution=resolution, config=config, error=error)
 
@@ -93,7 +95,7 @@ def pickers(fallback: Selection | None) -> tuple[Selection, Selection]:
             problems += _seed(side, params, fallback)
         st.session_state[_WARNINGS] = problems
     if st.session_state.get(_WARNINGS):
-        st.warning(_("Some values in the link were not valid and fell back to defaults: {problems}.").format(
+        show_warning(_("Some values in the link were not valid and fell back to defaults: {problems}.").format(
             problems="; ".join(st.session_state[_WARNINGS])))
     columns = st.columns(2, gap="large")
     chosen = []

@@ -11,6 +11,7 @@ import streamlit as st
 import lightnets
 from lightnets.formatting import format_value
 from lightnets.i18n import _
+from ui.widgets import error as show_error
 
 if TYPE_CHECKING:
     from lightnets.registry import Config
@@ -39,7 +40,7 @@ def prepare_onnx(config: Config, pretrained: bool, key: str) -> bytes | None:
     try:
         return future.result()
     except ValueError as err:
-        st.error(str(err).splitlines()[0])
+        show_error(err)
         return None
 
 

@@ -21,8 +21,10 @@ from typing import TYPE_CHECKING, Any
 import streamlit as st
 
 import lightnets
-from lightnets.formatting import format_value
+from lightnets.formatting import Shown, clip, format_value
 from lightnets.i18n import _
+from ui.widgets import error as show_error
+from ui.widgets import warning as show_warning
 
 if TYPE_CHECKING:
     from lightnets.registry import Config
@@ -101,20 +103,20 @@ def read_query(params: Mapping[str, str], prefix: str = "", default: str | None 
     fallback = default if default in lightnets.list_models() else default_model()
     name = params.get("model", fallback)
     if name not in lightnets.list_models():
-        problems.append(f"unknown model {name!r} (showing {fallback})")
+        problems.append(f"unknown model {Shown(name)!r} (showing {fallback})")
         name = fallback
     model_spec = lightnets.spec(name)
     own = {knob.name for knob in model_spec.knobs}
     knobs, bad = lightnets.parse_knobs(name, {k: v for k, v in params.items() if k in own})
     problems += [f"{message} (using {fallback_value})" for message, fallback_value in bad]
     others = {k.name for n in lightnets.list_models() for k in lightnets.spec(n).knobs} - own
-    problems += [f"{name} has no knob {prefix}{key!r} (ignored)" for key in params if key in others]
+    problems += [f"{name} has no knob {prefix}{key!r} (ignored)" for key in params if key in others]  # known names
     step = RHO_DENOMINATOR
     if "rho" in params:
         found = _nearest_rho_step(params["rho"])
         if found is None:
-            problems.append(f"{prefix}rho={params['rho']!r} is not allowed: ρ must be a number from 0.25 to 2 in "
-                            f"steps of 1/{RHO_DENOMINATOR} (using 1)")
+            problems.append(f"{prefix}rho={Shown(params['rho'])!r} is not allowed: ρ must be a number from 0.25 to 2 "
+                            f"in steps of 1/{RHO_DENOMINATOR} (using 1)")
         else:
             step = found
     return name, knobs, step, problems
@@ -179,7 +181,7 @@ def _draw() -> Selection:
         try:
             knobs = model_spec.validate(raw)
         except ValueError as err:  # a widget cannot produce this, but a stale session state could
-            st.error(str(err))
+            show_error(err)
             knobs = model_spec.defaults()
         rho = rho_of(step)
         resolution = model_spec.rho_resolution(knobs, rho)
@@ -191,7 +193,7 @@ def _draw() -> Selection:
         own = model_spec.resolution(knobs)
         st.caption(f"input {resolution}×{resolution} px (ρ = {rho:.3g} × {own} px)")
         if error:
-            st.error(error)
+            show_error(error)
     st.session_state[_SAVED][name] = dict(knobs)
     return Selection(name=name, knobs=knobs, rho=rho, resolution=resolution, config=config, error=error)
 
@@ -204,7 +206,7 @@ def _show_link_warning(selection: Selection) -> None:
     if _LINK_SELECTION not in st.session_state:
         st.session_state[_LINK_SELECTION] = selection
     if st.session_state[_LINK_SELECTION] == selection:
-        st.warning(warning)
+        show_warning(warning)
     else:
         del st.session_state[_LINK_WARNING]
 
@@ -252,8 +254,9 @@ def _recover_from_legacy_pages_mode() -> None:
     script on its own. Calling ``st.navigation`` switches the process to app.py's navigation, and the
     rerun then goes through app.py, on the same page and with the same query parameters.
     """
-    from ui.navigation import navigation_pages
+    from ui.navigation import navigation_pages, page_config
 
+    page_config()
     st.navigation(navigation_pages(), position="hidden")
     st.rerun()
 

@@ -14,11 +14,16 @@ if TYPE_CHECKING:  # the block graph reads the colours here without importing pl
     import plotly.graph_objects as go
 
 FONT_SIZE = 16  # readable on a projector
+# Streamlit's own face for Latin text, then CJK faces for Chinese (fonts-noto-cjk on Linux, PingFang on macOS,
+# YaHei on Windows): the browser takes each character from the first face that has it, so 中文 never shows as
+# tofu boxes while English looks as before.
+FONT_FAMILY = ("Source Sans Pro, Noto Sans CJK SC, Noto Sans SC, PingFang SC, Microsoft YaHei, WenQuanYi Micro Hei, "
+               "Arial, sans-serif")
 TEXT_COLOR = "#262730"  # Streamlit's text colour
 GRID_COLOR = "#e6e6e6"
 CURRENT_COLOR = "#000000"
 LOOK = dict(template="none", paper_bgcolor="white", plot_bgcolor="white",
-            font=dict(size=FONT_SIZE, color=TEXT_COLOR, family="Source Sans Pro, Arial, sans-serif"),
+            font=dict(size=FONT_SIZE, color=TEXT_COLOR, family=FONT_FAMILY),
             hoverlabel=dict(font_size=FONT_SIZE - 1, align="left"), legend=dict(font=dict(size=FONT_SIZE - 2)),
             margin=dict(l=80, r=30, t=80, b=60))
 
