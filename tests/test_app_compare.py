@@ -171,3 +171,22 @@ def test_own_model_page_bad_uploads_one_line_each() -> None:
         errors = [e.value for e in at.error]
         assert len(errors) == 1 and "\n" not in errors[0] and message in errors[0], (name, errors)
         assert not at.get("graphviz_chart")
+
+
+def test_architecture_page_exports_on_a_button() -> None:
+    at = AppTest.from_file("../app.py", default_timeout=TIMEOUT)
+    at.query_params["model"] = "squeezenet1_1"
+    at.query_params["rho"] = "0.25"
+    at.run().switch_page("pages/architecture.py").run()
+    at.session_state["arch.export"] = True  # open the lazy expander
+    at.run()
+    _ok(at)
+    config = lightnets.config("squeezenet1_1", 56)
+    assert not export.is_exported(config)
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert "Download safetensors" in labels and "Download ONNX" not in labels  # ONNX waits for the button
+    assert any("BatchNorm is folded" in m.value for m in at.markdown)
+    at.button(key="arch.export.prepare").click().run()
+    _ok(at)
+    assert export.is_exported(config)
+    assert "Download ONNX" in [b.proto.label for b in at.get("download_button")]
