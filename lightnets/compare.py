@@ -5,7 +5,6 @@ latency is measured in alternation by ``lightnets.measure_interleaved``, so the 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from lightnets.cost import Profile
 from lightnets.i18n import N_

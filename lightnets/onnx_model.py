@@ -999,14 +999,3 @@ def onnx_predict(model: OnnxModel, image: Any, preprocessing: str = "imagenet", 
     rows = [(int(i), labels[int(i)], float(p)) for p, i in zip(values, indices)]
     return Prediction(topk=rows, input=x, seconds=seconds, view=view, preprocess=pre, model=model.name,
                       weights=_("the ONNX file's own weights"))
-
-
-def onnx_summary(model: OnnxModel) -> dict[str, Any]:
-    """The figures the page shows in its header row."""
-    return {"nodes": len(model.nodes), "blocks": len(model.blocks), "params": model.profile.params,
-            "macs": model.profile.macs, "mem_bytes": model.profile.mem_bytes, "opset": model.opset}
-
-
-def block_paths(model: OnnxModel) -> list[str]:
-    """The blocks in graph order."""
-    return [b.path for b in model.blocks]
