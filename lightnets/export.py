@@ -11,6 +11,7 @@ the first; nobody else waits: no lock that a profile or a slider rerun needs is 
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import statistics
@@ -50,9 +51,18 @@ def exported_model(config: Config, pretrained: bool = False) -> nn.Module:
     if pretrained:
         from lightnets.prediction import pretrained_model
 
-        return pretrained_model(config)
-    torch.manual_seed(0)  # the same random weights every time: the same file for the same configuration
-    model = build(config).eval()
+        # a copy: the cached model serves other sessions' predictions while this one is traced
+        return copy.deepcopy(pretrained_model(config)).eval()
+    # the same random weights every time (the same file for the same configuration), without touching the
+    # process's random state, which other sessions use
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = build(config).eval()
+        _randomize_statistics(model)
+    return model
+
+
+def _randomize_statistics(model: nn.Module) -> None:
     # Fresh BatchNorms are the identity (γ = 1, β = 0, μ = 0, σ² = 1), so folding them would give all-zero conv
     # biases, which the optimiser then drops, and fresh PReLU slopes are all 0.25, so the optimiser merges equal
     # ones into one constant: random values keep the file's structure that of trained weights.
@@ -66,7 +76,6 @@ def exported_model(config: Config, pretrained: bool = False) -> nn.Module:
                 if module.affine:
                     module.weight.uniform_(0.5, 1.5)
                     module.bias.normal_(0.0, 0.1)
-    return model
 
 
 def strip_metadata(model: Any) -> int:
