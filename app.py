@@ -17,6 +17,7 @@ import ui
 ui.page_config()  # before st.navigation, or the browser takes the page's :material/…: icon from fonts.gstatic.com
 page = st.navigation(ui.navigation_pages())
 ui.begin_run()
+ui.start_presentation()  # projector mode (?present=1): before anything is drawn
 try:
     ui.lead(page)
     ui.warmup()  # once per process, before any session draws what the libraries initialise lazily

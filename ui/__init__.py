@@ -16,6 +16,7 @@ from ui.measure import (
                         sweep_latency,
 )
 from ui.navigation import ICON, PAGES, PageInfo, lead, navigation_pages, page_config, page_info, selection_first
+from ui.present import figure_scale, presenting, start_presentation
 from ui.state import (
                         RHO_DENOMINATOR,
                         RHO_STEPS,
@@ -33,10 +34,9 @@ from ui.widgets import (attempt, chart, current_profile, error, guard, html, int
 
 __all__ = [
     "ICON", "PAGES", "RHO_DENOMINATOR", "RHO_STEPS", "PageInfo", "Selection", "attempt", "begin_run", "cached_knob_sweep",
-    "cached_rho_sweep", "chart", "current_profile", "default_model", "end_run", "ensure_app", "guard", "html",
-    "intro", "kept", "latency_report",
-    "knob_key", "lead", "measure_latency", "measure_sweep", "measured_latency", "navigation_pages",
-    "page_config", "page_info",
-    "remember", "restore", "rho_of", "rho_sweep_values", "selection_first", "sidebar", "sweep_latency", "warmup",
-    "error", "plain", "warning",
+    "cached_rho_sweep", "chart", "current_profile", "default_model", "end_run", "ensure_app", "error", "figure_scale",
+    "guard", "html", "intro", "kept", "knob_key", "latency_report", "lead", "measure_latency", "measure_sweep",
+    "measured_latency", "navigation_pages", "page_config", "page_info", "plain", "presenting", "remember", "restore",
+    "rho_of", "rho_sweep_values", "selection_first", "sidebar", "start_presentation", "sweep_latency", "warmup",
+    "warning",
 ]

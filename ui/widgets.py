@@ -130,5 +130,12 @@ CHART_CONFIG = {"displayModeBar": False}
 
 
 def chart(fig: Any, key: str | None = None) -> None:
-    """A plotly figure at full width, keeping the figure's own large-font style (not Streamlit's theme)."""
+    """A plotly figure at full width, keeping the figure's own large-font style (not Streamlit's theme); in
+    projector mode with its text, height and margins scaled (lightnets.figures.style.scaled)."""
+    from ui.present import presenting
+
+    if presenting():
+        from lightnets.figures.style import scaled
+
+        fig = scaled(fig)
     st.plotly_chart(fig, theme=None, width="stretch", key=key, config=CHART_CONFIG)

@@ -76,17 +76,19 @@ SVG_WIDTH = 1000  # viewBox units; the drawing scales to the page's width
 _PLOT_LEFT, _PLOT_RIGHT = 84, 990
 
 
-def _panel(rows: list[LayerCost], key: str, title: str, top: float, height: float, color_of: Any) -> list[str]:
+def _panel(rows: list[LayerCost], key: str, title: str, top: float, height: float, color_of: Any,
+           font: float = FONT_SIZE) -> list[str]:
     """One bar panel of ``layer_svg``: a title, gridlines with tick labels, one bar (with a tooltip) per row."""
     values = [getattr(row, key) for row in rows]
     ticks = nice_ticks(max(values))
     scale = height / ticks[-1]
     slot = (_PLOT_RIGHT - _PLOT_LEFT) / len(rows)
-    out = [f'<text x="{_PLOT_LEFT}" y="{top - 12:.1f}" font-size="{FONT_SIZE + 2}">{_text(title)}</text>']
+    out = [f'<text x="{_PLOT_LEFT}" y="{top - 12:.1f}" font-size="{(FONT_SIZE + 2) * font / FONT_SIZE:g}">'
+           f'{_text(title)}</text>']
     for tick in ticks:
         y = top + height - tick * scale
         out.append(f'<line x1="{_PLOT_LEFT}" x2="{_PLOT_RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="{GRID_COLOR}"/>'
-                   f'<text x="{_PLOT_LEFT - 8}" y="{y + 5:.1f}" text-anchor="end" font-size="{FONT_SIZE}">'
+                   f'<text x="{_PLOT_LEFT - 8}" y="{y + 5 * font / FONT_SIZE:.1f}" text-anchor="end" font-size="{font:g}">'
                    f'{format_tick(tick)}</text>')
     for i, (row, value) in enumerate(zip(rows, values)):
         bar = value * scale
@@ -99,30 +101,42 @@ def _panel(rows: list[LayerCost], key: str, title: str, top: float, height: floa
     return out
 
 
-def layer_svg(p: Profile) -> str:
+def layer_svg(p: Profile, scale: float = 1.0) -> str:
     """MACs (top) and params (bottom) of every conv and FC layer, in forward order, coloured by op kind (as in
     ``kind_share_html``), with the network's stages marked along the bottom; hovering a bar names the layer.
 
     Drawn as SVG rather than plotly for the same reason as ``kind_share_html``: the Cost page redraws it on every
     slider move. The MAC bars sum to the profile's MACs; the parameter bars leave out the layers without MACs
     (BatchNorm's scale and shift), whose count the caption gives. Each bar carries its value (``data-macs`` /
-    ``data-params``) and its index (``data-layer``), so tests can read the drawing back.
+    ``data-params``) and its index (``data-layer``), so tests can read the drawing back. ``scale`` multiplies
+    every font size (projector mode: style.PRESENT_SCALE); the text's room grows with it, the title wraps.
     """
     rows = mac_layers(p)
     other_params = p.params - sum(row.params for row in rows)
-    top1, height1, top2, height2 = 82, 250, 390, 150
+    font, title_font = FONT_SIZE * scale, (FONT_SIZE + 5) * scale
     label = _("Where the cost is: the {count} conv and FC layers of {model} at {resolution}×{resolution}").format(
         count=len(rows), model=spec(p.name).title, resolution=p.resolution)
-    out = [f'<text x="0" y="22" font-size="{FONT_SIZE + 5}">{_text(label)}</text>']
+    lines = [label]
+    colon = next((c for c in (": ", "：") if c in label), None)
+    if _text_width(label, title_font) > SVG_WIDTH and colon:  # too long for one line at this size
+        head, tail = label.split(colon, 1)
+        lines = [head + colon.strip(), tail]
+    line_height = 1.25 * title_font
+    title_bottom = (len(lines) - 1) * line_height + 22 * scale
+    top1 = title_bottom + 60 * scale
+    height1, height2 = 250, 150
+    top2 = top1 + height1 + 58 * scale
+    out = [f'<text x="0" y="{title_bottom - (len(lines) - 1 - i) * line_height:g}" font-size="{title_font:g}">'
+           f'{_text(line)}</text>' for i, line in enumerate(lines)]
     out += _panel(rows, "macs", _("multiply-adds per layer, in forward order (sum {macs})").format(macs=f"{p.macs:,}"),
-                  top1, height1, _color)
+                  top1, height1, _color, font)
     others = [_NO_MAC_NAMES.get(kind, kind_label(kind)) for kind in p.params_by_kind() if kind not in MAC_KINDS]
     title = _("parameters per layer")
     if other_params:
         names = functools.reduce(lambda a, b: _("{first} and {second}").format(first=a, second=b), others or [""])
         title += " (" + ngettext("{names} adds {count} more", "{names} add {count} more", len(others)).format(
             names=names, count=f"{other_params:,}") + ")"
-    out += _panel(rows, "params", title, top2, height2, _color)
+    out += _panel(rows, "params", title, top2, height2, _color, font)
     slot = (_PLOT_RIGHT - _PLOT_LEFT) / len(rows)
     bottom = top2 + height2
     stages: list[list[Any]] = []  # [name, first index, last index]
@@ -134,26 +148,26 @@ def layer_svg(p: Profile) -> str:
     for stage in stages:
         stage[0] = stage_label(stage[0])
     middles = [_PLOT_LEFT + (first + last + 1) / 2 * slot for _, first, last in stages]
-    widths = [_text_width(name) for name, _, _ in stages]
+    widths = [_text_width(name, font) for name, _, _ in stages]
     crowded = any(middles[k] - middles[k - 1] < (widths[k] + widths[k - 1]) / 2 + 8 for k in range(1, len(stages)))
     for k, (name, first, _last) in enumerate(stages):
         x0 = _PLOT_LEFT + first * slot
         if k:  # a dotted line through both panels where each stage after the first begins
             out.append(f'<line x1="{x0:.1f}" x2="{x0:.1f}" y1="{top1}" y2="{bottom + 8}" stroke="#b0b0b0" '
                        'stroke-dasharray="3,3"/>')
-        row_y = bottom + 28 + (22 * (k % 2) if crowded else 0)  # two rows of labels where they would overlap
-        out.append(f'<text x="{middles[k]:.1f}" y="{row_y}" text-anchor="middle" font-size="{FONT_SIZE}" '
+        row_y = bottom + (28 + (22 * (k % 2) if crowded else 0)) * scale  # two rows where they would overlap
+        out.append(f'<text x="{middles[k]:.1f}" y="{row_y:.1f}" text-anchor="middle" font-size="{font:g}" '
                    f'class="stage">{_text(name)}</text>')
-    total = bottom + (76 if crowded else 52)
+    total = round(bottom + (76 if crowded else 52) * scale)
     return (f'<svg viewBox="0 0 {SVG_WIDTH} {total}" width="100%" role="img" aria-label="{_text(label)}" '
             f'font-family="{FONT_FAMILY}" fill="{TEXT_COLOR}" style="max-width:1400px">'
             + "".join(out) + "</svg>")
 
 
-def _text_width(text: str) -> float:
-    """About how wide ``text`` is in the figures' font: a Latin letter 0.55 em, a CJK character a full em."""
+def _text_width(text: str, font: float = FONT_SIZE) -> float:
+    """About how wide ``text`` is at font size ``font``: a Latin letter 0.55 em, a CJK character a full em."""
     wide = sum(unicodedata.east_asian_width(c) in "WF" for c in text)
-    return 0.55 * FONT_SIZE * (len(text) - wide) + FONT_SIZE * wide
+    return 0.55 * font * (len(text) - wide) + font * wide
 
 
 def kind_shares(p: Profile) -> list[tuple[str, float, float]]:
@@ -172,12 +186,12 @@ def _segment(kind: str, share: float, what: str) -> str:
             f'{label}</div>')
 
 
-def kind_share_html(p: Profile) -> str:
+def kind_share_html(p: Profile, scale: float = 1.0) -> str:
     """The share of MACs and of params by op kind, as two 100% stacked bars drawn in plain HTML.
 
     The Cost page redraws this on every slider move: HTML costs the browser next to nothing, where a plotly
     chart takes about a tenth of a second to draw on a 2-core machine. A segment's width is its share in percent;
-    hovering shows the share to one decimal.
+    hovering shows the share to one decimal. ``scale`` multiplies the font sizes (projector mode).
     """
     shares = kind_shares(p)
     rows = []
@@ -191,8 +205,9 @@ def kind_share_html(p: Profile) -> str:
                      f'width:0.9rem;height:0.9rem;background:{_color(kind)};vertical-align:-0.1rem;'
                      f'margin-right:0.3rem"></span>{_text(kind_label(kind))}</span>' for kind, _, _ in shares)
     heading = _text(_("Share by op kind"))  # outside the f-string: Babel does not read calls inside one
-    return (f'<div style="font-size:{FONT_SIZE}px"><div style="font-size:{FONT_SIZE + 4}px;margin-bottom:0.3rem">'
-            f'{heading}</div>{"".join(rows)}<div style="margin:0.4rem 0 0 5.25rem">{legend}</div></div>')
+    return (f'<div style="font-size:{FONT_SIZE * scale:g}px"><div style="font-size:{(FONT_SIZE + 4) * scale:g}px;'
+            f'margin-bottom:0.3rem">{heading}</div>{"".join(rows)}<div style="margin:0.4rem 0 0 5.25rem">{legend}'
+            '</div></div>')
 
 
 def separable_chart(saving: SeparableSaving) -> go.Figure:
