@@ -19,6 +19,7 @@ How a knob travels: the widget's value (``_draw``) → ``ModelSpec.validate`` (t
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -66,12 +67,12 @@ class Selection:
     def spec(self) -> lightnets.ModelSpec:
         return lightnets.spec(self.name)
 
-    def query(self) -> dict[str, str]:
-        """The URL query parameters that reproduce this selection."""
+    def query(self, prefix: str = "") -> dict[str, str]:
+        """The URL query parameters that reproduce this selection (keys prefixed, e.g. ``a_model``)."""
         out = {"model": self.name}
         out.update({k: format_value(v) for k, v in self.knobs.items()})
         out["rho"] = format_value(round(self.rho, 4))
-        return out
+        return {prefix + k: v for k, v in out.items()}
 
 
 def rho_of(step: int) -> float:
@@ -99,25 +100,28 @@ def _nearest_rho_step(value: str) -> int | None:
     return step if step in RHO_STEPS and abs(rho * RHO_DENOMINATOR - step) < 0.02 else None
 
 
-def _from_query(params: Any) -> tuple[str, dict[str, Any], int, list[str]]:
-    """The model, knobs and ρ step that URL query parameters ask for, with a message (in the current language)
-    for each value that was ignored."""
+def read_query(params: Mapping[str, str], prefix: str = "", default: str | None = None
+               ) -> tuple[str, dict[str, Any], int, list[str]]:
+    """The model, knobs and ρ step that query ``params`` ask for (keys ``{prefix}model``, ``{prefix}<knob>``,
+    ``{prefix}rho``), with a message (in the current language) for each value that was ignored. The sidebar reads
+    ``model=…`` (and checks ``lang``); the Compare page reads ``a_model=…`` and ``b_model=…`` the same way."""
+    params = {k[len(prefix):]: v for k, v in params.items() if k.startswith(prefix)} if prefix else dict(params)
     problems: list[str] = []
-    if "lang" in params and params["lang"] not in LANGUAGES:
+    if not prefix and "lang" in params and params["lang"] not in LANGUAGES:
         problems.append(_("unknown language {value!r} (showing {language})").format(
             value=Shown(params["lang"]), language=LANGUAGES[language()]))
-    name = params.get("model", default_model())
+    fallback = default if default in lightnets.list_models() else default_model()
+    name = params.get("model", fallback)
     if name not in lightnets.list_models():
-        problems.append(_("unknown model {name!r} (showing {default})").format(name=Shown(name),
-                                                                              default=default_model()))
-        name = default_model()
+        problems.append(_("unknown model {name!r} (showing {default})").format(name=Shown(name), default=fallback))
+        name = fallback
     model_spec = lightnets.spec(name)
     own = {knob.name for knob in model_spec.knobs}
     knobs, bad = lightnets.parse_knobs(name, {k: v for k, v in params.items() if k in own})
-    problems += [_("{message} (using {fallback})").format(message=message, fallback=fallback)
-                 for message, fallback in bad]
+    problems += [_("{message} (using {fallback})").format(message=message, fallback=fallback_value)
+                 for message, fallback_value in bad]
     others = {k.name for n in lightnets.list_models() for k in lightnets.spec(n).knobs} - own
-    problems += [_("{name} has no knob {key!r} (ignored)").format(name=name, key=key) for key in params
+    problems += [_("{name} has no knob {key!r} (ignored)").format(name=name, key=f"{prefix}{key}") for key in params
                  if key in others]  # known names only
     step = RHO_DENOMINATOR
     if "rho" in params:
@@ -125,10 +129,16 @@ def _from_query(params: Any) -> tuple[str, dict[str, Any], int, list[str]]:
         if found is None:
             problems.append(_("rho={value!r} is not allowed: ρ must be a number from 0.25 to 2 in steps of "
                               "1/{denominator} (using 1)").format(value=Shown(params["rho"]),
-                                                                  denominator=RHO_DENOMINATOR))
+                                                                  denominator=RHO_DENOMINATOR).replace(
+                "rho=", f"{prefix}rho=", 1))
         else:
             step = found
     return name, knobs, step, problems
+
+
+def _from_query(params: Mapping[str, str]) -> tuple[str, dict[str, Any], int, list[str]]:
+    """The model, knobs and ρ step that the sidebar's query parameters ask for (see ``read_query``)."""
+    return read_query(params)
 
 
 def _start_session() -> None:
@@ -149,6 +159,11 @@ def _knob_widget(name: str, knob: lightnets.Knob) -> Any:
     if key not in st.session_state:  # first time this model is shown, or it was dropped while hidden
         saved = st.session_state[_SAVED].get(name, {})
         st.session_state[key] = saved.get(knob.name, knob.default)
+    return knob_widget(knob, key)
+
+
+def knob_widget(knob: lightnets.Knob, key: str) -> Any:
+    """The widget of one knob, generated from its schema, its value in ``st.session_state[key]``."""
     label, help_text = _(knob.label), _(knob.help)  # a keyed widget keeps its value when its label changes
     if knob.type == "bool":
         return st.toggle(label, key=key, help=help_text)
@@ -251,6 +266,18 @@ def _language_switch() -> None:
                  label_visibility="collapsed")
 
 
+def _compare_link(selection: Selection) -> None:
+    """One click to the Compare page, with A (and B, to be changed there) set to the sidebar's configuration."""
+    if selection.config is None:
+        return
+    from ui.compare import link_query
+
+    with st.sidebar:
+        st.page_link("pages/compare.py", label=_("Compare with…"), icon=":material/compare_arrows:",
+                     query_params=link_query(selection),
+                     help=_("Opens the Compare page with A and B set to this configuration; change B there."))
+
+
 def begin_run() -> None:
     """Called by app.py at the top of every run, after ``start_language``: draws the language switch (at the top
     of the sidebar, where the entrypoint keeps its value across pages); the next ``sidebar()`` call draws the
@@ -301,6 +328,7 @@ def sidebar() -> Selection:
     selection = _draw()
     _show_link_warning(selection)
     _sync_url(selection)
+    _compare_link(selection)
     st.session_state[_SELECTION] = selection
     st.session_state[_DRAWN] = True
     return selection
