@@ -23,6 +23,8 @@ PAGES = {
     "latency": "[data-testid=stMain] [data-testid=stButton]",
     "experiments": "[data-testid=stMain] [data-testid=stButton]",
     "predict": "[data-testid=stPlotlyChart] svg.main-svg",
+    "compare": "[data-testid=stMain] [data-testid=stCaptionContainer]",
+    "own_model": "[data-testid=stMain] [data-testid=stFileUploader]",
 }
 
 
