@@ -152,6 +152,7 @@ class Reference:
     # Likewise where the source counts multiply-adds by another convention than conv + linear MACs (e.g. the
     # EfficientNet-Lite README, which adds batch-norm work): our count of the same architecture, explained in ``note``.
     architecture_macs_m: float | None = None
+    entry: int | None = None  # the papers.json entry it was read from (its other figures, e.g. phone latency)
 
     @property
     def expected_params_m(self) -> float | None:
@@ -178,7 +179,7 @@ def reference(entry_id: int, note: str = "", architecture_params_m: float | None
         label=entry["variant"], knobs=dict(knobs), resolution=resolution,
         params_m=entry["params_m"], macs_m=entry["madds_m"], top1=entry["top1"], source=entry["source"],
         provenance=entry["provenance"], note=note, architecture_params_m=architecture_params_m,
-        architecture_macs_m=architecture_macs_m)
+        architecture_macs_m=architecture_macs_m, entry=entry_id)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -24,12 +24,34 @@ Key = tuple[str, str, int, bool, tuple[tuple[str, Any], ...]]
 
 
 def key_of(name: str, device: str, threads: int, quick: bool, knobs: dict[str, Any]) -> Key:
-    return name, device, threads, quick, tuple(sorted(knobs.items()))
+    """The settings a measurement depends on: the experiment's live knobs are left out (see ``Experiment.live``)."""
+    live = experiments.experiment(name).live
+    return name, device, threads, quick, tuple(sorted((k, v) for k, v in knobs.items() if k not in live))
 
 
-def stored(key: Key) -> experiments.Outcome | None:
-    """The outcome of this experiment with these settings, run earlier in this session, or None."""
-    return st.session_state.get(_OUTCOMES, {}).get(key)
+def knob_widget(knob: Any, key: str) -> Any:
+    """The widget of one experiment knob: a slider for numbers, a select slider or box for choices, a toggle."""
+    if knob.type == "bool":
+        return st.toggle(_(knob.label), value=bool(knob.default), help=_(knob.help), key=key)
+    if knob.type == "choice":
+        return st.select_slider(_(knob.label), options=list(knob.choices or ()), value=knob.default,
+                                help=_(knob.help), key=key)
+    cast = int if knob.type == "int" else float
+    return st.slider(_(knob.label), cast(knob.min), cast(knob.max), cast(knob.default), cast(knob.step),
+                     help=_(knob.help), key=key)
+
+
+def live_values(name: str, knobs: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in knobs.items() if k in experiments.experiment(name).live}
+
+
+def stored(key: Key, live: dict[str, Any] | None = None) -> experiments.Outcome | None:
+    """The outcome of this experiment with these settings, run earlier in this session (reread at the live knobs'
+    values ``live``), or None."""
+    outcome = st.session_state.get(_OUTCOMES, {}).get(key)
+    if outcome is not None and live:
+        outcome = outcome.reread(**live)
+    return outcome
 
 
 def stored_elsewhere(name: str, key: Key) -> list[experiments.Outcome]:
