@@ -33,6 +33,7 @@ from lightnets.prediction import load_image, preprocess_for, sample_images
 # share of the shorter side a crop keeps, and where it sits: 2 scales × 5 places × 2 flips × 5 photos = 100 inputs
 CROP_SCALES = (0.9, 0.7)
 PLACES = ((0.5, 0.5), (0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0))  # centre, then the four corners
+WEIGHT_OPS = ("aten.conv2d.default", "aten.linear.default")
 PASS_THROUGH = ("aten.pad.default", "aten.constant_pad_nd.default")
 ACTIVATION_OPS = ("aten.hardtanh.default", "aten.hardtanh_.default", "aten.relu.default", "aten.relu_.default")
 
@@ -142,6 +143,7 @@ class Quantized:
     steps: tuple[tuple[str, float], ...]  # activation module → scale (the step between two uint8 levels)
     ranges: tuple[tuple[str, float, float], ...]  # activation module → calibrated (min, max)
     per_channel: bool
+    float_layers: tuple[str, ...] = ()  # convolutions and linear layers the quantizer left in float32
 
 
 def quantize_int8(exported: torch.fx.GraphModule, calibration: torch.Tensor, per_channel: bool) -> Quantized:
@@ -170,7 +172,11 @@ def quantize_int8(exported: torch.fx.GraphModule, calibration: torch.Tensor, per
                 ranges.append((path, float(observer.min_val), float(observer.max_val)))
         converted = convert_pt2e(prepared)
     _allow_eval(converted)
-    return Quantized(converted, tuple(steps), tuple(ranges), per_channel)
+    # a weight read straight from a constant, not through dequantize, stayed float32: here the convolutions after
+    # TF "same" padding (the stem and the stride-2 depthwise ones), whose input the x86 quantizer does not observe
+    left = tuple(module_path(n) for n in converted.graph.nodes if str(n.target) in WEIGHT_OPS
+                 and isinstance(n.args[1], torch.fx.Node) and n.args[1].op == "get_attr")
+    return Quantized(converted, tuple(steps), tuple(ranges), per_channel, left)
 
 
 def compiled_int8(quantized: Quantized, example: torch.Tensor) -> nn.Module:

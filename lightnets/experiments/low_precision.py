@@ -94,6 +94,7 @@ class Variant:
     size_bytes: int
     steps: tuple[tuple[str, float], ...] = ()  # int8: each activation's quantisation step
     ranges: tuple[tuple[str, float, float], ...] = ()  # int8: each activation's calibrated range
+    float_layers: tuple[str, ...] = ()  # int8: weight layers the quantizer left in float32
 
     @property
     def label(self) -> str:
@@ -185,7 +186,8 @@ def _compare(key: str, reference: torch.Tensor, logits: torch.Tensor, layers: tu
     n = len(logits)
     return Variant(key, n, Q.top1_agreement(reference[:n], logits), Q.top5_overlap(reference[:n], logits),
                    Q.sqnr_db(reference[:n], logits), layers, size,
-                   quantized.steps if quantized else (), quantized.ranges if quantized else ())
+                   quantized.steps if quantized else (), quantized.ranges if quantized else (),
+                   quantized.float_layers if quantized else ())
 
 
 def run(device: str, threads: int, quick: bool, progress) -> LowPrecisionResult:
@@ -370,6 +372,7 @@ def view(result: LowPrecisionResult) -> View:
         rows.append((v.label, str(v.inputs), f"{v.top1_agreement:.0%}", f"{v.top5_overlap:.0%}",
                      _db(v.output_sqnr_db), _db(v.median_layer_sqnr_db) if v.layer_sqnr_db else "—",
                      _mb(v.size_bytes), f"{v.size_bytes / fp32.size_bytes:.2f}×"))
+    left = result.variant("int8_pc").float_layers
     comparison = Table(
         _("Each low-precision network against float32, without labels ({n} inputs: crops and mirror images of the "
           "five photos)").format(n=result.inputs),
@@ -378,7 +381,9 @@ def view(result: LowPrecisionResult) -> View:
         _("Agreement and SQNR compare each network with its own float32 version: the ReLU6 network with itself, "
           "the ReLU ablation with the ablation in float32. Layer SQNR is measured on {k} inputs; int8 sizes count "
           "the int8 weights with their scales and zero points. int8 calibrated on the {c} photos' centre crops "
-          "(min–max, per tensor).").format(k=result.sqnr_inputs, c=result.calibration))
+          "(min–max, per tensor).").format(k=result.sqnr_inputs, c=result.calibration)
+        + (_(" The x86 quantizer left {n} weight layers in float32: {layers} (each reads a TF-“same” padded "
+             "input, which it does not observe).").format(n=len(left), layers=", ".join(left)) if left else ""))
     tables = [comparison]
 
     clamped, lifted = result.variant("int8_pc"), result.variant("relu_int8_pc")
