@@ -87,6 +87,7 @@ def photo_inputs(model: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
 def _torchao():
     # torchao tries to load CUDA kernels it ships; on a CPU-only machine that fails harmlessly and says so
     logging.getLogger("torchao").setLevel(logging.ERROR)
+    logging.getLogger("torch.utils._pytree").setLevel(logging.ERROR)  # torchao registers an enum the old way
     from torchao.quantization.pt2e import MinMaxObserver, PerChannelMinMaxObserver
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
     from torchao.quantization.pt2e.quantizer import QuantizationConfig, QuantizationSpec
