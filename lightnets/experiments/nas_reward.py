@@ -164,7 +164,7 @@ def view(result: RewardResult) -> View:
     table = Table(
         _("Reward ACC·(LAT/TAR)^w at TAR = {tar:g} ms, w = {w:+.2f}, latency measured here ({threads} thread(s), "
           "batch 1)").format(tar=result.target_ms, w=result.w, threads=result.threads),
-        (_("model"), _("top-1, %"), _("ms here"), _("10–90% of rounds"), _("(LAT/TAR)^w"), _("reward"),
+        (_("model"), _("top-1, %"), _("ms here"), _("10–90% of rounds"), _("(LAT/TAR)^w"), _("reward"),
          _("Pareto front"), _("paper: phone, ms")), tuple(rows),
         _("Top-1 is each paper's figure at the model's default setting (papers.json); ms is measured here in "
           "eager PyTorch. With w = −0.07 a model twice as slow must be {a:.1%} more accurate to tie; with w = "
