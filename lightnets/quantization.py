@@ -186,11 +186,24 @@ def compiled_int8(quantized: Quantized, example: torch.Tensor) -> nn.Module:
     import torch._inductor.config as inductor_config
 
     inductor_config.freezing = True  # weights become constants: needed for the int8 conv fusion passes
-    with warnings.catch_warnings(), torch.no_grad():
+    compiled = torch.compile(quantized.graph)
+    # warmed (compiled) under inference mode, as the timing code runs it: another grad mode would compile again
+    with warnings.catch_warnings(), torch.inference_mode():
         warnings.simplefilter("ignore")
-        compiled = torch.compile(quantized.graph)
         compiled(example)
-    return compiled
+    return Compiled(compiled)
+
+
+class Compiled(nn.Module):
+    """A compiled callable as a module that ``eval()`` and ``train()`` leave alone: switching the mode of the
+    compiled graph would change a guard and compile it all over again."""
+
+    def __init__(self, compiled) -> None:
+        super().__init__()
+        self._compiled = (compiled,)  # in a tuple: not a child module, so eval() does not reach it
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._compiled[0](x)
 
 
 # --------------------------------------------------------------------------------------------------
