@@ -43,6 +43,8 @@ _API = {
     "Experiment": "experiments", "Outcome": "experiments", "Finding": "experiments",
     "sample_images": "prediction", "imagenet_labels": "prediction", "pretrained_model": "prediction",
     "feature_layers": "prediction", "feature_maps": "prediction",
+    # serving many sessions from one process
+    "warmup": "runtime",
 }
 
 __all__ = sorted(_API)
@@ -51,7 +53,9 @@ __all__ = sorted(_API)
 def __getattr__(name: str) -> Any:
     module = _API.get(name)
     if module is None:
-        raise AttributeError(f"module 'lightnets' has no attribute {name!r}")
+        from lightnets.i18n import _
+
+        raise AttributeError(_("module 'lightnets' has no attribute {name!r}").format(name=name))
     value = getattr(importlib.import_module(f"lightnets.{module}"), name)
     globals()[name] = value
     return value

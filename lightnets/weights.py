@@ -34,7 +34,7 @@ from typing import Any, BinaryIO, NamedTuple
 import torch
 from torch import nn
 
-from lightnets.formatting import knob_text
+from lightnets.formatting import clip, knob_text
 from lightnets.registry import DATA_DIR, Config, Preprocess, build, spec
 from lightnets.uploads import read_limited
 
@@ -369,7 +369,7 @@ def _unwrap(obj: Any) -> dict[str, torch.Tensor]:
             inner = obj.get(key)
             if isinstance(inner, Mapping) and inner and all(isinstance(v, torch.Tensor) for v in inner.values()):
                 return {str(k): v for k, v in inner.items()}
-        keys = ", ".join(str(k) for k in list(obj)[:5]) or "none"
+        keys = ", ".join(clip(k) for k in list(obj)[:5]) or "none"
         raise WeightsError(f"The checkpoint holds no state_dict (a dict of tensors); its top-level keys are: {keys}")
     raise WeightsError(f"The checkpoint holds a {type(obj).__name__}, not a state_dict (a dict of tensors)")
 
@@ -407,7 +407,7 @@ def fit_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor], what: st
 
 
 def _some(keys: list[str], n: int = 3) -> str:
-    return ", ".join(keys[:n]) + (", …" if len(keys) > n else "")
+    return ", ".join(clip(k) for k in keys[:n]) + (", …" if len(keys) > n else "")
 
 
 def describe_config(config: Config) -> str:

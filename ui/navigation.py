@@ -4,12 +4,18 @@ pages all read it)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
 from lightnets.i18n import N_
 from ui.widgets import intro
+
+
+# The page icon ships with the app (a 64 px PNG: a hub of blocks). A :material/…: icon as the page icon makes
+# every browser fetch it from fonts.gstatic.com: an outside request from every page, failing offline.
+ICON = str(Path(__file__).parent / "icon.png")
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,13 @@ PAGES = (
              summary="Run a model with real pretrained weights on your own photo."),
 )
 _BY_TITLE = {info.title: info for info in PAGES}
+
+
+def page_config() -> None:
+    """The app's title, icon and layout. Called before any ``st.navigation``: until a page config names an icon,
+    the browser takes the current page's own icon as the tab's, and a :material/…: icon comes from
+    fonts.gstatic.com (an outside request, failing offline)."""
+    st.set_page_config(page_title="LightNets Explorer", page_icon=ICON, layout="wide")
 
 
 def navigation_pages() -> list[st.Page]:

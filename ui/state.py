@@ -20,7 +20,9 @@ from typing import TYPE_CHECKING, Any
 import streamlit as st
 
 import lightnets
-from lightnets.formatting import format_value
+from lightnets.formatting import Shown, clip, format_value
+from ui.widgets import error as show_error
+from ui.widgets import warning as show_warning
 
 if TYPE_CHECKING:
     from lightnets.registry import Config
@@ -95,19 +97,19 @@ def _from_query() -> tuple[str, dict[str, Any], int, list[str]]:
     problems: list[str] = []
     name = params.get("model", default_model())
     if name not in lightnets.list_models():
-        problems.append(f"unknown model {name!r} (showing {default_model()})")
+        problems.append(f"unknown model {Shown(name)!r} (showing {default_model()})")
         name = default_model()
     model_spec = lightnets.spec(name)
     own = {knob.name for knob in model_spec.knobs}
     knobs, bad = lightnets.parse_knobs(name, {k: v for k, v in params.items() if k in own})
     problems += [f"{message} (using {fallback})" for message, fallback in bad]
     others = {k.name for n in lightnets.list_models() for k in lightnets.spec(n).knobs} - own
-    problems += [f"{name} has no knob {key!r} (ignored)" for key in params if key in others]
+    problems += [f"{name} has no knob {key!r} (ignored)" for key in params if key in others]  # known names only
     step = RHO_DENOMINATOR
     if "rho" in params:
         found = _nearest_rho_step(params["rho"])
         if found is None:
-            problems.append(f"rho={params['rho']!r} is not allowed: ρ must be a number from 0.25 to 2 in steps "
+            problems.append(f"rho={Shown(params['rho'])!r} is not allowed: ρ must be a number from 0.25 to 2 in steps "
                             f"of 1/{RHO_DENOMINATOR} (using 1)")
         else:
             step = found
@@ -163,7 +165,7 @@ def _draw() -> Selection:
         try:
             knobs = model_spec.validate(raw)
         except ValueError as err:  # a widget cannot produce this, but a stale session state could
-            st.error(str(err))
+            show_error(err)
             knobs = model_spec.defaults()
         rho = rho_of(step)
         resolution = model_spec.rho_resolution(knobs, rho)
@@ -175,7 +177,7 @@ def _draw() -> Selection:
         own = model_spec.resolution(knobs)
         st.caption(f"input {resolution}×{resolution} px (ρ = {rho:.3g} × {own} px)")
         if error:
-            st.error(error)
+            show_error(error)
     st.session_state[_SAVED][name] = dict(knobs)
     return Selection(name=name, knobs=knobs, rho=rho, resolution=resolution, config=config, error=error)
 
@@ -188,7 +190,7 @@ def _show_link_warning(selection: Selection) -> None:
     if _LINK_SELECTION not in st.session_state:
         st.session_state[_LINK_SELECTION] = selection
     if st.session_state[_LINK_SELECTION] == selection:
-        st.warning(warning)
+        show_warning(warning)
     else:
         del st.session_state[_LINK_WARNING]
 
@@ -224,8 +226,9 @@ def _recover_from_legacy_pages_mode() -> None:
     script on its own. Calling ``st.navigation`` switches the process to app.py's navigation, and the
     rerun then goes through app.py, on the same page and with the same query parameters.
     """
-    from ui.navigation import navigation_pages
+    from ui.navigation import navigation_pages, page_config
 
+    page_config()
     st.navigation(navigation_pages(), position="hidden")
     st.rerun()
 
