@@ -31,15 +31,16 @@ def key_of(name: str, device: str, threads: int, quick: bool, knobs: dict[str, A
 
 
 def knob_widget(knob: Any, key: str) -> Any:
-    """The widget of one experiment knob: a slider for numbers, a select slider or box for choices, a toggle."""
+    """The widget of one experiment knob (label and help read in the current language): a slider for numbers, a
+    select slider for choices, a toggle for switches."""
     if knob.type == "bool":
-        return st.toggle(_(knob.label), value=bool(knob.default), help=_(knob.help), key=key)
+        return st.toggle(knob.label, value=bool(knob.default), help=knob.help, key=key)
     if knob.type == "choice":
-        return st.select_slider(_(knob.label), options=list(knob.choices or ()), value=knob.default,
-                                help=_(knob.help), key=key)
+        return st.select_slider(knob.label, options=list(knob.choices or ()), value=knob.default,
+                                help=knob.help, key=key)
     cast = int if knob.type == "int" else float
-    return st.slider(_(knob.label), cast(knob.min), cast(knob.max), cast(knob.default), cast(knob.step),
-                     help=_(knob.help), key=key)
+    return st.slider(knob.label, cast(knob.min), cast(knob.max), cast(knob.default), cast(knob.step),
+                     help=knob.help, key=key)
 
 
 def live_values(name: str, knobs: dict[str, Any]) -> dict[str, Any]:
