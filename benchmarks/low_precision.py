@@ -61,7 +61,7 @@ def main() -> None:
     labels = ["float32, eager", "int8 reference graph, eager", "bfloat16, eager"]
     if args.compile:
         start = time.perf_counter()
-        modules += [lightnets.optimize_for_inference(model, resolution=224), Q.compiled_int8(quantized[True], x)]
+        modules += [lightnets.optimize_for_inference(model, resolution=224), Q.compiled_int8(quantized[True], x, args.threads)]
         labels += ["float32, deployment form", "int8, compiled"]
         print(f"\ncompiling the int8 graph: {time.perf_counter() - start:.1f} s")
     xs = [x.to(torch.bfloat16) if "bfloat16" in label else x for label in labels]

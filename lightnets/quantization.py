@@ -180,17 +180,24 @@ def quantize_int8(exported: torch.fx.GraphModule, calibration: torch.Tensor, per
     return Quantized(converted, tuple(steps), tuple(ranges), per_channel, left)
 
 
-def compiled_int8(quantized: Quantized, example: torch.Tensor) -> nn.Module:
+def compiled_int8(quantized: Quantized, example: torch.Tensor, threads: int | None = None) -> nn.Module:
     """The int8 graph compiled by inductor with freezing, which lowers quantise → conv → dequantise to oneDNN's
-    int8 convolutions: the network that runs in integers. Compiling takes tens of seconds on two cores."""
+    int8 convolutions: the network that runs in integers. Compiling takes tens of seconds on two cores.
+
+    It is compiled for ``threads`` intra-op threads (default: the current setting) under inference mode, as the
+    timing code will run it: another thread count or grad mode would compile it all over again."""
     import torch._inductor.config as inductor_config
 
     inductor_config.freezing = True  # weights become constants: needed for the int8 conv fusion passes
     compiled = torch.compile(quantized.graph)
-    # warmed (compiled) under inference mode, as the timing code runs it: another grad mode would compile again
-    with warnings.catch_warnings(), torch.inference_mode():
-        warnings.simplefilter("ignore")
-        compiled(example)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(threads or before)
+        with warnings.catch_warnings(), torch.inference_mode():
+            warnings.simplefilter("ignore")
+            compiled(example)
+    finally:
+        torch.set_num_threads(before)
     return Compiled(compiled)
 
 

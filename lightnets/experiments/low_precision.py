@@ -244,7 +244,7 @@ def run(device: str, threads: int, quick: bool, progress) -> LowPrecisionResult:
     if not quick:
         progress(len(keys) / steps_total, _("compiling the int8 graph (tens of seconds)"))
         modules += [lightnets.optimize_for_inference(model, resolution=example.shape[-1]),
-                    Q.compiled_int8(quantized["int8_pc"], example), _cast(model, torch.bfloat16)]
+                    Q.compiled_int8(quantized["int8_pc"], example, threads), _cast(model, torch.bfloat16)]
         labels += [TIMED_LABELS["fp32_deployed"], TIMED_LABELS["int8_compiled"], TIMED_LABELS["bf16"]]
     inputs_for = [example.to(torch.bfloat16) if "bfloat16" in label else example for label in labels]
     timings = time_alternating(modules, inputs_for, labels, plan(quick, networks=True), threads, device, progress,
