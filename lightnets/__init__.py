@@ -38,6 +38,10 @@ _API = {
     "WeightsError": "weights", "WeightsStatus": "weights", "Checkpoint": "weights", "checkpoints": "weights",
     "find_checkpoint": "weights", "read_checkpoint": "weights", "weights_table": "weights", "WeightsRow": "weights",
     "weights_choices": "weights",
+    # export, your own ONNX model, two configurations compared
+    "export_onnx": "export", "export_safetensors": "export", "read_safetensors": "weights",
+    "read_onnx": "onnx_model", "OnnxModel": "onnx_model", "OnnxError": "onnx_model",
+    "onnx_block_graph": "onnx_model", "onnx_latency": "onnx_model", "onnx_predict": "onnx_model",
     # experiments: the chapter's claims, measured here
     "list_experiments": "experiments", "experiment": "experiments", "run_experiment": "experiments",
     "Experiment": "experiments", "Outcome": "experiments", "Finding": "experiments",

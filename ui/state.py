@@ -14,6 +14,7 @@ How a knob travels: the widget's value (``_draw``) → ``ModelSpec.validate`` (t
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ import streamlit as st
 
 import lightnets
 from lightnets.formatting import Shown, clip, format_value
+from lightnets.i18n import _
 from ui.widgets import error as show_error
 from ui.widgets import warning as show_warning
 
@@ -58,12 +60,12 @@ class Selection:
     def spec(self) -> lightnets.ModelSpec:
         return lightnets.spec(self.name)
 
-    def query(self) -> dict[str, str]:
-        """The URL query parameters that reproduce this selection."""
+    def query(self, prefix: str = "") -> dict[str, str]:
+        """The URL query parameters that reproduce this selection (keys prefixed, e.g. ``a_model``)."""
         out = {"model": self.name}
         out.update({k: format_value(v) for k, v in self.knobs.items()})
         out["rho"] = format_value(round(self.rho, 4))
-        return out
+        return {prefix + k: v for k, v in out.items()}
 
 
 def rho_of(step: int) -> float:
@@ -91,29 +93,38 @@ def _nearest_rho_step(value: str) -> int | None:
     return step if step in RHO_STEPS and abs(rho * RHO_DENOMINATOR - step) < 0.02 else None
 
 
-def _from_query() -> tuple[str, dict[str, Any], int, list[str]]:
-    """The model, knobs and ρ step a URL asks for, with a message for each value that was ignored."""
-    params = st.query_params
+def read_query(params: Mapping[str, str], prefix: str = "", default: str | None = None
+               ) -> tuple[str, dict[str, Any], int, list[str]]:
+    """The model, knobs and ρ step that query ``params`` ask for (keys ``{prefix}model``, ``{prefix}<knob>``,
+    ``{prefix}rho``), with a message for each value that was ignored. The sidebar reads ``model=…``; the Compare
+    page reads ``a_model=…`` and ``b_model=…`` the same way."""
+    params = {k[len(prefix):]: v for k, v in params.items() if k.startswith(prefix)} if prefix else dict(params)
     problems: list[str] = []
-    name = params.get("model", default_model())
+    fallback = default if default in lightnets.list_models() else default_model()
+    name = params.get("model", fallback)
     if name not in lightnets.list_models():
-        problems.append(f"unknown model {Shown(name)!r} (showing {default_model()})")
-        name = default_model()
+        problems.append(f"unknown model {Shown(name)!r} (showing {fallback})")
+        name = fallback
     model_spec = lightnets.spec(name)
     own = {knob.name for knob in model_spec.knobs}
     knobs, bad = lightnets.parse_knobs(name, {k: v for k, v in params.items() if k in own})
-    problems += [f"{message} (using {fallback})" for message, fallback in bad]
+    problems += [f"{message} (using {fallback_value})" for message, fallback_value in bad]
     others = {k.name for n in lightnets.list_models() for k in lightnets.spec(n).knobs} - own
-    problems += [f"{name} has no knob {key!r} (ignored)" for key in params if key in others]  # known names only
+    problems += [f"{name} has no knob {prefix}{key!r} (ignored)" for key in params if key in others]  # known names
     step = RHO_DENOMINATOR
     if "rho" in params:
         found = _nearest_rho_step(params["rho"])
         if found is None:
-            problems.append(f"rho={Shown(params['rho'])!r} is not allowed: ρ must be a number from 0.25 to 2 in steps "
-                            f"of 1/{RHO_DENOMINATOR} (using 1)")
+            problems.append(f"{prefix}rho={Shown(params['rho'])!r} is not allowed: ρ must be a number from 0.25 to 2 "
+                            f"in steps of 1/{RHO_DENOMINATOR} (using 1)")
         else:
             step = found
     return name, knobs, step, problems
+
+
+def _from_query() -> tuple[str, dict[str, Any], int, list[str]]:
+    """The model, knobs and ρ step the URL asks for, with a message for each value that was ignored."""
+    return read_query(st.query_params.to_dict())
 
 
 def _start_session() -> None:
@@ -134,6 +145,11 @@ def _knob_widget(name: str, knob: lightnets.Knob) -> Any:
     if key not in st.session_state:  # first time this model is shown, or it was dropped while hidden
         saved = st.session_state[_SAVED].get(name, {})
         st.session_state[key] = saved.get(knob.name, knob.default)
+    return knob_widget(knob, key)
+
+
+def knob_widget(knob: lightnets.Knob, key: str) -> Any:
+    """The widget of one knob, generated from its schema, its value in ``st.session_state[key]``."""
     if knob.type == "bool":
         return st.toggle(knob.label, key=key, help=knob.help)
     if knob.type == "choice":
@@ -207,6 +223,18 @@ def _sync_url(selection: Selection) -> None:
             st.query_params[key] = value
 
 
+def _compare_link(selection: Selection) -> None:
+    """One click to the Compare page, with A (and B, to be changed there) set to the sidebar's configuration."""
+    if selection.config is None:
+        return
+    from ui.compare import link_query
+
+    with st.sidebar:
+        st.page_link("pages/compare.py", label=_("Compare with…"), icon=":material/compare_arrows:",
+                     query_params=link_query(selection),
+                     help=_("Opens the Compare page with A and B set to this configuration; change B there."))
+
+
 def begin_run() -> None:
     """Called by app.py at the top of every run: the next ``sidebar()`` call draws the widgets."""
     st.session_state[_DRAWN] = False
@@ -254,6 +282,7 @@ def sidebar() -> Selection:
     selection = _draw()
     _show_link_warning(selection)
     _sync_url(selection)
+    _compare_link(selection)
     st.session_state[_SELECTION] = selection
     st.session_state[_DRAWN] = True
     return selection
