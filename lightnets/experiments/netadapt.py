@@ -107,8 +107,9 @@ class NetAdaptResult:
         query = {"model": self.model}
         if (step or self.final).widths:
             query["widths"] = (step or self.final).widths
-        if self.resolution != RESOLUTION:
-            query["rho"] = f"{self.resolution / RESOLUTION:.4g}"
+        own = lightnets.spec(self.model).resolution()
+        if self.resolution != own:
+            query["rho"] = f"{self.resolution / own:.4g}"
         return f"{page}?{urlencode(query)}"
 
 
@@ -342,8 +343,9 @@ def view(result: NetAdaptResult) -> View:
     name = _(MODELS[result.model])
     link = _("[open in the Cost page]({cost}) · [Architecture]({arch}) · [Latency]({lat})").format(
         cost=result.link(), arch=result.link(page="architecture"), lat=result.link(page="latency"))
-    adapted = Table(_("The adapted network as a configuration"), (_("model"), _("widths knob"), _("open it")),
-                    ((name, final.widths or "—", link),),
+    adapted = Table(_("The adapted network as a configuration"),
+                    (_("model"), _("widths knob"), _("proposals picked by"), _("open it")),
+                    ((name, final.widths or "—", _(PROXY), link),),
                     note=_("Paste the widths into the sidebar's “per-layer widths (NetAdapt)” box of {model}, or "
                            "follow the links.").format(model=result.model))
     steps = tuple(s.index for s in result.steps)
