@@ -975,6 +975,8 @@ def calibrate_dispatch(table: LatencyTable, device: torch.device) -> DispatchCos
     Call with the measurement lock held at the table's thread count."""
     from lightnets.experiments import frozen  # the frozen-trace helper: one way to make the deployment form
 
+    network_table = table
+    table = LatencyTable(table.device, table.threads)  # the chains' tiny entries stay out of the network table
     x = torch.rand(1, 8, device=device)
     long, short = _Loop(CHAIN).to(device), _Loop(1).to(device)
     op = (_residual_us(long, x, table, device, False) - _residual_us(short, x, table, device, False)) / (CHAIN - 1)
@@ -988,9 +990,9 @@ def calibrate_dispatch(table: LatencyTable, device: torch.device) -> DispatchCos
     # negative where a replayed operator (called through its OpOverload, a slower Python path than torch.relu's)
     # costs more than the same call inside a network: then the entries overstate, and the correction subtracts
     cost = DispatchCost(round(op, 3), round(per_module, 3), round(script, 3), load, machine_busy(load))
-    if table.dispatch is None or table.dispatch.busy or not cost.busy:
-        table.dispatch = cost
-    return table.dispatch
+    if network_table.dispatch is None or network_table.dispatch.busy or not cost.busy:
+        network_table.dispatch = cost
+    return network_table.dispatch
 
 
 def _dispatch(table: LatencyTable, device: torch.device, refresh: bool) -> DispatchCost:
