@@ -287,8 +287,8 @@ def run(device: str, threads: int, quick: bool, progress, target: int, large: in
 def judge(result: NetAdaptResult) -> list[Finding]:
     start, final = result.start, result.final
     claim = _("the search reaches the target on the lookup table")
-    said = _("{n} steps took the predicted latency from {a:.2f} to {b:.2f} ms ({p:.0f}% of the start; target "
-             "{t:.0f}%), keeping {m:.0f}% of the multiply-adds, in {s:.1f} s").format(
+    said = _("{n} steps took the predicted latency from {a:.2f} to {b:.2f} ms ({p:.0f}%\u00a0of the start; target "
+             "{t:.0f}%), keeping {m:.0f}%\u00a0of the multiply-adds, in {s:.1f} s").format(
         n=len(result.steps) - 1, a=start.predicted_ms, b=final.predicted_ms,
         p=100 * final.predicted_ms / start.predicted_ms, t=100 * result.target, m=100 * final.macs / start.macs,
         s=result.search_s)
@@ -298,7 +298,7 @@ def judge(result: NetAdaptResult) -> list[Finding]:
     short = [s.index for s, before in zip(result.steps[1:], result.steps) if before.predicted_ms - s.predicted_ms
              < result.delta_ms - 1e-9]
     findings.append(Finding(claim, FAILS if short else HOLDS, _(
-        "δ = {d:.3f} ms (1% of the start); steps saving less: {which}.").format(
+        "δ = {d:.3f} ms (1%\u00a0of the start); steps saving less: {which}.").format(
         d=result.delta_ms, which=", ".join(map(str, short)) or _("none"))))
     if result.timings is not None and final.index != 0:
         ratios = result.measured_ratio()
@@ -367,7 +367,8 @@ def preview(device: str) -> View:
     for model, label in MODELS.items():
         plan_ = width_plan(LARGE if model.endswith("large") else SMALL, 1.0, True)
         expansions = [k for k in plan_.widths() if k[0] == "e"]
-        groups = [f"b{g[0]}" + (f" (bnecks {g[0]}–{g[-1]})" if len(g) > 1 else "") for g in plan_.groups]
+        groups = [_("b{a} (bnecks {a}–{b})").format(a=g[0], b=g[-1]) if len(g) > 1 else f"b{g[0]}"
+                  for g in plan_.groups]
         rows.append((_(label), len(expansions), ", ".join(groups)))
     return View((Table(_("What the search may shrink"), (_("model"), _("expansion layers"), _("bottleneck groups")),
                        tuple(rows), note=_("Proxy: {proxy}.").format(proxy=_(PROXY))),))
@@ -382,13 +383,13 @@ EXPERIMENTS = [Experiment(
              "same bottleneck size – to maintain residual connections.” δ = 0.01|L|."),
     setup=N_("MobileNetV3 starts at its published widths. Each step, every expansion layer and every bottleneck "
              "group (the blocks a residual connection ties to one width) is shrunk by the fewest multiples of 8 "
-             "channels that cut the latency predicted by this machine's lookup table by δ = 1% of the start; one "
+             "channels that cut the latency predicted by this machine's lookup table by δ = 1%\u00a0of the start; one "
              "proposal is kept, until the prediction meets the target. The paper keeps the proposal whose "
              "fine-tuned accuracy drops least per latency saved; without ImageNet a proxy picks here (named in "
              "the table). The start and the final network are timed in alternation (full mode: three steps "
              "between them too)."),
     run=run, judge=judge, view=view, preview=preview, order=60,
-    knobs=(Knob("target", N_("latency target (% of the start)"), "int", 80, min=50, max=95, step=5,
+    knobs=(Knob("target", N_("latency target (%\u00a0of the start)"), "int", 80, min=50, max=95, step=5,
                 help=N_("The search stops once the predicted latency is at most this share of the start's.")),
            Knob("large", N_("V3-Large (1) or V3-Small (0)"), "int", 1, min=0, max=1, step=1,
                 help=N_("Which MobileNetV3 to adapt."))),
