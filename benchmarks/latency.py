@@ -152,7 +152,13 @@ def main() -> None:
     parser.add_argument("--lut-only", action="store_true",
                         help="lightnets only, each model at its defaults: the lookup table's error per model")
     parser.add_argument("--table", default="", metavar="DIR", help="keep the lookup tables here (default: fresh)")
+    parser.add_argument("--cold-mb", type=float, default=0, metavar="MB",
+                        help="bytes of argument copies an entry cycles through (default: the package's, 48 MB, "
+                             "more than the last-level cache; a few MB leaves weights L3-warm as back-to-back "
+                             "passes of a small network do)")
     args = parser.parse_args()
+    if args.cold_mb:
+        lightnets.latency.COLD_BYTES = int(args.cold_mb * 2**20)
     warnings.simplefilter("ignore")
     if args.compile:
         compile_cost(args.compile, args.resolution, int(args.threads.split(",")[-1]))
