@@ -47,7 +47,8 @@ def tiny(monkeypatch: pytest.MonkeyPatch, cache, path) -> None:
 
 def test_every_step_cuts_the_prediction_by_delta_until_the_target(path, table) -> None:
     steps, reached, delta, new, whole = path
-    assert reached and len(steps) >= 3 and new > 0
+    path_text = [(s.layer, s.width_to, round(s.predicted_ms, 3)) for s in steps]
+    assert reached and len(steps) >= 3 and new > 0, (reached, new, path_text)
     assert delta == pytest.approx(0.01 * steps[0].predicted_ms)
     for before, step in zip(steps, steps[1:]):
         assert before.predicted_ms - step.predicted_ms >= delta - 1e-12, step
