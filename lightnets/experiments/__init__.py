@@ -66,7 +66,7 @@ class Finding:
 
 @dataclass(frozen=True)
 class Comparison:
-    """How much slower ``slow`` ran than ``fast``, round by round: the median paired ratio and the 10–90% range
+    """How much slower ``slow`` ran than ``fast``, round by round: the median paired ratio and the 10–90% range
     of the per-round ratios, judged against a claimed slowdown."""
 
     ratio: float
@@ -121,7 +121,7 @@ def timing_finding(claim: str, c: Comparison, said: str, why: str) -> Finding:
     if c.outcome == HOLDS:
         return Finding(claim, HOLDS, said + ".")
     if c.outcome == FAILS:
-        return Finding(claim, FAILS, _("{said}: not slower by more than {m:.0f}% here. {why}").format(
+        return Finding(claim, FAILS, _("{said}: not slower by more than {m:.0f}% here. {why}").format(
             said=said, m=100 * MARGIN, why=why))
     return Finding(claim, NOISY, _("{said}, but the rounds disagree ({lo:.2f}× to {hi:.2f}×): the machine's other "
                                    "work moved the times more than the variants differ; measure again when it is "

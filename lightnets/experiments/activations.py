@@ -162,7 +162,7 @@ def judge(result: ActivationResult) -> list[Finding]:
                                      _("the paper: sigmoid is expensive on mobile devices")))
             findings.append(_finding(_("swish against h-swish, alone ({where})").format(where=where),
                                      ops.timings, "swish", "h-swish",
-                                     _("the paper's first version: +15% for the whole network, quantized")))
+                                     _("the paper's first version: +15% for the whole network, quantized")))
             findings.append(_finding(_("h-swish written out against the fused kernel ({where})").format(where=where),
                                      ops.timings, "h-swish, unfused", "h-swish",
                                      _("Table 5: 57.5 against 51.4 ms for the whole network")))
@@ -170,7 +170,7 @@ def judge(result: ActivationResult) -> list[Finding]:
         if nets is not None:
             findings.append(_finding(_("whole network, swish against h-swish ({where})").format(where=_(FORMS[form])),
                                      nets.timings, NETWORKS[2], NETWORKS[1],
-                                     _("the paper's first version: +15% in quantized mode")))
+                                     _("the paper's first version: +15% in quantized mode")))
     return findings
 
 

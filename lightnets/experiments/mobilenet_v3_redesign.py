@@ -3,8 +3,8 @@
 knobs of mobilenet_v3_large / _small; see that family's docstring for the original layers).
 
 The four combinations are built, costed by the cost model and timed in alternation. The paper's figures are for
-Large on a Pixel phone's big core, one thread: −30M MAdds and −7 ms ("11% of the running time") for the last
-stage, −10M MAdds and −2 ms for the stem (about 4% of the final model's 51 ms, Table 3; the paper gives no
+Large on a Pixel phone's big core, one thread: −30M MAdds and −7 ms ("11% of the running time") for the last
+stage, −10M MAdds and −2 ms for the stem (about 4% of the final model's 51 ms, Table 3; the paper gives no
 percentage). It reports no figures for Small, which is measured here all the same (full mode).
 """
 
@@ -27,9 +27,9 @@ FORMS = {"eager": N_("eager PyTorch"), "deployed": N_("deployment form")}
 MODELS = {"mobilenet_v3_large": N_("V3-Large"), "mobilenet_v3_small": N_("V3-Small")}
 RESOLUTION = 224
 # The paper's figures, Sec. 5.1 (final version); the v1 arXiv text says 10 ms / 15% for the last stage.
-PAPER_LAST_STAGE = dict(madds_m=30, text=N_("paper: 7 ms, 11% of the running time, on a Pixel phone"))
+PAPER_LAST_STAGE = dict(madds_m=30, text=N_("paper: 7 ms, 11% of the running time, on a Pixel phone"))
 # the paper gives no percentage for the stem: 2 ms is 4% of Table 3's 51 ms (Pixel 1, Large 1.0)
-PAPER_STEM = dict(madds_m=10, text=N_("paper: 2 ms on a Pixel phone, about 4% of its 51 ms"))
+PAPER_STEM = dict(madds_m=10, text=N_("paper: 2 ms on a Pixel phone, about 4% of its 51 ms"))
 
 
 @dataclass(frozen=True)
@@ -123,10 +123,10 @@ def _latency_finding(run: Run, original: str, claim: str, paper: dict) -> Findin
     else:
         theirs = _("the paper reports this for Large only")
     if c.ratio >= 1:
-        said = _("the final design saves {p:.1f}% of the running time here, {ms:.2f} ms ({theirs})").format(
+        said = _("the final design saves {p:.1f}% of the running time here, {ms:.2f} ms ({theirs})").format(
             p=c.percent, ms=saved_ms, theirs=theirs)
     else:
-        said = _("the final design takes {p:.1f}% longer here, {ms:.2f} ms ({theirs})").format(
+        said = _("the final design takes {p:.1f}% longer here, {ms:.2f} ms ({theirs})").format(
             p=100 * (1 / c.ratio - 1), ms=-saved_ms, theirs=theirs)
     return timing_finding(claim, c, said, _("The layers it removes are a small share of this CPU's time for the "
                                             "whole network."))
@@ -195,7 +195,7 @@ def preview(device: str) -> View:
 EXPERIMENTS = [Experiment(
     id="mobilenet_v3_redesign", title=N_("MobileNetV3: the redesigned expensive layers"), paper=PAPER,
     where=N_("Sec. 5.1 “Redesigning Expensive Layers”, Fig. 5"),
-    claim=N_("“The efficient last stage reduces the latency by 7 milliseconds which is 11% of the running time and "
+    claim=N_("“The efficient last stage reduces the latency by 7 milliseconds which is 11% of the running time and "
              "reduces the number of operations by 30 millions MAdds with almost no loss of accuracy.” And for the "
              "stem: 16 filters with h-swish instead of 32 “saves an additional 2 milliseconds and 10 million "
              "MAdds.”"),

@@ -458,7 +458,7 @@ def _experiment(key: str, order: int, title: str, where: str, claim: str, setup:
 
 
 NOTES = {
-    "G1": N_("The paper's 1:12 row has about 5% fewer FLOPs than its 1:1 row (c1·c2 = 15552 against 16384 at "
+    "G1": N_("The paper's 1:12 row has about 5% fewer FLOPs than its 1:1 row (c1·c2 = 15552 against 16384 at "
              "×1 on GPU): we build its channel counts as printed."),
     "G2": N_("Ten 1×1 group convolutions, no channel shuffle (the paper mentions none). On a CPU the ARM "
              "×1 row g = 8 has 184 channels, not the printed 180, which 8 groups cannot split."),
@@ -479,7 +479,7 @@ EXPERIMENTS = [
                    "row's, as in the paper's table.")),
     _experiment("G2", 11, N_("ShuffleNet V2 G2: group convolutions"), N_("Sec. 2, guideline G2, Table 2"),
                 N_("“Excessive group convolution increases MAC.” At equal FLOPs, more groups mean wider layers and "
-                   "more memory traffic: “8 groups is more than two times slower than 1 group on GPU and up to 30% "
+                   "more memory traffic: “8 groups is more than two times slower than 1 group on GPU and up to 30% "
                    "slower on ARM”."),
                 N_("Ten stacked 1×1 group convolutions on a 56×56 map with g = 1, 2, 4 and 8 groups; the width "
                    "grows with g so that the FLOPs stay the same. Timed in alternation; throughput relative to "
@@ -493,7 +493,7 @@ EXPERIMENTS = [
                    "1-fragment one. Timed in alternation; throughput relative to 1-fragment.")),
     _experiment("G4", 13, N_("ShuffleNet V2 G4: element-wise operations"), N_("Sec. 2, guideline G4, Table 4"),
                 N_("“Element-wise operations are non-negligible.” ReLU, adds and the like have few FLOPs but "
-                   "much memory access: removing ReLU and the shortcut from ResNet's bottleneck gives “around 20% "
+                   "much memory access: removing ReLU and the shortcut from ResNet's bottleneck gives “around 20% "
                    "speedup” on GPU and ARM."),
                 N_("ResNet's bottleneck unit (1×1, 3×3, 1×1 convolutions with ReLUs and a shortcut) stacked ten "
                    "times on a 56×56 map, then the same with the ReLUs removed, the shortcut removed, and both. "

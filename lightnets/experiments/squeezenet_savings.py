@@ -192,8 +192,8 @@ def judge(result: SavingsResult) -> list[Finding]:
     c = result.net_timings.compare(many.label, half.label)
     findings.append(timing_finding(
         _("strategy 1: 1×1 instead of 3×3 filters"), c,
-        _("at SR = 0.5, 99% 3×3 filters take {r:.2f}× the time of 50% here, with {p:.2f}× the parameters and "
-          "{m:.2f}× the MACs, for no accuracy (the paper: top-5 plateaus at 85.6% from 50%)").format(
+        _("at SR = 0.5, 99% 3×3 filters take {r:.2f}× the time of 50% here, with {p:.2f}× the parameters and "
+          "{m:.2f}× the MACs, for no accuracy (the paper: top-5 plateaus at 85.6% from 50%)").format(
             r=c.ratio, p=many.params / half.params, m=many.macs / half.macs),
         _("The 3×3 filters' extra multiply-adds are not what sets this CPU's time.")))
     # strategy 2: fewer squeeze channels, fewer inputs to the 3×3 filters
