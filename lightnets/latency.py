@@ -1106,12 +1106,10 @@ def predict_latency(target: Config | nn.Module, resolution: int | None = None, b
         with _evaluating(_eager_of(model)):
             calls, modules = _recorded(model, x, dev)
         form = "eager" if modules else "script"
-        before = len(table)
+        before = table.dispatch
         new = _fill(table, calls, dev, refresh)
         dispatch = _dispatch(table, dev, refresh)
-        if (new or len(table) != before or refresh) and save:
-            table.save()
-        elif table.dispatch is not None and save and table.path is not None and not table.path.exists():
+        if save and (new or dispatch is not before):
             table.save()
         ops = tuple(OpEstimate(c.module, c.key, table.entries[c.key]) for c in calls)
         keys = {c.key for c in calls}
