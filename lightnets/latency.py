@@ -914,11 +914,10 @@ def _fill(table: LatencyTable, calls: Sequence[_OpCall], device: torch.device, r
 class DispatchCost:
     """What a forward pass costs beyond its operators' own times, per call, in microseconds, on this machine.
 
-    ``op_us``: each ATen operator called from Python in eager mode (the functional wrapper and argument parsing
-    that a replayed operator does not pay); ``module_us``: each ``nn.Module`` call (``__call__``, hooks check,
-    the Python of ``forward``); ``script_op_us``: each operator of a frozen TorchScript graph (the interpreter's
-    per-node work). Calibrated by ``calibrate_dispatch``: chains of N tiny operators, timed whole, minus their
-    operators' own table entries, against chains of one; the slope is the cost per call.
+    ``op_us``: each ATen operator called from Python in eager mode, beyond its entry (a replayed entry calls its
+    ``OpOverload`` from Python, which can cost more than the call inside a network: then the part is negative);
+    ``module_us``: each ``nn.Module`` call; ``script_op_us``: each operator of a frozen TorchScript graph (the
+    interpreter's per-node work, against the replay). Calibrated by ``calibrate_dispatch`` on a reference network.
     """
 
     op_us: float
@@ -934,71 +933,64 @@ class DispatchCost:
         return (calls * self.op_us + modules * self.module_us) / 1000.0
 
 
-class _Tiny(nn.Module):
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.relu(x)
-
-
-class _Loop(nn.Module):
-    """One module calling ``n`` tiny operators: the cost per operator call."""
-
-    def __init__(self, n: int) -> None:
-        super().__init__()
-        self.n = n
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for _ in range(self.n):
-            x = torch.relu(x)
-        return x
-
-
-CHAIN = 48  # operators in the long chains: their time is tens of microseconds above the short ones'
-
-
-def _residual_us(module: nn.Module, x: torch.Tensor, table: LatencyTable, device: torch.device,
-                 script: bool) -> float:
-    """Median time of ``module(x)`` minus its operators' table entries, µs (the best of three tries: other work
-    only ever adds time)."""
-    calls, modules = _recorded(module, x, device, script)
-    _fill(table, calls, device, refresh=False)
-    entries_ms = sum(table.entries[c.key] for c in calls)
-    best = math.inf
-    with torch.inference_mode():
-        for _ in range(3):
-            times, _w = _timed_runs(functools.partial(module, x), device, 0.05, 20, 5000, 0.0)
-            best = min(best, statistics.median(times))
-    return (best - entries_ms) * 1000.0
+# The reference network the per-call costs are calibrated on: a real network (its kernels evict the interpreter's
+# code and data between calls, as in every network; tiny ops in a hot loop cost three to ten times less), and no
+# registered model's default setting, so that predictions of those are out of sample.
+REFERENCE = ("mobilenet_v2", {"alpha": 0.5}, 160)
+_CALIBRATED: dict[tuple[str, int], DispatchCost] = {}  # per process: fresh tables need not calibrate again
 
 
 def calibrate_dispatch(table: LatencyTable, device: torch.device) -> DispatchCost:
     """Measure the per-call costs (``DispatchCost``) on this machine, store them in ``table`` and return them.
-    Call with the measurement lock held at the table's thread count."""
-    from lightnets.experiments import frozen  # the frozen-trace helper: one way to make the deployment form
 
-    network_table = table
-    table = LatencyTable(table.device, table.threads)  # the chains' tiny entries stay out of the network table
-    x = torch.rand(1, 8, device=device)
-    long, short = _Loop(CHAIN).to(device), _Loop(1).to(device)
-    op = (_residual_us(long, x, table, device, False) - _residual_us(short, x, table, device, False)) / (CHAIN - 1)
-    chain, one = nn.Sequential(*[_Tiny() for _ in range(CHAIN)]), nn.Sequential(_Tiny())
-    per_module = (_residual_us(chain, x, table, device, False)
-                  - _residual_us(one, x, table, device, False)) / (CHAIN - 1) - op
-    script_long, script_short = frozen(_Loop(CHAIN), x), frozen(_Loop(1), x)
-    script = (_residual_us(script_long, x, table, device, True)
-              - _residual_us(script_short, x, table, device, True)) / (CHAIN - 1)
+    On the reference network (``REFERENCE``): eager, its TorchScript trace (the same operators without Python) and
+    its frozen deployment form are timed in alternation (fastest of three round medians each), and their operators'
+    entries summed (in a scratch table: they stay out of ``table``). Then per operator: (trace − entries) / calls,
+    the graph's call against a replay's; per call, operator or module: (eager − trace) / (operator + module calls),
+    Python between operators; per TorchScript node: (frozen − its entries) / nodes. Call with the measurement lock
+    held at the table's thread count."""
+    from lightnets.registry import config as make_config
+
+    name, knobs, res = REFERENCE
+    scratch = LatencyTable(table.device, table.threads)
+    eager = build(make_config(name, res, **knobs)).eval().to(device)
+    x = torch.randn(1, 3, res, res, device=device)
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        traced = torch.jit.trace(eager, x, check_trace=False)
+    deployed = optimize_for_inference(eager, resolution=res, check=False)
+    eager_calls, modules = _recorded(eager, x, device, script=False)
+    script_calls, _none = _recorded(deployed, x, device)
+    _fill(scratch, eager_calls + script_calls, device, refresh=False)
+    eager_sum = sum(scratch.entries[c.key] for c in eager_calls)
+    script_sum = sum(scratch.entries[c.key] for c in script_calls)
+    best = [math.inf] * 3
+    with torch.inference_mode():
+        for _round in range(3):
+            for k, fn in enumerate((eager, traced, deployed)):
+                times, _w = _timed_runs(functools.partial(fn, x), device, 0.25, 5, 5000, 0.0)
+                best[k] = min(best[k], statistics.median(times))
+    t_eager, t_traced, t_frozen = best
+    per_op = (t_traced - eager_sum) / len(eager_calls)
+    python = (t_eager - t_traced) / (len(eager_calls) + modules)
+    per_node = (t_frozen - script_sum) / len(script_calls)
     load = _load_average()
-    # negative where a replayed operator (called through its OpOverload, a slower Python path than torch.relu's)
-    # costs more than the same call inside a network: then the entries overstate, and the correction subtracts
-    cost = DispatchCost(round(op, 3), round(per_module, 3), round(script, 3), load, machine_busy(load))
-    if network_table.dispatch is None or network_table.dispatch.busy or not cost.busy:
-        network_table.dispatch = cost
-    return network_table.dispatch
+    cost = DispatchCost(round(1000 * (per_op + python), 3), round(1000 * python, 3), round(1000 * per_node, 3),
+                        load, machine_busy(load) or bool(scratch.busy))
+    _CALIBRATED[(table.device, table.threads)] = cost
+    if table.dispatch is None or table.dispatch.busy or not cost.busy:
+        table.dispatch = cost
+    return table.dispatch
 
 
 def _dispatch(table: LatencyTable, device: torch.device, refresh: bool) -> DispatchCost:
     """The table's dispatch cost, calibrated now if it has none, if ``refresh``, or if it was calibrated while
     the machine was busy and the machine is quiet now."""
     cost = table.dispatch
+    if cost is None and not refresh:
+        known = _CALIBRATED.get((table.device, table.threads))
+        if known is not None and not (known.busy and not machine_busy()):
+            table.dispatch = cost = known
     if cost is None or refresh or (cost.busy and not machine_busy()):
         cost = calibrate_dispatch(table, device)
     return cost
