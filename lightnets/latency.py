@@ -17,7 +17,9 @@ How the figures are taken, and why they can be trusted:
   are ``lightnets.profile``'s rows, one for one, so time can be set against multiply-adds.
 * ``predict_latency`` is FBNet's latency lookup table: every distinct operator (ATen op, tensor shapes and layout,
   kernel, stride, groups, padding) is timed once, alone and with cold caches, per device and thread count, and kept
-  in a JSON file in the user's cache directory; a network's predicted latency is the sum of its operators' entries.
+  in a JSON file in the user's cache directory; a network's predicted latency is the sum of its operators' entries
+  plus a dispatch cost per call calibrated on a reference network (``DispatchCost``); entries timed while the
+  machine was busy are marked, never replace quiet ones, and are timed again when it is quiet.
 * ``optimize_for_inference`` folds BatchNorm into the preceding convolution, switches to channels_last and, on CPU,
   freezes a TorchScript trace; outputs equal the eager model's to 1e-4 (checked when it is built).
 """
