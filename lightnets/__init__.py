@@ -38,11 +38,17 @@ _API = {
     "WeightsError": "weights", "WeightsStatus": "weights", "Checkpoint": "weights", "checkpoints": "weights",
     "find_checkpoint": "weights", "read_checkpoint": "weights", "weights_table": "weights", "WeightsRow": "weights",
     "weights_choices": "weights",
+    # export, your own ONNX model, two configurations compared
+    "export_onnx": "export", "export_safetensors": "export", "read_safetensors": "weights",
+    "read_onnx": "onnx_model", "OnnxModel": "onnx_model", "OnnxError": "onnx_model",
+    "onnx_block_graph": "onnx_model", "onnx_latency": "onnx_model", "onnx_predict": "onnx_model",
     # experiments: the chapter's claims, measured here
     "list_experiments": "experiments", "experiment": "experiments", "run_experiment": "experiments",
     "Experiment": "experiments", "Outcome": "experiments", "Finding": "experiments",
     "sample_images": "prediction", "imagenet_labels": "prediction", "pretrained_model": "prediction",
     "feature_layers": "prediction", "feature_maps": "prediction",
+    # serving many sessions from one process
+    "warmup": "runtime",
 }
 
 __all__ = sorted(_API)
@@ -51,7 +57,9 @@ __all__ = sorted(_API)
 def __getattr__(name: str) -> Any:
     module = _API.get(name)
     if module is None:
-        raise AttributeError(f"module 'lightnets' has no attribute {name!r}")
+        from lightnets.i18n import _
+
+        raise AttributeError(_("module 'lightnets' has no attribute {name!r}").format(name=name))
     value = getattr(importlib.import_module(f"lightnets.{module}"), name)
     globals()[name] = value
     return value

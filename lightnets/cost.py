@@ -32,9 +32,11 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._device import _device_constructors
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from lightnets.i18n import DEFAULT as DEFAULT_LANGUAGE
+from lightnets.i18n import N_, _, language
 from lightnets.layers import ChannelShuffle
-from lightnets.ops import ACTIVATION_CLASSES, CONV_KINDS, ELEMENTWISE_KINDS, MAC_KINDS, OP_KINDS, conv_kind
-from lightnets.registry import Block, Config, Network, _rows, run_in_sequence
+from lightnets.ops import ACTIVATION_CLASSES, CONV_KINDS, ELEMENTWISE_KINDS, MAC_KINDS, OP_KINDS, conv_kind, kind_label
+from lightnets.registry import Block, Config, Network, _rows, run_in_sequence, stage_label
 
 __all__ = ["CONV_KINDS", "ELEMENTWISE_KINDS", "MAC_KINDS", "OP_KINDS", "BlockCost", "LayerCost", "MetaBuild",
            "Profile", "clear_caches", "iter_convs", "profile", "profile_model"]
@@ -97,6 +99,15 @@ class BlockCost:
     mem_bytes: int
 
 
+# the per-layer table's columns as a page heads them (``Profile.layer_table``): in English the field names
+_LAYER_HEADERS = {
+    "name": N_("name"), "block": N_("block"), "stage": N_("stage"), "op": N_("op"), "input_shape": N_("input_shape"),
+    "output_shape": N_("output_shape"), "kernel": N_("kernel"), "stride": N_("stride"), "groups": N_("groups"),
+    "params": N_("params"), "macs": N_("macs"), "elementwise": N_("elementwise"), "mem_bytes": N_("mem_bytes"),
+    "intensity": N_("intensity"),
+}
+
+
 @dataclass(frozen=True)
 class Profile:
     """Totals and per-layer rows of one model at one input resolution (batch 1)."""
@@ -156,13 +167,21 @@ class Profile:
             rows.append(item)
         return rows
 
+    def layer_table(self) -> list[dict[str, Any]]:
+        """``table()`` as a page shows it: headers, stages and op kinds in the current language (``table()``
+        keeps the field names, for the command line's JSON)."""
+        headers = {key: _(text) for key, text in _LAYER_HEADERS.items()}
+        return [{headers.get(key, key): stage_label(value) if key == "stage" else kind_label(value) if key == "op"
+                 else value for key, value in row.items()} for row in self.table()]
+
     def block_table(self) -> dict[str, list[Any]]:
         """One row per block (a node of the block graph), as columns for a dataframe."""
-        return {"block": [b.path for b in self.blocks], "stage": [b.stage for b in self.blocks],
-                "kind": [b.kind for b in self.blocks], "label": [b.label for b in self.blocks],
-                "input": ["×".join(map(str, b.input_shape[1:])) for b in self.blocks],
-                "output": ["×".join(map(str, b.output_shape[1:])) for b in self.blocks],
-                "params": [b.params for b in self.blocks], "MACs": [b.macs for b in self.blocks]}
+        # headers, stages and kinds as the page shows them, in the current language
+        return {_("block"): [b.path for b in self.blocks], _("stage"): [stage_label(b.stage) for b in self.blocks],
+                _("kind"): [kind_label(b.kind) for b in self.blocks], _("label"): [b.label for b in self.blocks],
+                _("input"): ["×".join(map(str, b.input_shape[1:])) for b in self.blocks],
+                _("output"): ["×".join(map(str, b.output_shape[1:])) for b in self.blocks],
+                _("params"): [b.params for b in self.blocks], "MACs": [b.macs for b in self.blocks]}
 
     def totals(self) -> dict[str, Any]:
         return {"params": self.params, "macs": self.macs, "flops": self.flops,
@@ -684,8 +703,9 @@ def _profile_blocks(blocks: Sequence[Block], resolution: int, in_channels: int =
         try:
             part, out_shape = _block_cost(block.layer, _freeze(dict(block.args)), x_shape, image_shape)
         except RuntimeError as err:
-            raise ValueError(f"block {block.path} ({block.label}) cannot take a {x_shape[1]}×{x_shape[2]}×"
-                             f"{x_shape[3]} input: {str(err).splitlines()[0]}") from None
+            raise ValueError(_("block {path} ({label}) cannot take a {c}×{h}×{w} input: {error}").format(
+                path=block.path, label=block.label, c=x_shape[1], h=x_shape[2], w=x_shape[3],
+                error=str(err).splitlines()[0])) from None
         for row in part:
             rows.append({**row, "name": f"{block.path}.{row['name']}" if row["name"] else block.path,
                          "block": block.path})
@@ -759,10 +779,10 @@ def profile_model(model: nn.Module, resolution: int = 224, name: str = "", knobs
     x = torch.empty(1, in_channels, resolution, resolution, device="meta")
     try:
         with _gc_paused():
-            rows, _, io = _record_module(model, (x,), watch=paths)
+            rows, _ops, io = _record_module(model, (x,), watch=paths)
     except RuntimeError as err:
-        raise ValueError(f"{name or type(model).__name__} cannot run at {resolution}×{resolution} px: "
-                         f"{str(err).splitlines()[0]}") from None
+        raise ValueError(_("{model} cannot run at {resolution}×{resolution} px: {error}").format(
+            model=name or type(model).__name__, resolution=resolution, error=str(err).splitlines()[0])) from None
     for row in rows:
         owner = row["name"]
         while owner and owner not in paths:
@@ -793,13 +813,15 @@ def _gc_paused() -> Iterator[None]:
 
 
 @functools.lru_cache(maxsize=512)
-def _cached_profile(config: Config) -> Profile:
+def _cached_profile(config: Config, language: str = DEFAULT_LANGUAGE) -> Profile:
+    # ``language`` is part of the key: the block labels of the profile are written in it
     rows = config.blocks
     with _gc_paused():
         try:
             layer_rows, io = _profile_blocks(rows, config.resolution)
         except ValueError as err:
-            raise ValueError(f"{config.name} cannot run at {config.resolution}×{config.resolution} px: {err}") from None
+            raise ValueError(_("{model} cannot run at {resolution}×{resolution} px: {error}").format(
+                model=config.name, resolution=config.resolution, error=err)) from None
         return _assemble_profile(layer_rows, io, rows, sum(r["params"] for r in layer_rows), config.resolution,
                                  config.name, dict(config.knobs), 4, config)
 
@@ -822,13 +844,14 @@ def profile(target: Config | nn.Module, resolution: int | None = None) -> Profil
     """
     if isinstance(target, Config):
         if resolution is not None:
-            raise ValueError("a configuration carries its resolution: use config.replace(resolution=…)")
-        return _cached_profile(target)
+            raise ValueError(_("a configuration carries its resolution: use config.replace(resolution=…)"))
+        return _cached_profile(target, language())
     if isinstance(target, nn.Module):
         res = 224 if resolution is None else int(resolution)
         return profile_model(target, res, name=getattr(target, "name", ""), knobs=getattr(target, "knobs", {}),
                              config=_config_at(getattr(target, "config", None), res))
-    raise ValueError(f"profile needs a lightnets.config(...) or an nn.Module, not {type(target).__name__}")
+    raise ValueError(_("profile needs a lightnets.config(...) or an nn.Module, not {type}").format(
+        type=type(target).__name__))
 
 
 def iter_convs(p: Profile) -> Iterator[LayerCost]:

@@ -6,6 +6,31 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 
+CLIP = 60  # characters of outside text (a link's value, a file's key) a message repeats
+
+
+def clip(text: Any, limit: int = CLIP) -> str:
+    """``text`` on one line, cut to ``limit`` characters with "…": how a message repeats what a link, a command
+    line or an uploaded file carried (a 10,000-character value is not echoed in full)."""
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[:limit - 1] + "…"
+
+
+class Shown:
+    """Outside text for a message's ``{value!r}`` or ``{value}`` field: its repr (or str) through ``clip``."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return clip(repr(self.value))
+
+    def __str__(self) -> str:
+        return clip(self.value)
+
+
 def format_value(value: Any) -> str:
     """A knob value as it appears in a URL, a caption or a command line: true/false, 0.75, 6."""
     if isinstance(value, bool):

@@ -28,9 +28,10 @@ from torch import nn
 from lightnets.cost import MetaBuild, profile
 from lightnets.figures.style import OP_COLORS
 from lightnets.formatting import knob_text
+from lightnets.i18n import _, language
 from lightnets.layers import ChannelShuffle
-from lightnets.ops import ACTIVATION_CLASSES, CONV_KINDS, activation_label, conv_kind
-from lightnets.registry import Block, Config, assemble
+from lightnets.ops import ACTIVATION_CLASSES, CONV_KINDS, activation_label, conv_kind, kind_label
+from lightnets.registry import Block, Config, assemble, stage_label
 
 FONT = "Helvetica,Arial,sans-serif"
 _WHITE = "#ffffff"
@@ -87,7 +88,7 @@ INNER_COLORS.update({"input": _WHITE, "output": _WHITE, "split": _lighten(OP_COL
 
 def shape_text(shape: tuple[int, ...]) -> str:
     """A tensor shape without its batch dimension: ``C×H×W`` or ``C``."""
-    return "×".join(str(int(d)) for d in shape[1:]) or "scalar"
+    return "×".join(str(int(d)) for d in shape[1:]) or _("scalar")
 
 
 def _dot_text(text: str) -> str:
@@ -96,14 +97,20 @@ def _dot_text(text: str) -> str:
 
 
 def wrap_label(text: str, width: int = 40) -> str:
-    """Break a long "a, b, c" label after commas into lines of about ``width`` characters (narrow boxes)."""
+    """Break a long "a, b, c" label after commas (", " or a Chinese "，") into lines of about ``width``
+    characters (narrow boxes)."""
+    tokens = re.split(r"(, |，)", text)
+    parts, separators = tokens[0::2], tokens[1::2]
     lines: list[str] = []
-    for part in text.split(", "):
-        if lines and len(lines[-1]) + 2 + len(part) <= width:
-            lines[-1] += ", " + part
+    for i, part in enumerate(parts):
+        separator = separators[i - 1] if i else ""
+        if lines and len(lines[-1]) + len(separator) + len(part) <= width:
+            lines[-1] += separator + part
         else:
+            if lines:
+                lines[-1] += separator.rstrip()
             lines.append(part)
-    return ",\n".join(lines)
+    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -149,8 +156,9 @@ def block_nodes(config: Config) -> list[GraphNode]:
 
 def _legend(kinds: list[str]) -> str:
     rows = "".join(f'<TR><TD BGCOLOR="{block_kind_color(k)}" WIDTH="28"> </TD>'
-                   f'<TD ALIGN="LEFT">{html.escape(k)}</TD></TR>' for k in kinds)
-    return f'<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="2" CELLPADDING="4"><TR><TD COLSPAN="2"><B>block kinds</B>' \
+                   f'<TD ALIGN="LEFT">{html.escape(kind_label(k))}</TD></TR>' for k in kinds)
+    title = html.escape(_("block kinds"))  # outside the f-string: Babel does not read calls inside one
+    return f'<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="2" CELLPADDING="4"><TR><TD COLSPAN="2"><B>{title}</B>' \
            f"</TD></TR>{rows}</TABLE>>"
 
 
@@ -166,21 +174,26 @@ def _digraph(name: str, title: str) -> graphviz.Digraph:
     )
 
 
-@functools.lru_cache(maxsize=128)
 def block_graph(config: Config) -> str:
     """DOT text of the whole network: input → stem → stages → head → output.
 
     One node per block row (identical consecutive rows folded into "× n"), labelled with ``Block.label``,
     filled by ``Block.kind`` (legend included) and grouped by stage; edges carry the tensor shape C×H×W at the
-    configuration's resolution. ``ValueError`` when the net cannot run at that size.
+    configuration's resolution. ``ValueError`` when the net cannot run at that size. In the current language.
     """
+    return _block_graph(config, language())
+
+
+@functools.lru_cache(maxsize=128)
+def _block_graph(config: Config, language: str) -> str:  # language: part of the key (the labels are in it)
     resolution = config.resolution
     nodes = block_nodes(config)
     # short lines: the widest element sets the drawing's width, and a wide drawing is scaled down to fit the page
-    title = f"{config.spec.title}, input {resolution}×{resolution}\n" + wrap_label(knob_text(config.knobs), 36)
+    title = (_("{model}, input {resolution}×{resolution}").format(model=config.spec.title, resolution=resolution)
+             + "\n" + wrap_label(knob_text(config.knobs), 36))
     dot = _digraph(config.name, title)
     image_shape = (1, 3, resolution, resolution)
-    dot.node("__input__", _dot_text(f"input image\n{shape_text(image_shape)}"), shape="box", style="filled",
+    dot.node("__input__", _dot_text(_("input image") + f"\n{shape_text(image_shape)}"), shape="box", style="filled",
              fillcolor=_WHITE)
     # consecutive nodes of one stage share a cluster
     runs: list[list[GraphNode]] = []
@@ -193,12 +206,13 @@ def block_graph(config: Config) -> str:
         def add(target: graphviz.Digraph, node: GraphNode) -> None:
             label = wrap_label(node.label) + (f"\n× {node.count}" if node.count > 1 else "")
             tooltip = (node.paths[0] if node.count == 1
-                       else f"{node.paths[0]} … {node.paths[-1]} ({node.count} blocks)")
+                       else _("{first} … {last} ({count} blocks)").format(first=node.paths[0], last=node.paths[-1],
+                                                                            count=node.count))
             target.node(node.id, _dot_text(label), fillcolor=block_kind_color(node.kind), tooltip=tooltip)
 
         if run[0].stage:
             with dot.subgraph(name=f"cluster_{index}") as cluster:
-                cluster.attr(label=_dot_text(run[0].stage), style="rounded,dashed", color="#888888",
+                cluster.attr(label=_dot_text(stage_label(run[0].stage)), style="rounded,dashed", color="#888888",
                              fontsize="18", labeljust="l")
                 for node in run:
                     add(cluster, node)
@@ -211,9 +225,10 @@ def block_graph(config: Config) -> str:
         if node.takes_image:  # the block also reads the (down-sampled) input image
             # unlabelled: the same image shape on several long edges only clutters the drawing
             dot.edge("__input__", node.id, style="dashed", color="#999999", constraint="false",
-                     tooltip=f"the input image {shape_text(image_shape)}, down-sampled inside the block")
+                     tooltip=_("the input image {shape}, down-sampled inside the block").format(
+                         shape=shape_text(image_shape)))
         previous = node.id
-    dot.node("__output__", _dot_text(f"output\n{shape_text(nodes[-1].output_shape)}"), shape="box",
+    dot.node("__output__", _dot_text(_("output") + f"\n{shape_text(nodes[-1].output_shape)}"), shape="box",
              style="filled", fillcolor=_WHITE)
     dot.edge(previous, "__output__", label=shape_text(nodes[-1].output_shape))
     kinds = list(dict.fromkeys(node.kind for node in nodes))
@@ -332,15 +347,21 @@ def _spatial_one(shape: tuple[int, ...]) -> bool:
     return len(shape) == 2 or (len(shape) == 4 and shape[2] == shape[3] == 1)
 
 
+def _conv_is_fc(m: nn.Conv2d, in_shape: tuple[int, ...], pooled: bool) -> bool:
+    """A 1×1 conv on a 1×1 map that was pooled inside the block (squeeze-excite): a fully connected layer."""
+    return m.kernel_size == (1, 1) and m.groups == 1 and pooled and _spatial_one(in_shape)
+
+
 def _conv_label(m: nn.Conv2d, in_shape: tuple[int, ...], pooled: bool) -> tuple[str, str]:
     """Op kind and label of a conv; ``pooled``: its input was pooled to 1×1 inside the block (not a tiny image)."""
     kh, kw = m.kernel_size
     cin, cout, g = m.in_channels, m.out_channels, m.groups
-    if (kh, kw) == (1, 1) and g == 1 and pooled and _spatial_one(in_shape):
-        return "pointwise", f"FC {cin}→{cout}"  # a 1×1 conv on a 1×1 map, as in squeeze-excite
+    if _conv_is_fc(m, in_shape, pooled):
+        return "pointwise", _("FC {cin}→{cout}").format(cin=cin, cout=cout)
     op = conv_kind(cin, g, (kh, kw))
     if op in ("pointwise", "dense"):
-        text = f"{'PW' if op == 'pointwise' else 'conv'} {kh}×{kw}, {cin}→{cout}"
+        word = "PW" if op == "pointwise" else _("conv")
+        text = f"{word} {kh}×{kw}, {cin}→{cout}"
     elif op == "depthwise":
         text = f"DW {kh}×{kw}, {cout}"
     else:
@@ -348,16 +369,24 @@ def _conv_label(m: nn.Conv2d, in_shape: tuple[int, ...], pooled: bool) -> tuple[
     if m.stride != (1, 1):
         text += f", s{m.stride[0]}" if m.stride[0] == m.stride[1] else f", s{m.stride[0]}×{m.stride[1]}"
     if m.dilation != (1, 1):
-        text += f", dilation {m.dilation[0]}"
+        text += ", " + _("dilation {d}").format(d=m.dilation[0])
     return op, text
 
 
 def _pool_label(m: nn.Module, out_shape: tuple[int, ...]) -> str:
     if isinstance(m, nn.AdaptiveAvgPool2d):
-        return "global avg pool" if _spatial_one(out_shape) else "adaptive avg pool"
+        return _("global avg pool") if _spatial_one(out_shape) else _("adaptive avg pool")
     k = m.kernel_size if isinstance(m.kernel_size, int) else m.kernel_size[0]
     s = m.stride if isinstance(m.stride, int) else m.stride[0]
-    return f"{'max' if isinstance(m, nn.MaxPool2d) else 'avg'} pool {k}×{k}, s{s}"
+    return _pool_text("max" if isinstance(m, nn.MaxPool2d) else "avg", k, s)
+
+
+def _pool_text(kind: str, k: int, s: int | None) -> str:
+    """'max pool 3×3, s2' ('avg'; without the size when ``k`` is 0)."""
+    if not k:
+        return _("max pool") if kind == "max" else _("avg pool")
+    text = _("max pool {k}×{k}, s{s}") if kind == "max" else _("avg pool {k}×{k}, s{s}")
+    return text.format(k=k, s=s)
 
 
 def _module_op(m: nn.Module, in_shape: tuple[int, ...], out_shape: tuple[int, ...],
@@ -367,7 +396,7 @@ def _module_op(m: nn.Module, in_shape: tuple[int, ...], out_shape: tuple[int, ..
     if isinstance(m, nn.Conv2d):
         return _conv_label(m, in_shape, pooled)
     if isinstance(m, nn.Linear):
-        return "linear", f"FC {m.in_features}→{m.out_features}"
+        return "linear", _("FC {cin}→{cout}").format(cin=m.in_features, cout=m.out_features)
     if isinstance(m, (nn.BatchNorm2d, nn.BatchNorm1d)):
         return "bn", "BN"
     label = activation_label(m)
@@ -376,13 +405,13 @@ def _module_op(m: nn.Module, in_shape: tuple[int, ...], out_shape: tuple[int, ..
     if isinstance(m, (nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d)):
         return "pool", _pool_label(m, out_shape)
     if isinstance(m, ChannelShuffle):
-        return "shuffle", f"channel shuffle, g={m.groups}"
+        return "shuffle", _("channel shuffle, g={groups}").format(groups=m.groups)
     if isinstance(m, nn.Dropout):
-        return "other", f"dropout p={m.p:g}"
+        return "other", _("dropout p={p:g}").format(p=m.p)
     if isinstance(m, nn.Flatten):
-        return "other", "flatten"
+        return "other", _("flatten")
     if isinstance(m, nn.Upsample):
-        return "other", "upsample"
+        return "other", _("upsample")
     return "other", type(m).__name__
 
 
@@ -406,41 +435,41 @@ def _function_op(n: torch.fx.Node, values: dict[str, Any], pooled: set[str]) -> 
         if _is_tensor(value) and tensors:
             if tuple(value.shape) == tuple(tensors[0].shape):
                 return _TRANSPARENT, ""  # a slice that keeps everything (Ghost module when s divides out)
-            return "other", f"slice to {shape_text(tuple(value.shape))}"
+            return "other", _("slice to {shape}").format(shape=shape_text(tuple(value.shape)))
         return _SKIP, ""
     if isinstance(value, (tuple, list)) and value and all(_is_tensor(v) for v in value):
-        return "split", f"split in {len(value)}"
+        return "split", _("split in {n}").format(n=len(value))
     if not _is_tensor(value):
         return _SKIP, ""  # sizes and other Python values
     if name in ("add", "iadd", "add_"):
-        return "add", "add"
+        return "add", _("add")
     if name in ("sub", "isub", "sub_"):
-        return "add", "subtract"
+        return "add", _("subtract")
     if name in ("mul", "imul", "mul_"):
         gates = [i for i in n.all_input_nodes if i.name in pooled]
-        return "scale", "scale" if gates and len(gates) < len(tensors) else "multiply"
+        return "scale", _("scale") if gates and len(gates) < len(tensors) else _("multiply")
     if name in ("truediv", "div", "div_"):
-        return "scale", "divide"
+        return "scale", _("divide")
     if name in ("cat", "concat", "concatenate"):
-        return "concat", "concat"
+        return "concat", _("concat")
     if name == "channel_shuffle":
         groups = n.args[1] if len(n.args) > 1 else n.kwargs.get("groups")
-        return "shuffle", f"channel shuffle, g={groups}"
+        return "shuffle", _("channel shuffle, g={groups}").format(groups=groups)
     if name in ("adaptive_avg_pool2d", "mean"):
-        return "pool", "global avg pool" if _spatial_one(tuple(value.shape)) else "avg pool"
+        return "pool", _("global avg pool") if _spatial_one(tuple(value.shape)) else _("avg pool")
     if name in ("avg_pool2d", "max_pool2d"):
         return "pool", _functional_pool_label(n, name)
     label = activation_label(name)
     if label is not None:
         return "act", label
     if name in ("flatten", "view", "reshape", "squeeze", "unsqueeze"):
-        return "other", "flatten" if value.dim() == 2 else "reshape"
+        return "other", _("flatten") if value.dim() == 2 else _("reshape")
     if name in ("pad", "tf_same_pad", "constant_pad_nd"):
-        return "pad", "pad"
+        return "pad", _("pad")
     if name in ("interpolate", "upsample"):
-        return "other", "upsample"
+        return "other", _("upsample")
     if name == "dropout":
-        return "other", "dropout"
+        return "other", _("dropout")
     return "other", name
 
 
@@ -450,7 +479,7 @@ def _functional_pool_label(n: torch.fx.Node, name: str) -> str:
     stride = n.kwargs.get("stride", args[1]) or kernel
     k = kernel if isinstance(kernel, int) else (kernel or [0])[0]
     st = stride if isinstance(stride, int) else (stride or [0])[0]
-    return f"{name.split('_')[0]} pool {k}×{k}, s{st}" if k else f"{name.split('_')[0]} pool"
+    return _pool_text(name.split("_")[0], k, st)
 
 
 # role words that only repeat what the operator label already says
@@ -492,8 +521,8 @@ def _cluster_label(qualname: str, module: nn.Module) -> str:
     if isinstance(module, _LEAVES) or kind == "conv":
         return ""
     if name.isdigit() or name in _GENERIC_ROLES:
-        return kind
-    return f"{name} ({kind})" if kind and kind not in name else name
+        return kind_label(kind) if kind else kind
+    return f"{name} ({kind_label(kind)})" if kind and kind not in name else name
 
 
 def _draft_graph(module: nn.Module, inputs: tuple[torch.Tensor, ...]
@@ -523,11 +552,11 @@ def _draft_graph(module: nn.Module, inputs: tuple[torch.Tensor, ...]
         sources = [i for i in n.all_input_nodes if _is_tensor(values.get(i.name)) and
                    alias.get(i.name, i.name) in drafts]
         if n.op == "placeholder":
-            drafts[n.name] = _Draft(n.name, "input" if not drafts else "image", "input", shape_of(value))
+            drafts[n.name] = _Draft(n.name, _("input") if not drafts else _("image"), "input", shape_of(value))
             continue
         if n.op == "output":
             out = value[0] if isinstance(value, (tuple, list)) else value
-            drafts[n.name] = _Draft(n.name, "output", "output", shape_of(out))
+            drafts[n.name] = _Draft(n.name, _("output"), "output", shape_of(out))
         elif n.op == "call_module":
             sub = modules[str(n.target)]
             in_shape = shape_of(values[sources[0].name]) if sources else ()
@@ -536,7 +565,7 @@ def _draft_graph(module: nn.Module, inputs: tuple[torch.Tensor, ...]
             if op == _TRANSPARENT:
                 alias[n.name] = alias.get(sources[0].name, sources[0].name) if sources else ""
                 continue
-            fc = isinstance(sub, nn.Linear) or label.startswith("FC")
+            fc = isinstance(sub, nn.Linear) or (isinstance(sub, nn.Conv2d) and _conv_is_fc(sub, in_shape, fed_pooled))
             role = _role(str(n.target), op) if op in CONV_KINDS + ("pool",) and not fc else ""
             if role and all(word in label.lower() for word in role.split()):
                 role = ""  # says nothing the label does not
@@ -556,7 +585,7 @@ def _draft_graph(module: nn.Module, inputs: tuple[torch.Tensor, ...]
         if n.name in drafts:
             # a globally pooled vector, and what 1×1 convs and activations make of it, is an "FC" path (SE)
             made = drafts[n.name]
-            if (made.op == "pool" and made.label.startswith("global")) or (
+            if (made.op == "pool" and made.label == _("global avg pool")) or (
                     made.op in ("pointwise", "linear", "act", "bn") and sources and sources[0].name in pooled):
                 pooled.add(n.name)
             stack = n.meta.get("nn_module_stack") or {}
@@ -628,7 +657,7 @@ def module_inner_graph(module: nn.Module, input_shapes: tuple[tuple[int, ...], .
         group_of = _groups(drafts, clusters)
     except Exception as err:  # noqa: BLE001 - any failure of tracing means: draw the block as one node
         return _fallback(path, label, kind, input_shapes, output_shape,
-                         f"inside not traced ({type(err).__name__})")
+                         _("inside not traced ({error})").format(error=type(err).__name__))
     nodes = tuple(InnerNode(d.id, f"{d.role}\n{d.label}" if d.role else d.label, d.op, d.shape, tuple(d.modules),
                             group_of.get(d.id, "")) for d in drafts)
     used = dict.fromkeys(n.group for n in nodes if n.group)
@@ -638,25 +667,30 @@ def module_inner_graph(module: nn.Module, input_shapes: tuple[tuple[int, ...], .
 
 def _fallback(path: str, label: str, kind: str, input_shapes: tuple[tuple[int, ...], ...],
               output_shape: tuple[int, ...], note: str) -> InnerGraph:
-    nodes = [InnerNode("input", "input", "input", tuple(input_shapes[0]) if input_shapes else ())]
+    nodes = [InnerNode("input", _("input"), "input", tuple(input_shapes[0]) if input_shapes else ())]
     edges = [InnerEdge("input", "block", nodes[0].shape)]
     if len(input_shapes) > 1:
-        nodes.append(InnerNode("image", "image", "input", tuple(input_shapes[1])))
+        nodes.append(InnerNode("image", _("image"), "input", tuple(input_shapes[1])))
         edges.append(InnerEdge("image", "block", nodes[-1].shape))
-    nodes += [InnerNode("block", label, "block", output_shape), InnerNode("output", "output", "output", output_shape)]
+    nodes += [InnerNode("block", label, "block", output_shape),
+              InnerNode("output", _("output"), "output", output_shape)]
     edges.append(InnerEdge("block", "output", output_shape))
     return InnerGraph(path, label, kind, tuple(nodes), tuple(edges), traced=False, note=note)
 
 
-@functools.lru_cache(maxsize=512)
 def block_inner_data(config: Config, block_path: str) -> InnerGraph:
     """The inside of block ``block_path`` of a configuration, as nodes and edges (``ValueError`` naming the
-    valid paths for an unknown one)."""
+    valid paths for an unknown one); labels in the current language."""
+    return _block_inner_data(config, block_path, language())
+
+
+@functools.lru_cache(maxsize=512)
+def _block_inner_data(config: Config, block_path: str, language: str) -> InnerGraph:
     prof = profile(config)
     index = next((i for i, row in enumerate(prof.rows) if row.path == block_path), None)
     if index is None:
-        raise ValueError(f"{config.name} has no block {block_path!r}; its blocks are: "
-                         f"{', '.join(r.path for r in prof.rows)}")
+        raise ValueError(_("{model} has no block {block!r}; its blocks are: {blocks}").format(
+            model=config.name, block=block_path, blocks=", ".join(r.path for r in prof.rows)))
     block, cost = prof.rows[index], next(b for b in prof.blocks if b.path == block_path)
     shapes: tuple[tuple[int, ...], ...] = (cost.input_shape,)
     if block.takes_image:
@@ -666,7 +700,7 @@ def block_inner_data(config: Config, block_path: str) -> InnerGraph:
             module = block.make()
     except Exception as err:  # noqa: BLE001 - a block that cannot be built on meta is drawn as one node
         return _fallback(block_path, block.label, block.kind, shapes, cost.output_shape,
-                         f"inside not traced ({type(err).__name__})")
+                         _("inside not traced ({error})").format(error=type(err).__name__))
     return module_inner_graph(module, shapes, block_path, block.label, block.kind, cost.output_shape)
 
 
@@ -687,7 +721,7 @@ def inner_dot(inner: InnerGraph, title: str = "") -> str:
             attrs.update(shape="box", style="filled")
         elif node.op == "add":
             attrs.update(shape="circle", fontsize="22", margin="0.05")
-            label = "+" if node.label == "add" else node.label
+            label = "+" if node.label == _("add") else node.label
         elif node.op == "block":
             attrs["fillcolor"] = block_kind_color(inner.kind)
         clusters.get(node.group, dot).node(node.id, _dot_text(label), **attrs)
@@ -716,12 +750,12 @@ def block_inner_graph(config: Config, block_path: str) -> str:
 
 def block_choices(config: Config) -> list[tuple[str, str]]:
     """(path, label) of the blocks worth drawing inside, in network order: the first block of every distinct
-    block configuration whose inside has more than one operator."""
-    return list(_block_choices(config))
+    block configuration whose inside has more than one operator (labels in the current language)."""
+    return list(_block_choices(config, language()))
 
 
 @functools.lru_cache(maxsize=256)
-def _block_choices(config: Config) -> tuple[tuple[str, str], ...]:
+def _block_choices(config: Config, language: str) -> tuple[tuple[str, str], ...]:
     seen: list[tuple[type, dict]] = []
     out: list[tuple[str, str]] = []
     for row in profile(config).rows:
@@ -731,7 +765,8 @@ def _block_choices(config: Config) -> tuple[tuple[str, str], ...]:
         seen.append(key)
         inner = block_inner_data(config, row.path)
         # a reshape is not an operator worth a drawing (global pool → flatten is one step)
-        inside = [n for n in inner.nodes if n.op not in ("input", "output") and n.label not in ("flatten", "reshape")]
+        reshapes = (_("flatten"), _("reshape"))
+        inside = [n for n in inner.nodes if n.op not in ("input", "output") and n.label not in reshapes]
         if len(inside) > 1 or (not inner.traced and not row.layer.__module__.startswith("torch.")):
             out.append((row.path, row.label))
     return tuple(out)

@@ -41,7 +41,7 @@ import tempfile
 import threading
 import time
 import warnings
-from collections import defaultdict
+from collections import OrderedDict, defaultdict, deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -54,6 +54,7 @@ from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from lightnets.registry import Config, Network, build
+from lightnets.runtime import shared_cache
 
 # One lock for the whole process: the thread count and the CPU itself are shared by every session.
 _LOCK = threading.RLock()
@@ -85,6 +86,101 @@ def median_ci95(times_ms: Sequence[float]) -> float:
     return 1.57 * iqr / math.sqrt(len(ordered))
 
 
+# --------------------------------------------------------------------------------------------------
+# the machine's load while a figure was measured
+
+DISTURBED_CORES = 0.5  # other work wanting this many cores on average, beside ours, disturbs a timing
+STRETCHES = 5  # a measurement's runs are cut into this many consecutive stretches; their medians give the interval
+WIDE = 0.10  # an interval wider than this share of the median is worth measuring again
+
+
+@dataclass(frozen=True)
+class MachineLoad:
+    """What else the machine was doing while a figure was measured.
+
+    ``other_cores``: how many cores' worth of other work wanted to run, on average, beside the measurement's own
+    threads (runnable tasks sampled every 50 ms from /proc/stat, minus ours; tasks waiting for a core count too, so
+    this sees contention even when every core is busy). ``load_average``: the 1-minute load average at the end,
+    slow to react, kept as a second witness. Where /proc/stat is missing, ``other_cores`` is the load average
+    minus our threads.
+    """
+
+    other_cores: float | None
+    load_average: float | None
+    cores: int
+    threads: int
+    samples: int = 0
+
+    @property
+    def disturbed(self) -> bool:
+        return self.other_cores is not None and self.other_cores >= DISTURBED_CORES
+
+
+def _procs_running() -> int | None:
+    try:
+        with open("/proc/stat", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("procs_running"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+class _LoadWatch:
+    """Samples the machine's runnable tasks every ``period_s`` in a thread of its own (it sleeps in between:
+    ~50 µs of work per sample) while a measurement runs."""
+
+    def __init__(self, threads: int, period_s: float = 0.05) -> None:
+        self.threads = threads
+        self.period_s = period_s
+        self.others: list[int] = []  # runnable tasks that are not ours, per sample
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="lightnets-load-watch", daemon=True)
+
+    def _sample(self, ours: int) -> None:
+        n = _procs_running()
+        if n is not None:
+            self.others.append(max(0, n - ours))
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.period_s):
+            self._sample(1 + self.threads)  # the sampler reading, and the measurement's threads
+
+    def __enter__(self) -> _LoadWatch:
+        self._sample(1)  # before the measurement starts, only the reading thread is ours
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample(1)
+
+    def load(self) -> MachineLoad:
+        average = _load_average()
+        if self.others:
+            other = statistics.fmean(self.others)
+        elif average is not None:
+            other = max(0.0, average - self.threads)
+        else:
+            other = None
+        return MachineLoad(None if other is None else round(other, 2), average, os.cpu_count() or 1,
+                           self.threads, len(self.others))
+
+
+def stretch_medians(times_ms: Sequence[float], stretches: int = STRETCHES) -> tuple[float, ...]:
+    """The medians of ``stretches`` consecutive, equal stretches of the runs, at least 3 runs each; with fewer
+    than 9 runs (3 stretches of 3) every run stands alone, so that the interval is the runs' whole range (one
+    stretch would give an interval of width 0, claiming a certainty that a few runs do not give)."""
+    n = len(times_ms)
+    if n < 9:
+        return tuple(float(t) for t in times_ms)
+    k = min(stretches, n // 3)
+    bounds = [round(i * n / k) for i in range(k + 1)]
+    return tuple(statistics.median(times_ms[a:b]) for a, b in zip(bounds, bounds[1:]))
+
+
 @dataclass(frozen=True)
 class Timed:
     """What every timing says about how it was taken."""
@@ -114,10 +210,30 @@ class LatencyResult(Timed):
     load_average: float | None  # the machine's 1-minute load when the measurement ended (other work disturbs it)
     times_ms: tuple[float, ...] = field(repr=False)
     knobs: dict[str, Any] = field(default_factory=dict)
+    load: MachineLoad | None = None  # what else ran meanwhile (None: not watched)
 
     @property
     def iqr_ms(self) -> float:
         return self.p75_ms - self.p25_ms
+
+    @property
+    def interval_ms(self) -> tuple[float, float]:
+        """The spread actually seen: lowest and highest median of the runs' consecutive stretches. Drift within
+        the measurement (clock speed, caches, other work) shows here, where the median's confidence interval
+        from the IQR assumes independent runs and came out far too narrow for repeat presses."""
+        medians = stretch_medians(self.times_ms)
+        return min(medians), max(medians)
+
+    @property
+    def wide(self) -> bool:
+        """The interval is wider than ``WIDE`` of the median: another measurement would tell more."""
+        low, high = self.interval_ms
+        return high - low > WIDE * self.median_ms
+
+    @property
+    def disturbed(self) -> bool:
+        """Other work wanted at least ``DISTURBED_CORES`` cores beside the measurement's threads."""
+        return self.load is not None and self.load.disturbed
 
     @property
     def images_per_s(self) -> float:
@@ -131,7 +247,7 @@ class LatencyResult(Timed):
     def from_times(cls, times_ms: Sequence[float], *, name: str = "", mode: str = "eager", device: str = "cpu",
                    threads: int = 1, batch: int = 1, resolution: int = 224, warmup_runs: int = 0,
                    knobs: dict[str, Any] | None = None, load_average: float | None = None,
-                   precision: float = 0.01) -> LatencyResult:
+                   precision: float = 0.01, load: MachineLoad | None = None) -> LatencyResult:
         """Statistics of the given per-run times."""
         if not times_ms:
             raise ValueError("no timed runs")
@@ -143,7 +259,7 @@ class LatencyResult(Timed):
                    p90_ms=quantile(ordered, 0.9), min_ms=ordered[0], mean_ms=statistics.fmean(ordered),
                    ci95_ms=ci, runs=len(ordered), warmup_runs=warmup_runs,
                    stable=len(ordered) >= 10 and ci <= precision * median, load_average=load_average,
-                   times_ms=tuple(float(t) for t in times_ms), knobs=dict(knobs or {}))
+                   times_ms=tuple(float(t) for t in times_ms), knobs=dict(knobs or {}), load=load)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -235,12 +351,12 @@ def _sync(device: torch.device) -> None:
 # models of a configuration, cached
 
 
-@functools.lru_cache(maxsize=8)
+@shared_cache(maxsize=8)
 def _built(architecture: Config, device: str) -> nn.Module:
     return build(architecture).eval().to(device)
 
 
-@functools.lru_cache(maxsize=8)
+@shared_cache(maxsize=8)  # tracing takes seconds: sessions asking for the same form wait for one trace
 def _deployed(architecture: Config, device: str, resolution: int, batch: int) -> nn.Module:
     return optimize_for_inference(_built(architecture, device), resolution=resolution, batch=batch)
 
@@ -371,7 +487,7 @@ def measure_latency(target: Config | nn.Module, resolution: int | None = None, b
         if where is not None and where != dev and not isinstance(target, Config):
             raise ValueError(f"the model's weights are on {where}, not on {dev}; move it with .to({str(dev)!r})")
         x = torch.randn(batch, 3, res, res, device=dev)
-        with _evaluating(model), torch.inference_mode():
+        with _evaluating(model), torch.inference_mode(), _LoadWatch(used if dev.type == "cpu" else 1) as watch:
             try:
                 fn: Callable[[], Any] = _cuda_graph(model, x)[0] if cuda_graph else functools.partial(model, x)
                 times, warmup = _timed_runs(fn, dev, float(budget_s), min_runs, max_runs, precision)
@@ -381,7 +497,7 @@ def measure_latency(target: Config | nn.Module, resolution: int | None = None, b
         mode = "cuda graph" if cuda_graph else "optimized" if optimized else "eager"
         return LatencyResult.from_times(times, name=name, mode=mode, device=device_name(dev), threads=used,
                                         batch=batch, resolution=res, warmup_runs=warmup, knobs=full_knobs,
-                                        load_average=_load_average(), precision=precision)
+                                        load_average=_load_average(), precision=precision, load=watch.load())
 
 
 @dataclass(frozen=True)
@@ -1348,6 +1464,84 @@ def optimize_for_inference(model: nn.Module, *, backend: str = "auto", resolutio
 
 
 # --------------------------------------------------------------------------------------------------
+# one measurement at a time, in the order asked, and results shared by every session
+
+
+class MeasurementQueue:
+    """Whole measurements, one after the other, first come first served, across every session of the process.
+
+    ``turn(on_wait)`` waits for this caller's turn and then holds the process-wide measurement lock for the whole
+    block; meanwhile ``on_wait(ahead)`` is called about twice a second with the number of measurements ahead
+    (the page shows it). If ``on_wait`` raises (Streamlit stops a script that the user reran), the place in the
+    line is given up.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._line: deque[object] = deque()
+
+    def __len__(self) -> int:
+        """Measurements running or waiting."""
+        with self._cond:
+            return len(self._line)
+
+    @contextmanager
+    def turn(self, on_wait: Callable[[int], None] | None = None, poll_s: float = 0.5) -> Iterator[None]:
+        ticket = object()
+        with self._cond:
+            self._line.append(ticket)
+        try:
+            while True:
+                with self._cond:
+                    ahead = self._line.index(ticket)
+                if ahead == 0:
+                    break
+                if on_wait is not None:
+                    on_wait(ahead)
+                with self._cond:
+                    if self._line.index(ticket):
+                        self._cond.wait(poll_s)
+            with _LOCK:
+                yield
+        finally:
+            with self._cond:
+                self._line.remove(ticket)
+                self._cond.notify_all()
+
+
+QUEUE = MeasurementQueue()
+
+
+class SharedResults:
+    """The latest result of each measured setting, for every session of the process: a setting one student
+    measured is shown to the next with when and under what load, instead of being timed again. Bounded (the
+    oldest settings go first)."""
+
+    def __init__(self, max_entries: int = 256) -> None:
+        self.max_entries = max_entries
+        self._lock = threading.Lock()
+        self._items: OrderedDict[Any, Any] = OrderedDict()
+
+    def get(self, key: Any) -> Any:
+        with self._lock:
+            return self._items.get(key)
+
+    def put(self, key: Any, value: Any) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.max_entries:
+                self._items.popitem(last=False)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._items)
+
+
+REPORTS = SharedResults()
+
+
+# --------------------------------------------------------------------------------------------------
 # everything the Latency page shows, in one go
 
 
@@ -1362,6 +1556,17 @@ class LatencyReport:
     layers: LayerLatency
     prediction: LatencyPrediction
     measured_at: float  # time.time() when the report was finished
+    batch: int = 1
+    deploy: bool = True
+
+    @property
+    def key(self) -> tuple[Config, int, int, bool]:
+        """(configuration, threads, batch, deployment mode beside eager): what makes two reports the same setting."""
+        return report_key(self.config, self.eager.threads, self.batch, self.deploy)
+
+    @property
+    def disturbed(self) -> bool:
+        return any(r.disturbed for r in self.results)
 
     @property
     def results(self) -> list[LatencyResult]:
@@ -1373,13 +1578,26 @@ class LatencyReport:
         return None if self.optimized is None else self.optimized.speedup_over(self.eager)
 
 
+def report_key(config: Config, threads: int | None, batch: int = 1, deploy: bool = True) -> tuple:
+    """The key of a report in ``REPORTS`` (threads None: the process's current count)."""
+    return (config, torch.get_num_threads() if threads is None else threads, batch, deploy)
+
+
+def shared_report(config: Config, threads: int | None, batch: int = 1, deploy: bool = True) -> LatencyReport | None:
+    """The latest report any session measured for this setting, or None."""
+    return REPORTS.get(report_key(config, threads, batch, deploy))
+
+
 def latency_report(config: Config, threads: int | None = None, batch: int = 1, deploy: bool = True,
-                   refresh: bool = False, progress: Callable[[float, str], None] | None = None) -> LatencyReport:
+                   refresh: bool = False, progress: Callable[[float, str], None] | None = None,
+                   on_wait: Callable[[int], None] | None = None) -> LatencyReport:
     """Measure ``config`` for the Latency page: eager (and, with ``deploy``, deployment mode), per-operator time
     and the lookup-table prediction (``refresh`` times its entries again).
 
-    The whole report is one measurement: it holds the process-wide lock from the first run to the last, so two
-    reports never interleave. ``progress(fraction, text)`` is told before each step.
+    The whole report is one measurement: it waits for its turn in ``QUEUE`` (``on_wait(ahead)`` is told how
+    many measurements are ahead while it waits) and holds the process-wide lock from the first run to the last,
+    so two reports never interleave. ``progress(fraction, text)`` is told before each step. The report is kept
+    in ``REPORTS`` for every session.
     """
     steps = ["eager latency", "deployment mode (tracing takes a few seconds the first time)", "per-layer time",
              "lookup table (first time: every new op is timed alone)"]
@@ -1393,7 +1611,7 @@ def latency_report(config: Config, threads: int | None = None, batch: int = 1, d
             progress(done / len(steps), f"measuring {steps[done]} …")
         done += 1
 
-    with _LOCK:
+    with QUEUE.turn(on_wait):
         advance()
         eager = measure_latency(config, batch=batch, threads=threads, budget_s=2.0)
         optimized = None
@@ -1406,4 +1624,6 @@ def latency_report(config: Config, threads: int | None = None, batch: int = 1, d
         prediction = predict_latency(config, batch=batch, threads=threads, refresh=refresh)
     if progress is not None:
         progress(1.0, "done")
-    return LatencyReport(config, eager, optimized, layers, prediction, time.time())
+    report = LatencyReport(config, eager, optimized, layers, prediction, time.time(), batch, deploy)
+    REPORTS.put(report.key, report)
+    return report

@@ -14,6 +14,7 @@ import torch
 import torch.fx
 from torch import nn
 
+from lightnets.i18n import _
 from lightnets.ops import ACTIVATION_LABELS, conv_word, make_act
 
 # --------------------------------------------------------------------------------------------------
@@ -71,7 +72,7 @@ class ConvBNAct(nn.Sequential):
 
     @classmethod
     def describe(cls, in_ch: int, out_ch: int, kernel: int | tuple[int, int] = 3, stride: int = 1,
-                 groups: int = 1, act: str | None = "relu", **_: Any) -> str:
+                 groups: int = 1, act: str | None = "relu", **_ignored: Any) -> str:
         text = f"{conv_word(in_ch, groups)} {_kernel_text(kernel)}, {out_ch}"
         if stride != 1:
             text += f", s{stride}"
@@ -104,7 +105,7 @@ class SqueezeExcite(nn.Module):
         return x * scale
 
     @classmethod
-    def describe(cls, channels: int, squeeze_channels: int, gate: str = "hsigmoid", **_: Any) -> str:
+    def describe(cls, channels: int, squeeze_channels: int, gate: str = "hsigmoid", **_ignored: Any) -> str:
         return f"SE {channels}→{squeeze_channels}→{channels}, {ACTIVATION_LABELS[gate]}"
 
 
@@ -116,7 +117,8 @@ def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
     """
     batch, channels, height, width = x.shape
     if channels % groups:
-        raise ValueError(f"channel shuffle: {channels} channels do not split into {groups} groups")
+        raise ValueError(_("channel shuffle: {channels} channels do not split into {groups} groups").format(
+            channels=channels, groups=groups))
     x = x.view(batch, groups, channels // groups, height, width)
     x = torch.transpose(x, 1, 2).contiguous()
     return x.view(batch, channels, height, width)
@@ -199,7 +201,7 @@ class DepthwiseSeparable(nn.Module):
 
     @classmethod
     def describe(cls, in_ch: int, out_ch: int, stride: int = 1) -> str:
-        return f"depthwise separable, {out_ch}" + (f", s{stride}" if stride != 1 else "")
+        return _("depthwise separable, {out}").format(out=out_ch) + (f", s{stride}" if stride != 1 else "")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -240,9 +242,10 @@ class InvertedResidual(nn.Module):
 
     @classmethod
     def describe(cls, in_ch: int, out_ch: int, stride: int, expand_ratio: float, kernel: int = 3,
-                 linear_bottleneck: bool = True, **_: Any) -> str:
-        text = f"inverted residual, t={expand_ratio:g}, k{kernel}, s{stride}, {out_ch}"
-        return text if linear_bottleneck else text + ", ReLU6 after projection"
+                 linear_bottleneck: bool = True, **_ignored: Any) -> str:
+        text = _("inverted residual, t={t:g}, k{kernel}, s{stride}, {out}").format(
+            t=expand_ratio, kernel=kernel, stride=stride, out=out_ch)
+        return text if linear_bottleneck else _("{label}, ReLU6 after projection").format(label=text)
 
 
 class MobileNetV3Block(nn.Module):
@@ -278,7 +281,8 @@ class MobileNetV3Block(nn.Module):
     @classmethod
     def describe(cls, in_ch: int, exp_ch: int, out_ch: int, kernel: int, stride: int, se: bool,
                  act: str, expand: bool | None = None) -> str:
-        return (f"bneck k{kernel}, exp {exp_ch}, {out_ch}, s{stride}"
+        return (_("bneck k{kernel}, exp {exp}, {out}, s{stride}").format(kernel=kernel, exp=exp_ch, out=out_ch,
+                                                                          stride=stride)
                 + (", SE" if se else "") + f", {ACTIVATION_LABELS[act]}")
 
 
@@ -319,9 +323,9 @@ class ShuffleV1Unit(nn.Module):
 
     @classmethod
     def describe(cls, in_ch: int, out_ch: int, groups: int, stride: int, shuffle: bool = True,
-                 **_: Any) -> str:
-        return (f"ShuffleNet unit g={groups}, {out_ch}, s{stride}"
-                + ("" if shuffle or groups == 1 else ", no shuffle"))
+                 **_ignored: Any) -> str:
+        text = _("ShuffleNet unit g={groups}, {out}, s{stride}").format(groups=groups, out=out_ch, stride=stride)
+        return text if shuffle or groups == 1 else _("{label}, no shuffle").format(label=text)
 
 
 class ShuffleV2Unit(nn.Module):
@@ -337,11 +341,11 @@ class ShuffleV2Unit(nn.Module):
     def __init__(self, in_ch: int, out_ch: int, stride: int) -> None:
         super().__init__()
         if out_ch % 2:
-            raise ValueError(f"ShuffleNet V2 unit needs an even output width, got {out_ch}")
+            raise ValueError(_("ShuffleNet V2 unit needs an even output width, got {out}").format(out=out_ch))
         self.stride = stride
         half = out_ch // 2
         if stride == 1 and in_ch != out_ch:
-            raise ValueError("a stride-1 ShuffleNet V2 unit keeps its width")
+            raise ValueError(_("a stride-1 ShuffleNet V2 unit keeps its width"))
         if stride > 1:
             self.branch1 = nn.Sequential(
                 nn.Conv2d(in_ch, in_ch, 3, stride, 1, groups=in_ch, bias=False), nn.BatchNorm2d(in_ch),
@@ -365,7 +369,8 @@ class ShuffleV2Unit(nn.Module):
 
     @classmethod
     def describe(cls, in_ch: int, out_ch: int, stride: int) -> str:
-        return f"ShuffleNet V2 unit, {out_ch}, s{stride}" + (" (down-sampling)" if stride > 1 else "")
+        text = _("ShuffleNet V2 unit, {out}, s{stride}").format(out=out_ch, stride=stride)
+        return _("{label} (down-sampling)").format(label=text) if stride > 1 else text
 
 
 # --------------------------------------------------------------------------------------------------
@@ -382,4 +387,4 @@ class GlobalAvgPool(nn.Module):
 
     @classmethod
     def describe(cls) -> str:
-        return "global average pool"
+        return _("global average pool")

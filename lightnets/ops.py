@@ -11,18 +11,42 @@ from collections.abc import Sequence
 
 from torch import nn
 
+from lightnets.i18n import N_, _
+
 # conv kinds first (they do the multiply-adds), then everything else an operator row can be
 CONV_KINDS = ("dense", "pointwise", "depthwise", "group")
 MAC_KINDS = CONV_KINDS + ("linear",)
 ELEMENTWISE_KINDS = ("bn", "act", "add", "scale", "pool", "shuffle", "concat", "pad", "other")
 OP_KINDS = MAC_KINDS + ELEMENTWISE_KINDS
 
-# how a kind is called in legends and tables
+# how a kind is called in legends and tables (in English: ``op_label`` gives the current language)
 OP_LABELS = {
-    "dense": "dense conv", "pointwise": "pointwise 1×1 conv", "depthwise": "depthwise conv", "group": "group conv",
-    "linear": "fully connected", "bn": "batch norm", "act": "activation", "add": "add", "scale": "scale",
-    "pool": "pooling", "shuffle": "channel shuffle", "concat": "concat", "pad": "padding", "other": "other",
+    "dense": N_("dense conv"), "pointwise": N_("pointwise 1×1 conv"), "depthwise": N_("depthwise conv"),
+    "group": N_("group conv"), "linear": N_("fully connected"), "bn": N_("batch norm"), "act": N_("activation"),
+    "add": N_("add"), "scale": N_("scale"), "pool": N_("pooling"), "shuffle": N_("channel shuffle"),
+    "concat": N_("concat"), "pad": N_("padding"), "other": N_("other"),
 }
+
+
+def op_label(kind: str) -> str:
+    """How an op kind (``OP_KINDS``) is called on screen, in the current language; an unknown kind as it is."""
+    return _(OP_LABELS[kind]) if kind in OP_LABELS else kind
+
+
+# Op kinds (``OP_KINDS``) and block kinds (``Block.kind``) are identifiers; on screen they are written as these
+# words, in English the kind itself (``kind_label`` translates them).
+_KIND_WORDS = frozenset((
+    N_("dense"), N_("pointwise"), N_("depthwise"), N_("group"), N_("linear"), N_("bn"), N_("act"), N_("add"),
+    N_("scale"), N_("pool"), N_("shuffle"), N_("concat"), N_("pad"), N_("other"), N_("conv"), N_("squeeze-excite"),
+    N_("dropout"), N_("flatten"), N_("fire"), N_("depthwise separable"), N_("inverted residual"),
+    N_("shuffle unit"), N_("shuffle v2 unit"), N_("squeezenext block"), N_("ghost bottleneck"), N_("ghost module"),
+    N_("fbnet block"), N_("strided eesp"),
+))
+
+
+def kind_label(kind: str) -> str:
+    """An op kind or block kind as legends and tables write it, in the current language."""
+    return _(kind) if kind in _KIND_WORDS else kind
 
 
 def conv_kind(in_channels: int, groups: int, kernel: Sequence[int]) -> str:
@@ -42,7 +66,9 @@ def conv_module_kind(conv: nn.Conv2d) -> str:
 def conv_word(in_channels: int, groups: int) -> str:
     """The words a block label uses for a k×k conv: 'conv', 'depthwise conv' or 'group conv g=4'."""
     kind = conv_kind(in_channels, groups, (3,))
-    return {"depthwise": "depthwise conv", "group": f"group conv g={groups}"}.get(kind, "conv")
+    if kind == "depthwise":
+        return _("depthwise conv")
+    return _("group conv g={groups}").format(groups=groups) if kind == "group" else _("conv")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -88,10 +114,11 @@ def make_act(name: str, channels: int | None = None) -> nn.Module:
     """An activation module by short name; ``prelu`` needs ``channels`` (one slope per channel)."""
     if name == "prelu":
         if channels is None:
-            raise ValueError("prelu needs a channel count")
+            raise ValueError(_("prelu needs a channel count"))
         return nn.PReLU(channels)
     if name not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}; known: {', '.join(sorted(ACTIVATIONS))}")
+        raise ValueError(_("unknown activation {name!r}; known: {known}").format(
+            name=name, known=", ".join(sorted(ACTIVATIONS))))
     if name == "sigmoid":
         return nn.Sigmoid()
     return ACTIVATIONS[name](inplace=True)

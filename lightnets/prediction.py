@@ -22,6 +22,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from torch import nn
 
 from lightnets.registry import DATA_DIR, IMAGENET_PREPROCESS, MAX_RESOLUTION, Config, Network, Preprocess
+from lightnets.runtime import shared_cache
 from lightnets.uploads import read_limited
 
 MAX_IMAGE_BYTES = 20 * 2**20  # Streamlit's uploader for images is set to the same 20 MB
@@ -185,7 +186,7 @@ class Prediction:
     weights: str = ""
 
 
-@functools.lru_cache(maxsize=4)
+@shared_cache(maxsize=4)  # eight sessions asking for the same weights at once load them once
 def _published(architecture: Config) -> nn.Module:
     from lightnets.weights import load_weights
 

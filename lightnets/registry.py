@@ -14,6 +14,7 @@ import json
 import math
 import pkgutil
 import re
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,9 @@ from typing import Any, TypeVar
 
 from torch import nn
 
-from lightnets.i18n import _
+from lightnets.formatting import Shown
+from lightnets.i18n import N_, _
+from lightnets.translated import Translated
 
 DATA_DIR = Path(__file__).parent / "data"
 MAX_RESOLUTION = 1024  # the largest input side any function takes (profiles, latency, prediction)
@@ -34,13 +37,16 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Knob:
-    """One architecture knob and its allowed values. The UI generates its widget from this."""
+    """One architecture knob and its allowed values. The UI generates its widget from this.
+
+    ``label`` and ``help`` are declared in English (marked ``N_``) and read in the current language.
+    """
 
     name: str
-    label: str
+    label: str = Translated()  # type: ignore[assignment]
     type: str  # "float" | "int" | "choice" | "bool" | "text"
     default: Any
-    help: str = ""
+    help: str = Translated("")  # type: ignore[assignment]
     choices: tuple[Any, ...] | None = None
     min: float | None = None
     max: float | None = None
@@ -67,7 +73,7 @@ class Knob:
     def validate(self, value: Any) -> Any:
         """Return ``value`` coerced to the knob's type, or raise ``ValueError`` naming the knob."""
         bad = ValueError(_("{name}={value!r} is not allowed: {name} must be {allowed}").format(
-            name=self.name, value=value, allowed=self.allowed()))
+            name=self.name, value=Shown(value), allowed=self.allowed()))
         if self.type == "bool":
             if isinstance(value, bool):
                 return value
@@ -156,7 +162,7 @@ class Paper:
 class Reference:
     """A published figure (params, multiply-adds, ImageNet top-1) for one knob setting, with its source."""
 
-    label: str
+    label: str = Translated()  # type: ignore[assignment]  # a variant name; an explanation in it is marked N_
     knobs: Mapping[str, Any]
     resolution: int
     params_m: float | None
@@ -164,7 +170,7 @@ class Reference:
     top1: float | None
     source: str
     provenance: str
-    note: str = ""
+    note: str = Translated("")  # type: ignore[assignment]  # declared in English (N_), read translated
     # Where the printed parameter count disagrees with the paper's own architecture table, the count that
     # architecture gives (from the official code or checkpoint, named in ``note``); tests check this one.
     architecture_params_m: float | None = None
@@ -241,6 +247,17 @@ class Block:
             return self.layer.__name__
 
 
+def stage_label(stage: str) -> str:
+    """How a stage (``Block.stage``: 'stem', 'stage 3', 'head') is written on screen, in the current language."""
+    number = stage.removeprefix("stage ")
+    if number != stage and number.isdigit():
+        return _("stage {n}").format(n=number)
+    return _(_STAGE_WORDS[stage]) if stage in _STAGE_WORDS else stage
+
+
+_STAGE_WORDS = {"stem": N_("stem"), "head": N_("head")}
+
+
 def takes_image(layer: type[nn.Module] | nn.Module) -> bool:
     """A block class (or module) that declares ``takes_image = True`` is called as ``block(x, image)``."""
     cls = layer if isinstance(layer, type) else type(layer)
@@ -314,10 +331,11 @@ class Network(nn.Sequential):
                     child = nn.Sequential()
                     parent.add_module(part, child)
                 elif list(parent._modules)[-1] != part:
-                    raise ValueError(f"block {block.path}: container {part!r} is not contiguous")
+                    raise ValueError(_("block {path}: container {part!r} is not contiguous").format(
+                        path=block.path, part=part))
                 parent = child
             if leaf in parent._modules:
-                raise ValueError(f"two blocks at {block.path}")
+                raise ValueError(_("two blocks at {path}").format(path=block.path))
             parent.add_module(leaf, block.make())
 
     def forward(self, x):  # type: ignore[override]
@@ -356,13 +374,13 @@ class ModelSpec:
     family: str
     title: str
     paper: Paper
-    idea: str
+    idea: str = Translated()  # type: ignore[assignment]  # declared in English (N_), read translated
     knobs: tuple[Knob, ...]
     blocks: Callable[..., list[Block]]
     default_resolution: int = 224
     min_resolution: int = 32
     references: tuple[Reference, ...] = ()
-    notes: tuple[str, ...] = ()
+    notes: tuple[str, ...] = Translated(())  # type: ignore[assignment]
     preprocess: Preprocess = IMAGENET_PREPROCESS
     # For families whose natural input size depends on a knob (EfficientNet's φ): knobs → resolution.
     resolution_of: Callable[..., int] | None = None
@@ -571,8 +589,16 @@ def parse_knobs(name: str, values: Mapping[str, str]) -> tuple[dict[str, Any], l
     return knobs, problems
 
 
+_REGISTRY_LOCK = threading.Lock()  # sessions discover the families concurrently on a cold start
+
+
 @functools.cache
 def _registry() -> dict[str, ModelSpec]:
+    with _REGISTRY_LOCK:
+        return _discover()
+
+
+def _discover() -> dict[str, ModelSpec]:
     from lightnets import models
 
     found: dict[str, ModelSpec] = {}
@@ -596,7 +622,7 @@ def spec(name: str) -> ModelSpec:
         return _registry()[name]
     except (KeyError, TypeError):
         raise ValueError(_("unknown model {name!r}; known models: {models}").format(
-            name=name, models=", ".join(_registry()))) from None
+            name=Shown(name), models=", ".join(_registry()))) from None
 
 
 def blocks(config: Config) -> list[Block]:

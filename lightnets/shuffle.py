@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch.overrides import TorchFunctionMode
 
+from lightnets.i18n import N_, _
 from lightnets.layers import channel_shuffle
 
 # One colour per group in figures/style.GROUP_COLORS, so the animations allow at most 8 groups.
@@ -64,7 +65,7 @@ class ShuffleAnimation:
 
 def _as_count(value: Any, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or value != int(value):
-        raise ValueError(f"{what}={value!r} is not allowed: it must be a whole number")
+        raise ValueError(_("{what}={value!r} is not allowed: it must be a whole number").format(what=what, value=value))
     return int(value)
 
 
@@ -72,7 +73,8 @@ def valid_groups(channels: int) -> list[int]:
     """The group counts (1 to 8) that split ``channels`` evenly."""
     channels = _as_count(channels, "channels")
     if not MIN_CHANNELS <= channels <= MAX_CHANNELS:
-        raise ValueError(f"channels={channels} is not allowed: it must be from {MIN_CHANNELS} to {MAX_CHANNELS}")
+        raise ValueError(_("channels={channels} is not allowed: it must be from {low} to {high}").format(
+            channels=channels, low=MIN_CHANNELS, high=MAX_CHANNELS))
     return [g for g in range(1, MAX_GROUPS + 1) if channels % g == 0]
 
 
@@ -81,10 +83,11 @@ def valid_channels(groups: int, max_channels: int = 64) -> list[int]:
     groups = _as_count(groups, "groups")
     max_channels = _as_count(max_channels, "max_channels")
     if not 1 <= groups <= MAX_GROUPS:
-        raise ValueError(f"groups={groups} is not allowed: it must be from 1 to {MAX_GROUPS}")
+        raise ValueError(_("groups={groups} is not allowed: it must be from 1 to {high}").format(
+            groups=groups, high=MAX_GROUPS))
     if not MIN_CHANNELS <= max_channels <= MAX_CHANNELS:
-        raise ValueError(f"max_channels={max_channels} is not allowed: it must be from {MIN_CHANNELS} "
-                         f"to {MAX_CHANNELS}")
+        raise ValueError(_("max_channels={max_channels} is not allowed: it must be from {low} to {high}").format(
+            max_channels=max_channels, low=MIN_CHANNELS, high=MAX_CHANNELS))
     return [c for c in range(max(groups, MIN_CHANNELS), max_channels + 1) if c % groups == 0]
 
 
@@ -92,8 +95,9 @@ def _check(channels: Any, groups: Any) -> tuple[int, int]:
     allowed = valid_groups(channels)
     groups = _as_count(groups, "groups")
     if groups not in allowed:
-        raise ValueError(f"groups={groups} is not allowed for {int(channels)} channels: "
-                         f"groups must be one of {', '.join(map(str, allowed))}")
+        raise ValueError(_("groups={groups} is not allowed for {channels} channels: groups must be one of "
+                           "{allowed}").format(groups=groups, channels=int(channels),
+                                               allowed=", ".join(map(str, allowed))))
     return int(channels), groups
 
 
@@ -126,15 +130,16 @@ def _layout(t: torch.Tensor) -> dict[int, tuple[float, float]] | None:
     return None
 
 
-def _shuffle_steps(order: torch.Tensor, groups: int) -> tuple[list[tuple[str, dict]], torch.Tensor]:
+def _shuffle_steps(order: torch.Tensor, groups: int) -> tuple[list[tuple[str, str, dict]], torch.Tensor]:
     """Run ``channel_shuffle`` on a (1, C, 1, 1) tensor of channel indices and keep its distinct arrangements.
 
-    Returns (title, layout) pairs, one per rearranging step, and the shuffled tensor.
+    Returns (step, title, layout) triples, one per rearranging step (step: 'reshape', 'transpose' or 'flatten';
+    the title in the current language), and the shuffled tensor.
     """
     recorder = _Recorder()
     with recorder:
         out = channel_shuffle(order, groups)
-    steps: list[tuple[str, dict]] = []
+    steps: list[tuple[str, str, dict]] = []
     previous = order
     for func, tensor in recorder.tensors:
         layout = _layout(tensor)
@@ -143,13 +148,14 @@ def _shuffle_steps(order: torch.Tensor, groups: int) -> tuple[list[tuple[str, di
         # ``contiguous`` copies memory but keeps the arrangement: not a visible step
         if tensor.shape == previous.shape and torch.equal(tensor, previous):
             continue
+        rows, cols = (tensor.shape[1], tensor.shape[2]) if tensor.dim() == 5 else (0, 0)
         if tensor.dim() == 5 and previous.dim() == 4:
-            title = f"reshape to a ({tensor.shape[1]}, {tensor.shape[2]}) grid"
+            step, title = "reshape", _("reshape to a ({rows}, {cols}) grid").format(rows=rows, cols=cols)
         elif tensor.dim() == 5:
-            title = f"transpose to ({tensor.shape[1]}, {tensor.shape[2]})"
+            step, title = "transpose", _("transpose to ({rows}, {cols})").format(rows=rows, cols=cols)
         else:
-            title = "flatten"
-        steps.append((title, layout))
+            step, title = "flatten", _("flatten")
+        steps.append((step, title, layout))
         previous = tensor
     return steps, out
 
@@ -179,16 +185,15 @@ def _xy(layout: dict[int, tuple[float, float]], channels: int) -> tuple[tuple[fl
 
 
 _SHUFFLE_CAPTIONS = {
-    "reshape": "View the {C} channels as a grid of {g} rows, one row per group of {n}.",
-    "transpose": "Transpose the grid: each of its {n} rows now holds one channel from every group.",
-    "flatten": "Read the grid row by row: neighbouring channels now come from different groups, so every group of "
-               "the next group convolution sees all {g} groups.",
+    "reshape": N_("View the {C} channels as a grid of {g} rows, one row per group of {n}."),
+    "transpose": N_("Transpose the grid: each of its {n} rows now holds one channel from every group."),
+    "flatten": N_("Read the grid row by row: neighbouring channels now come from different groups, so every group of "
+                  "the next group convolution sees all {g} groups."),
 }
 
 
-def _caption(title: str, channels: int, groups: int) -> str:
-    word = title.split()[0]
-    return _SHUFFLE_CAPTIONS[word].format(C=channels, g=groups, n=channels // groups)
+def _caption(step: str, channels: int, groups: int) -> str:
+    return _(_SHUFFLE_CAPTIONS[step]).format(C=channels, g=groups, n=channels // groups)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -206,9 +211,11 @@ def shuffle_frames(channels: int, groups: int) -> ShuffleAnimation:
     order = torch.arange(channels).view(1, channels, 1, 1)
     steps, out = _shuffle_steps(order, groups)
     no_marks = (False,) * channels
-    intro = f"{channels} channels leave a group convolution with g={groups}: {n} per group, one colour per group."
-    keys = [("input", intro, _xy(_layout(order), channels), no_marks)]
-    keys += [(title, _caption(title, channels, groups), _xy(layout, channels), no_marks) for title, layout in steps]
+    intro = _("{channels} channels leave a group convolution with g={groups}: {n} per group, one colour per "
+              "group.").format(channels=channels, groups=groups, n=n)
+    keys = [(_("input"), intro, _xy(_layout(order), channels), no_marks)]
+    keys += [(title, _caption(step, channels, groups), _xy(layout, channels), no_marks)
+             for step, title, layout in steps]
     return ShuffleAnimation(channels=channels, groups=groups, group_of=tuple(c // n for c in range(channels)),
                             frames=_animate(keys), permutation=tuple(int(c) for c in out.flatten().tolist()))
 
@@ -241,8 +248,9 @@ def split_shuffle_frames(channels: int) -> ShuffleAnimation:
     """
     channels = _as_count(channels, "channels")
     if channels % 2 or not MIN_CHANNELS <= channels <= MAX_CHANNELS:
-        raise ValueError(f"channels={channels} is not allowed: a ShuffleNet V2 unit splits its channels in half, so "
-                         f"it must be even, from {MIN_CHANNELS} to {MAX_CHANNELS}")
+        raise ValueError(_("channels={channels} is not allowed: a ShuffleNet V2 unit splits its channels in half, so "
+                           "it must be even, from {low} to {high}").format(channels=channels, low=MIN_CHANNELS,
+                                                                          high=MAX_CHANNELS))
     half = channels // 2
     x = torch.arange(channels).view(1, channels, 1, 1)
     left, right = x.chunk(2, dim=1)  # the unit's own split
@@ -255,14 +263,15 @@ def split_shuffle_frames(channels: int) -> ShuffleAnimation:
     unmarked = (False,) * channels
     marked = tuple(c >= half for c in range(channels))
     keys = [
-        ("input", f"{channels} channels enter a ShuffleNet V2 unit.", row, unmarked),
-        ("split in half", f"Channel split: {half} channels on the left, {half} on the right.", split, unmarked),
-        ("right half through the branch",
-         ("The right half goes through 1×1 conv → depthwise 3×3 → 1×1 conv; the left half passes unchanged "
-          "(its outputs keep the same places)."), branch, marked),
-        ("concat", "Concatenate the two halves again: no addition, the width stays the same.",
+        (_("input"), _("{channels} channels enter a ShuffleNet V2 unit.").format(channels=channels), row, unmarked),
+        (_("split in half"), _("Channel split: {half} channels on the left, {half} on the right.").format(half=half),
+         split, unmarked),
+        (_("right half through the branch"),
+         _("The right half goes through 1×1 conv → depthwise 3×3 → 1×1 conv; the left half passes unchanged "
+           "(its outputs keep the same places)."), branch, marked),
+        (_("concat"), _("Concatenate the two halves again: no addition, the width stays the same."),
          _xy(_layout(joined), channels), marked),
     ]
-    keys += [(title, _caption(title, channels, 2), _xy(layout, channels), marked) for title, layout in steps]
+    keys += [(title, _caption(step, channels, 2), _xy(layout, channels), marked) for step, title, layout in steps]
     return ShuffleAnimation(channels=channels, groups=2, group_of=tuple(c // half for c in range(channels)),
                             frames=_animate(keys), permutation=tuple(int(c) for c in out.flatten().tolist()))

@@ -34,7 +34,7 @@ from typing import Any, BinaryIO, NamedTuple
 import torch
 from torch import nn
 
-from lightnets.formatting import knob_text
+from lightnets.formatting import clip, knob_text
 from lightnets.registry import DATA_DIR, Config, Preprocess, build, spec
 from lightnets.uploads import read_limited
 
@@ -337,12 +337,15 @@ def _verified(path: str, size: int, mtime_ns: int) -> str:
 
 
 def read_checkpoint(data: bytes | str | os.PathLike[str] | BinaryIO) -> dict[str, torch.Tensor]:
-    """The state_dict in a ``.pth``/``.pt`` file (bytes, path or file object), loaded with weights_only=True.
+    """The state_dict in a ``.pth``/``.pt`` file (bytes, path or file object), loaded with weights_only=True, or
+    in a ``.safetensors`` file (recognised by its header, read with ``read_safetensors``).
 
     Accepts a bare state_dict or a dict holding one under "state_dict", "model" or "model_state_dict" (as
     training scripts save them); strips the "module." prefix that DataParallel adds.
     """
     raw = read_limited(data, MAX_CHECKPOINT_BYTES, "checkpoint", WeightsError)
+    if is_safetensors(raw):
+        return read_safetensors(raw)
     try:
         obj = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
@@ -361,6 +364,36 @@ def read_checkpoint(data: bytes | str | os.PathLike[str] | BinaryIO) -> dict[str
     return state
 
 
+def is_safetensors(raw: bytes) -> bool:
+    """Whether ``raw`` starts like a .safetensors file: an 8-byte little-endian header length, then JSON."""
+    if len(raw) < 10:
+        return False
+    header = int.from_bytes(raw[:8], "little")
+    return 2 <= header < 2**27 and raw[8:9] == b"{"  # a truncated file still says what it is
+
+
+def read_safetensors(data: bytes | str | os.PathLike[str] | BinaryIO) -> dict[str, torch.Tensor]:
+    """The state_dict in a ``.safetensors`` file (tensors and a JSON header only: nothing in it can run on load),
+    e.g. one written by ``lightnets.export_safetensors``; ``WeightsError`` in words when it cannot be read."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load
+
+    raw = read_limited(data, MAX_CHECKPOINT_BYTES, "checkpoint", WeightsError)
+    if not is_safetensors(raw):
+        raise WeightsError("The file is not a .safetensors file (it does not start with a safetensors header)")
+    if int.from_bytes(raw[:8], "little") > len(raw) - 8:
+        raise WeightsError("The .safetensors file is truncated (its header is longer than the file)")
+    try:
+        state = load(raw)
+    except (SafetensorError, ValueError, RuntimeError, TypeError, OverflowError) as err:
+        raise WeightsError(f"The .safetensors file cannot be read ({str(err).splitlines()[0][:200]})") from None
+    if not state:
+        raise WeightsError("The .safetensors file holds no tensors")
+    if all(k.startswith("module.") for k in state):
+        state = {k[len("module."):]: v for k, v in state.items()}
+    return state
+
+
 def _unwrap(obj: Any) -> dict[str, torch.Tensor]:
     if isinstance(obj, Mapping):
         if obj and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()):
@@ -369,7 +402,7 @@ def _unwrap(obj: Any) -> dict[str, torch.Tensor]:
             inner = obj.get(key)
             if isinstance(inner, Mapping) and inner and all(isinstance(v, torch.Tensor) for v in inner.values()):
                 return {str(k): v for k, v in inner.items()}
-        keys = ", ".join(str(k) for k in list(obj)[:5]) or "none"
+        keys = ", ".join(clip(k) for k in list(obj)[:5]) or "none"
         raise WeightsError(f"The checkpoint holds no state_dict (a dict of tensors); its top-level keys are: {keys}")
     raise WeightsError(f"The checkpoint holds a {type(obj).__name__}, not a state_dict (a dict of tensors)")
 
@@ -407,7 +440,7 @@ def fit_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor], what: st
 
 
 def _some(keys: list[str], n: int = 3) -> str:
-    return ", ".join(keys[:n]) + (", …" if len(keys) > n else "")
+    return ", ".join(clip(k) for k in keys[:n]) + (", …" if len(keys) > n else "")
 
 
 def describe_config(config: Config) -> str:

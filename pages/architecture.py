@@ -8,6 +8,8 @@ import streamlit as st
 import lightnets
 import ui
 from lightnets import analysis, concepts
+from lightnets.i18n import _
+from ui.export import export_panel
 
 p = ui.current_profile(ui.sidebar())
 config, spec = p.config, p.config.spec
@@ -66,3 +68,7 @@ if summary.open:
         text = ui.attempt(lightnets.model_summary, config)
         if text is not None:
             st.code(text, language=None)
+export = st.expander(_("Export: ONNX and safetensors"), key="arch.export", on_change="rerun")
+if export.open:
+    with export:
+        export_panel(config, "arch.export")

@@ -61,8 +61,8 @@ def per_layer() -> None:
                  "its MACs in the 1×1 convs that mix the channels. Hover a bar to name its layer.")
     st.markdown(text)
     # plain HTML and SVG, not plotly: redrawn on every slider move, they cost the browser next to nothing
-    ui.html(figures.kind_share_html(p))
-    ui.html(figures.layer_svg(p))
+    ui.html(figures.kind_share_html(p, ui.figure_scale()))
+    ui.html(figures.layer_svg(p, ui.figure_scale()))
     table = st.expander("Per-layer table: every operator with its shapes and cost", key="cost.table",
                         on_change="rerun")
     if table.open:  # built only when asked: a few hundred rows

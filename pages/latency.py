@@ -10,7 +10,9 @@ import streamlit as st
 
 import lightnets
 import ui
+from lightnets import latency as measuring
 from lightnets.figures import latency as figures
+from lightnets.i18n import _
 
 _RESULTS = "latency.results"  # {(configuration, threads, batch, deploy): {...}} for this session
 
@@ -21,7 +23,7 @@ ui.intro("Latency", "How long one forward pass of the current configuration take
          "that a MAC count never sees, so a depthwise conv is cheap in MACs but slow per MAC. Compare the two "
          "shares below, and the eager model with its deployment form (BatchNorm folded, channels_last, TorchScript).")
 if selection.config is None:
-    st.error(selection.error)
+    ui.error(selection.error)
     st.stop()
 
 cores = os.cpu_count() or 1
@@ -37,21 +39,25 @@ retime = st.checkbox("time this network's lookup-table entries again", key="late
                           "were measured while the machine was busy (their load is shown below the prediction).")
 key = (selection.config, threads, batch, deploy)
 store = st.session_state.setdefault(_RESULTS, {})
+# the newest report of this setting, this session's or another's: a setting measured once is shown to everyone
+candidates = [r for r in (store.get(key), measuring.shared_report(*key)) if r is not None]
+report = max(candidates, key=lambda r: r.measured_at) if candidates else None
 
-if st.button("Measure latency", type="primary", key="latency.measure"):
-    bar = st.progress(0.0, text="measuring …")
+if st.button(_("Measure again") if report is not None else _("Measure latency"), type="primary",
+             key="latency.measure"):
     with ui.guard():
         try:
-            store[key] = lightnets.latency_report(selection.config, threads, batch, deploy, refresh=retime,
-                                                  progress=lambda done, text: bar.progress(done, text=text))
+            report = store[key] = ui.latency_report(selection.config, threads, batch, deploy, retime)
         except RuntimeError as err:  # a deployment form whose outputs differ: say so in one line
-            st.error(str(err).splitlines()[0])
-    bar.empty()
-report = store.get(key)
+            ui.error(err)
 if report is None:
     st.caption("Not measured yet for this configuration: press the button (it takes a few seconds; nothing is "
                "measured on slider moves).")
     st.stop()
+if store.get(key) is not report:
+    st.info(_("Measured by another session at {time} (this setting was already timed, so it was not timed "
+              "again); press “Measure again” to time it yourself.").format(
+        time=time.strftime("%H:%M:%S", time.localtime(report.measured_at))))
 
 # ---- measured latency ------------------------------------------------------------------------------------------
 eager, optimized, results = report.eager, report.optimized, report.results
@@ -63,11 +69,25 @@ for column, result in zip(st.columns(len(results)), results):
         a.metric("median", f"{result.median_ms:.2f} ms")
         b.metric("spread (IQR)", f"{result.iqr_ms:.2f} ms")
         c.metric("p90", f"{result.p90_ms:.2f} ms")
-        unsettled = "" if result.stable else ", wider than the ±1% aimed at: measure again"
-        st.caption(f"{result.runs} runs after {result.warmup_runs} warm-up runs, ±{result.ci95_ms:.2f} ms (95% "
-                   f"confidence of the median){unsettled}; "
-                   f"{result.threads} thread(s), batch {result.batch}, {result.resolution}×{result.resolution} px, "
-                   f"{result.device}; machine load {result.load_average}.")
+        low, high = result.interval_ms
+        st.caption(_("{runs} runs after {warmup} warm-up runs; {low:.2f}–{high:.2f} ms is the spread seen (the "
+                     "lowest and highest median of {k} consecutive stretches of the runs); {threads} thread(s), "
+                     "batch {batch}, {res}×{res} px, {device}.").format(
+            runs=result.runs, warmup=result.warmup_runs, low=low, high=high,
+            k=len(measuring.stretch_medians(result.times_ms)), threads=result.threads, batch=result.batch,
+            res=result.resolution, device=result.device))
+        load = result.load
+        if result.disturbed:
+            st.warning(_("Disturbed: other work wanted {other:.1f} cores beside this measurement's {threads} "
+                         "thread(s) on this {cores}-core machine (load average {average}), so this figure is "
+                         "slower than the machine can do: measure again when it is quieter.").format(
+                other=load.other_cores, threads=load.threads, cores=load.cores, average=load.load_average))
+        elif result.wide:
+            st.caption(_("The spread is wide (over {share:.0%} of the median): measuring again would tell "
+                         "more.").format(share=measuring.WIDE))
+        elif load is not None and load.other_cores is not None:
+            st.caption(_("Quiet machine: other work wanted {other:.1f} cores meanwhile (load average "
+                         "{average}).").format(other=load.other_cores, average=load.load_average))
 if optimized:
     st.markdown(f"Deployment mode runs **{report.speedup:.2f}×** as fast as eager PyTorch.")
 ui.chart(figures.latency_bars(results, ["eager", "deployment mode"][:len(results)]), key="latency.bars")
@@ -76,7 +96,7 @@ with st.expander("every timed run"):
         ui.chart(figures.run_times(result), key=f"latency.runs.{result.mode}")
 st.caption(f"Measured at {time.strftime('%H:%M:%S', time.localtime(report.measured_at))}. Other programs running "
            "on this machine slow some runs down; the "
-           "median and the spread show how much.")
+           "median and the spread show how much, and a figure measured while other work ran says so.")
 
 # ---- where the time goes -------------------------------------------------------------------------------------
 layers = report.layers

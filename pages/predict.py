@@ -11,10 +11,15 @@ import streamlit as st
 import lightnets
 import ui
 from lightnets.figures import predict as figures
+from lightnets.formatting import clip
+from lightnets.i18n import _
 
-IMAGE_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif"]
-IMAGE_MB = 20  # = lightnets.prediction.MAX_IMAGE_BYTES; the server-wide limit in .streamlit/config.toml is larger
-CHECKPOINT_MB = 64  # = lightnets.weights.MAX_CHECKPOINT_BYTES
+IMAGE_MB = 20  # = lightnets.prediction.MAX_IMAGE_BYTES, enforced by load_image
+CHECKPOINT_MB = 64  # = lightnets.weights.MAX_CHECKPOINT_BYTES = the server-wide limit in .streamlit/config.toml
+# The uploaders take any file up to the server-wide limit and leave the checks to lightnets: a file the browser
+# refuses itself (wrong type, over the widget's limit) never reaches the server, so the page could neither say
+# why nor clear the previous photo's prediction, which stayed on screen as if it belonged to the refused file.
+UPLOAD_MB = CHECKPOINT_MB
 OWN = "your checkpoint"
 
 
@@ -24,16 +29,18 @@ def _own_model(config: lightnets.Config, digest: str, _data: bytes) -> Any:
     return lightnets.load_weights(config, _data)
 
 
-def image_input() -> Any:
-    """The uploaded photo's bytes, or the chosen sample's path."""
+def image_input() -> tuple[Any, str | None]:
+    """The uploaded photo's bytes (or the chosen sample's path), with the uploaded file's name (None: a sample)."""
     st.subheader("Image")
-    upload = st.file_uploader("Upload a photo (JPEG, PNG, WebP, BMP or GIF)", type=IMAGE_TYPES,
-                              max_upload_size=IMAGE_MB, key="predict.upload")
+    upload = st.file_uploader(_("Upload a photo (JPEG, PNG, WebP, BMP or GIF, up to {mb} MB)").format(mb=IMAGE_MB),
+                              max_upload_size=UPLOAD_MB, key="predict.upload")
     samples = lightnets.sample_images()
     sample = st.selectbox("…or use a sample photo", list(samples), key="predict.sample", disabled=upload is not None,
                           help="Public-domain and Creative Commons photos shipped with the project "
                                "(lightnets/data/samples/README.md).")
-    return upload.getvalue() if upload is not None else samples[sample]
+    if upload is None:
+        return samples[sample], None
+    return upload.getvalue(), upload.name
 
 
 def own_checkpoint(selection: ui.Selection) -> tuple[Any, str] | None:
@@ -44,13 +51,17 @@ def own_checkpoint(selection: ui.Selection) -> tuple[Any, str] | None:
         if status is not None and not status:
             st.caption(f"{selection.config.title}: {status.reason}.")
         own_file = st.file_uploader("A .pth/.pt state_dict saved with torch.save(model.state_dict(), …)",
-                                    type=["pth", "pt"], max_upload_size=CHECKPOINT_MB, key="predict.checkpoint")
+                                    max_upload_size=UPLOAD_MB, key="predict.checkpoint")
     if own_file is None or selection.config is None:
         return None
     data = own_file.getvalue()
     digest = hashlib.sha256(data).hexdigest()
-    model = ui.attempt(_own_model, selection.config.architecture, digest, data)
-    return None if model is None else (model, digest)
+    try:
+        model = _own_model(selection.config.architecture, digest, data)
+    except ValueError as err:
+        refused(own_file.name, err)
+        return None
+    return model, digest
 
 
 def model_choice(selection: ui.Selection) -> tuple[str, Any] | None:
@@ -125,13 +136,25 @@ def show_feature_maps(model: Any, prediction: Any) -> None:
         ui.chart(figures.feature_grid(maps, layer, channels), key="predict.features")
 
 
+def refused(file_name: str, err: Exception) -> None:
+    """An uploaded file that cannot be used: say so in the main area, naming the file (as plain text, cut short)."""
+    ui.error(_("{file}: {reason}").format(file=clip(file_name), reason=str(err).splitlines()[0]))
+
+
 selection = ui.sidebar()
 image_col, model_col = st.columns(2)
 with image_col:
-    source = image_input()
+    source, upload_name = image_input()
 with model_col:
     chosen = model_choice(selection)
-image = ui.attempt(lightnets.load_image, source)
+try:
+    image = lightnets.load_image(source)
+except ValueError as err:  # the previous photo's prediction goes too: nothing below is drawn
+    image = None
+    if upload_name is None:
+        ui.error(err)
+    else:
+        refused(upload_name, err)
 if chosen is None or image is None:
     st.stop()
 label, model = chosen

@@ -19,6 +19,7 @@ import lightnets
 import ui
 from lightnets import analysis, concepts
 from lightnets.formatting import format_count, format_percent, format_value
+from markdown_support import active_syntax, shown
 
 NAMES = lightnets.list_models()
 PAGES = [info.path for info in ui.PAGES]
@@ -145,7 +146,7 @@ def test_knob_pages_run_at_extreme_knobs(case: Extreme) -> None:
     for page in KNOB_PAGES:
         for where in _visit(at, page):
             _ok(at, f"{case} on {where}")
-            errors = [e.value for e in at.error]
+            errors = [shown(e.value) for e in at.error]
             if expected_error is None:
                 assert not errors, f"{case} on {where}: {errors}"
             else:  # a combination the architecture cannot build: lightnets' one-line reason, no traceback
@@ -340,7 +341,7 @@ def test_every_model_round_trips_through_the_url(name: str) -> None:
 def test_bad_link_values_warn_and_fall_back_to_defaults(query: dict[str, str], fragment: str) -> None:
     at = _goto(_app(**query), "pages/cost.py")
     _ok(at, str(query))
-    warnings = " ".join(w.value for w in at.warning)
+    warnings = " ".join(shown(w.value) for w in at.warning)
     assert fragment in warnings
     selection = at.session_state["ui.selection"]
     name = query["model"] if query["model"] in NAMES else ui.default_model()
@@ -352,7 +353,7 @@ def test_the_link_warning_stays_across_pages_until_the_user_changes_something() 
     at = _app(model="mobilenet_v2", alpha="abc")
     for page in ("pages/cost.py", "pages/architecture.py"):
         _goto(at, page)
-        assert "alpha='abc'" in " ".join(w.value for w in at.warning)
+        assert "alpha='abc'" in " ".join(shown(w.value) for w in at.warning)
     at.slider(key=ui.knob_key("mobilenet_v2", "alpha")).set_value(0.5).run()
     assert not at.warning
     at.slider(key=ui.knob_key("mobilenet_v2", "alpha")).set_value(1.0).run()
@@ -365,7 +366,7 @@ def test_a_knob_of_another_model_in_the_link_is_reported() -> None:
     if foreign is None:
         pytest.skip("no other model has a knob mobilenet_v2 lacks")
     at = _app(model="mobilenet_v2", **{foreign: "1"})
-    assert f"has no knob '{foreign}'" in " ".join(w.value for w in at.warning)
+    assert f"has no knob '{foreign}'" in " ".join(shown(w.value) for w in at.warning)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -462,3 +463,43 @@ def test_channel_shuffle_page_animates_the_chosen_shuffle() -> None:
     assert at.select_slider(key="shuffle.channels").value % 3 == 0
     v2 = json.loads(at.get("plotly_chart")[2].proto.spec)
     assert v2["frames"][-1]["data"][0]["ids"] == [str(c) for c in range(8)]
+
+
+# --------------------------------------------------------------------------------------------------
+# whatever a link carries is shown as plain text, cut short
+
+LINK = "[click here](http://evil.example/)"
+IMAGE = "![x](http://evil.example/p.png)"
+HTML = "<img src=http://evil.example/q.png>"
+
+
+def _outside_text_is_inert(at: AppTest) -> str:
+    """Every element that could render markdown shows the link's values as text: nothing of them stays active
+    markdown (links, images, HTML); returns the warnings' text as displayed."""
+    for element in [*at.warning, *at.error]:
+        assert active_syntax(element.value) == [], element.value
+    for element in [*at.markdown, *at.caption, *at.info, *at.success]:
+        assert "evil.example" not in element.value, element.value
+    return " ".join(shown(w.value) for w in at.warning)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_links_and_images_in_every_knob_are_shown_as_plain_text(name: str) -> None:
+    payloads = [LINK, IMAGE, HTML]
+    query = {knob.name: payloads[i % 3] for i, knob in enumerate(lightnets.spec(name).knobs)}
+    at = _app(model=name, rho=IMAGE, **query)
+    _ok(at, name)
+    text = _outside_text_is_inert(at)
+    for knob in query:
+        assert f"{knob}=" in text  # each bad value is reported, as text
+    assert "rho='![x](http://evil.example/p.png)'" in text
+    assert at.session_state["ui.selection"].knobs == lightnets.spec(name).defaults()
+
+
+def test_a_link_as_the_model_name_and_a_huge_value_are_cut_and_inert() -> None:
+    at = _app(model=LINK, alpha="9" * 10_000, rho="x" * 10_000)
+    _ok(at, "model link")
+    text = _outside_text_is_inert(at)
+    assert "unknown model '[click here](http://evil.example/)'" in text
+    assert "9" * 60 not in text and "x" * 60 not in text and "…" in text  # cut, with an ellipsis
+    assert len(text) < 1000

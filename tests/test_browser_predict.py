@@ -44,3 +44,13 @@ def test_corrupt_upload_then_good_photo(app_url: str, page) -> None:
     expect(charts.nth(1)).to_contain_text("espresso")
     expect(page.get_by_test_id("stMetric").filter(has_text="inference time")).to_contain_text("ms")
     assert_no_exception(page)
+
+    # a file that is no photo: the page says why, in view, and the espresso prediction goes with the photo
+    _image_input(page).set_input_files({"name": "notes.txt", "mimeType": "text/plain", "buffer": b"not a photo"})
+    wait_idle(page)
+    refusal = page.get_by_test_id("stMain").get_by_test_id("stAlert").filter(has_text="notes.txt")
+    expect(refusal).to_have_count(1)
+    expect(refusal).to_contain_text("not a")
+    expect(charts).to_have_count(0)
+    expect(page.get_by_test_id("stMetric").filter(has_text="inference time")).to_have_count(0)
+    assert_no_exception(page)

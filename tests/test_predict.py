@@ -22,6 +22,7 @@ from PIL import Image
 
 import lightnets
 from lightnets import weights as lw
+from markdown_support import active_syntax, shown
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = lightnets.sample_images()
@@ -336,7 +337,11 @@ def test_page_predicts_a_sample_photo(page_app) -> None:
     assert at.metric[0].value.endswith(" ms")
     assert at.selectbox(key="predict.model").value.startswith("EfficientNet-Lite0")
     assert len(at.get("plotly_chart")) == 3  # input, top-5, feature maps
-    assert at.get("file_uploader")[0].proto.max_upload_size_mb * 2**20 == MAX_IMAGE_BYTES
+    # the browser refuses nothing itself (a refusal there never reaches the page): any file up to the server's
+    # limit is uploaded and judged by lightnets, which refuses images over MAX_IMAGE_BYTES
+    for uploader in at.get("file_uploader"):
+        assert not list(uploader.proto.type)
+        assert uploader.proto.max_upload_size_mb * 2**20 == lw.MAX_CHECKPOINT_BYTES >= MAX_IMAGE_BYTES
     at.selectbox(key="predict.sample").set_value("coffee").run()
     assert _topk_labels(at)[0] == "espresso"
 
@@ -349,13 +354,35 @@ def test_page_upload_errors_then_a_good_photo(page_app, tmp_path: Path) -> None:
         at.get("file_uploader")[0].set_value((f"{case}.jpg", bytes(data), "image/jpeg"))  # fresh element each run
         at.run()
         assert not at.exception, (case, [e.value for e in at.exception])
-        errors = [e.value for e in at.error]
+        errors = [shown(e.value) for e in at.error]
         assert len(errors) == 1 and "\n" not in errors[0], (case, errors)
         assert re.search(message, errors[0]), (case, errors)
         assert not at.get("plotly_chart")
     at.get("file_uploader")[0].set_value(("coffee.jpg", SAMPLES["coffee"].read_bytes(), "image/jpeg"))
     at.run()
     assert not at.error and _topk_labels(at)[0] == "espresso"
+
+
+def test_a_refused_upload_clears_the_previous_prediction_and_says_why_in_the_page(page_app) -> None:
+    at = page_app
+    at.get("file_uploader")[0].set_value(("coffee.jpg", SAMPLES["coffee"].read_bytes(), "image/jpeg"))
+    at.run()
+    assert _topk_labels(at)[0] == "espresso"
+    refusals = {
+        "notes.txt": (b"just some text, not a photo", r"^notes\.txt: The file is not a .* image"),
+        "huge.png": (b"\x89PNG\r\n\x1a\n" + bytes(MAX_IMAGE_BYTES), r"^huge\.png: The image file is larger than the 20 MB"),
+        "[click](http://evil.example/)" + "x" * 200 + ".jpg": (b"\xff\xd8\xff broken", r"^\[click\]\(http://evil"),
+    }
+    for name, (data, message) in refusals.items():
+        at.get("file_uploader")[0].set_value((name, data, "application/octet-stream"))
+        at.run()
+        assert not at.exception, (name, [e.value for e in at.exception])
+        errors = [e for e in at.error]
+        assert len(errors) == 1, (name, [e.value for e in errors])
+        assert re.search(message, shown(errors[0].value)), (name, shown(errors[0].value))
+        assert active_syntax(errors[0].value) == [] and len(shown(errors[0].value)) < 200
+        assert not at.get("plotly_chart")  # the previous photo's prediction is gone, not shown as this file's
+        assert not at.metric
 
 
 def test_page_uses_the_users_checkpoint(page_app) -> None:
@@ -367,7 +394,7 @@ def test_page_uses_the_users_checkpoint(page_app) -> None:
     torch.save(model.state_dict(), buffer)
     at.get("file_uploader")[1].set_value(("mine.pth", b"not a checkpoint", "application/octet-stream"))
     at.run()
-    assert [e.value for e in at.error] == ["The file is not a PyTorch checkpoint that can be read (expected a .pth "
+    assert [shown(e.value) for e in at.error] == ["mine.pth: The file is not a PyTorch checkpoint that can be read (expected a .pth "
                                            "or .pt file saved with torch.save)."]
     at.get("file_uploader")[1].set_value(("mine.pth", buffer.getvalue(), "application/octet-stream"))
     at.run()

@@ -8,13 +8,15 @@ Importing ``ui`` does not import torch: app.py draws the page's title and explan
 from ui.measure import (
                         cached_knob_sweep,
                         cached_rho_sweep,
+                        latency_report,
                         measure_latency,
                         measure_sweep,
                         measured_latency,
                         rho_sweep_values,
                         sweep_latency,
 )
-from ui.navigation import PAGES, PageInfo, lead, navigation_pages, page_info, selection_first
+from ui.navigation import ICON, PAGES, PageInfo, lead, navigation_pages, page_config, page_info, selection_first
+from ui.present import figure_scale, presenting, start_presentation
 from ui.state import (
                         RHO_DENOMINATOR,
                         RHO_STEPS,
@@ -27,12 +29,14 @@ from ui.state import (
                         rho_of,
                         sidebar,
 )
-from ui.widgets import attempt, chart, current_profile, guard, html, intro, kept, remember, restore
+from ui.widgets import (attempt, chart, current_profile, error, guard, html, intro, kept, plain, remember, restore,
+                        warmup, warning)
 
 __all__ = [
-    "PAGES", "RHO_DENOMINATOR", "RHO_STEPS", "PageInfo", "Selection", "attempt", "begin_run", "cached_knob_sweep",
-    "cached_rho_sweep", "chart", "current_profile", "default_model", "end_run", "ensure_app", "guard", "html",
-    "intro", "kept",
-    "knob_key", "lead", "measure_latency", "measure_sweep", "measured_latency", "navigation_pages", "page_info",
-    "remember", "restore", "rho_of", "rho_sweep_values", "selection_first", "sidebar", "sweep_latency",
+    "ICON", "PAGES", "RHO_DENOMINATOR", "RHO_STEPS", "PageInfo", "Selection", "attempt", "begin_run", "cached_knob_sweep",
+    "cached_rho_sweep", "chart", "current_profile", "default_model", "end_run", "ensure_app", "error", "figure_scale",
+    "guard", "html", "intro", "kept", "knob_key", "latency_report", "lead", "measure_latency", "measure_sweep",
+    "measured_latency", "navigation_pages", "page_config", "page_info", "plain", "presenting", "remember", "restore",
+    "rho_of", "rho_sweep_values", "selection_first", "sidebar", "start_presentation", "sweep_latency", "warmup",
+    "warning",
 ]

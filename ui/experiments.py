@@ -16,7 +16,8 @@ from lightnets import experiments
 from lightnets.figures import experiments as figures
 from lightnets.formatting import markdown_table
 from lightnets.i18n import _
-from ui.widgets import chart
+
+from ui.widgets import chart, error
 
 _OUTCOMES = "experiments.outcomes"  # {(experiment, device, threads, quick, knobs): Outcome}
 
@@ -46,7 +47,7 @@ def run(key: Key) -> experiments.Outcome | None:
                                              lambda done, text: bar.progress(min(1.0, max(0.0, done)), text=text),
                                              **dict(knobs))
     except (ValueError, RuntimeError) as err:  # a bad setting, or a deployment form whose outputs differ
-        st.error(str(err).splitlines()[0])
+        error(err)
         return None
     finally:
         bar.empty()

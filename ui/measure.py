@@ -1,5 +1,8 @@
 """What pages compute on demand: knob and ρ sweeps (cached), and latency, measured only on a button and kept
-per configuration for the session (a measurement is also shared by all sessions for an hour)."""
+per configuration for the session (a measurement is also shared by all sessions for an hour).
+
+Measurements take turns across sessions (``lightnets.latency.QUEUE``): a session whose press waits shows how many
+measurements are ahead of it."""
 
 from __future__ import annotations
 
@@ -9,6 +12,8 @@ import streamlit as st
 
 import lightnets
 from lightnets import analysis
+from lightnets import latency as measuring
+from lightnets.i18n import _, ngettext
 from ui.state import RHO_DENOMINATOR, RHO_STEPS, rho_of
 
 if TYPE_CHECKING:
@@ -46,17 +51,45 @@ def measured_latency(config: Config, threads: int | None = None) -> Any:
     return st.session_state.get(_LATENCY, {}).get((config, threads))
 
 
-@st.cache_data(show_spinner=False, max_entries=256, ttl=3600)
+@st.cache_resource(show_spinner=False, max_entries=256, ttl=3600)
 def _measure(config: Config, threads: int | None) -> Any:
-    # shared by all sessions: a configuration measured once is not measured again for an hour
+    # shared by all sessions: a configuration measured once is not measured again for an hour; a resource, not
+    # data, so every session holds the one (frozen) result instead of its own unpickled copy
     return lightnets.measure_latency(config, threads=threads)
+
+
+def waiting_notice(slot: Any) -> Any:
+    """An ``on_wait(ahead)`` for ``QUEUE.turn`` that tells the user, in ``slot``, their place in the line."""
+    def on_wait(ahead: int) -> None:
+        slot.info(ngettext("Waiting: {n} measurement ahead of yours (measurements take turns, so that they do "
+                           "not slow each other down) …",
+                           "Waiting: {n} measurements ahead of yours (measurements take turns, so that they do "
+                           "not slow each other down) …", ahead).format(n=ahead))
+    return on_wait
 
 
 def measure_latency(config: Config, threads: int | None = None) -> Any:
     """Measure now (slow: call only from a button) and remember the result for this session."""
-    result = _measure(config, threads)
+    slot = st.empty()
+    with measuring.QUEUE.turn(waiting_notice(slot)):
+        slot.empty()
+        result = _measure(config, threads)
     st.session_state.setdefault(_LATENCY, {})[(config, threads)] = result
     return result
+
+
+def latency_report(config: Config, threads: int, batch: int, deploy: bool, refresh: bool) -> Any:
+    """The Latency page's report, measured now in this session's turn, with its place in the line and then a
+    progress bar in one slot."""
+    slot = st.empty()
+
+    def progress(done: float, text: str) -> None:
+        slot.progress(done, text=text)
+
+    report = lightnets.latency_report(config, threads, batch, deploy, refresh=refresh, progress=progress,
+                                      on_wait=waiting_notice(slot))
+    slot.empty()
+    return report
 
 
 def sweep_latency(points: list[analysis.SweepPoint]) -> dict[Any, tuple[float, float, float]]:

@@ -4,12 +4,18 @@ pages all read it)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
 from lightnets.i18n import N_
 from ui.widgets import intro
+
+
+# The page icon ships with the app (a 64 px PNG: a hub of blocks). A :material/…: icon as the page icon makes
+# every browser fetch it from fonts.gstatic.com: an outside request from every page, failing offline.
+ICON = str(Path(__file__).parent / "icon.png")
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,19 @@ PAGES = (
                 "too busy to say."),
              summary=N_("The chapter's claims run live: ShuffleNet V2's four guidelines, MobileNetV3's redesigned "
                         "layers and h-swish, SqueezeNet's savings, the linear bottleneck — each with a verdict.")),
+    PageInfo("pages/compare.py", N_("Compare"), ":material/compare_arrows:", N_("Compare"),
+             N_("Two configurations side by side: A and B can be any two models, or one model with two knob "
+                "settings. Their totals and the ratio B/A, where the multiply-adds go, both block graphs, the cost "
+                "stage by stage, latency measured in alternation (so a busy machine slows both alike) and the "
+                "top-5 of both on the same photo. The link keeps both, so it can be shared."),
+             summary=N_("Two configurations side by side: totals and ratio B/A, both block graphs, per-stage cost, "
+                        "latency measured in alternation, top-5 of both.")),
+    PageInfo("pages/own_model.py", N_("Your model"), ":material/upload_file:", N_("Your own model, as ONNX"),
+             N_("Open a model of your own, exported to ONNX, with the views a registered model has: its block "
+                "graph with tensor shapes, params, multiply-adds and memory traffic per layer counted as the Cost "
+                "page counts them, latency with onnxruntime on this server, and its top-5 on a photo if it is an "
+                "ImageNet classifier. The file is only parsed, never executed."),
+             summary=N_("Upload an ONNX model: block graph, per-layer cost, onnxruntime latency, top-5.")),
     PageInfo("pages/predict.py", "Predict", ":material/image_search:", "Predict",
              "Run a network with real ImageNet weights on a photo. On the left is the image exactly as the "
              "network receives it (resized and centre-cropped the way its weights were trained); on the right, "
@@ -69,6 +88,13 @@ PAGES = (
              summary="Run a model with real pretrained weights on your own photo."),
 )
 _BY_TITLE = {info.title: info for info in PAGES}
+
+
+def page_config() -> None:
+    """The app's title, icon and layout. Called before any ``st.navigation``: until a page config names an icon,
+    the browser takes the current page's own icon as the tab's, and a :material/…: icon comes from
+    fonts.gstatic.com (an outside request, failing offline)."""
+    st.set_page_config(page_title="LightNets Explorer", page_icon=ICON, layout="wide")
 
 
 def navigation_pages() -> list[st.Page]:

@@ -14,13 +14,17 @@ How a knob travels: the widget's value (``_draw``) → ``ModelSpec.validate`` (t
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
 import lightnets
-from lightnets.formatting import format_value
+from lightnets.formatting import Shown, clip, format_value
+from lightnets.i18n import _
+from ui.widgets import error as show_error
+from ui.widgets import warning as show_warning
 
 if TYPE_CHECKING:
     from lightnets.registry import Config
@@ -56,13 +60,13 @@ class Selection:
     def spec(self) -> lightnets.ModelSpec:
         return lightnets.spec(self.name)
 
-    def query(self) -> dict[str, str]:
-        """The URL query parameters that reproduce this selection."""
+    def query(self, prefix: str = "") -> dict[str, str]:
+        """The URL query parameters that reproduce this selection (keys prefixed, e.g. ``a_model``)."""
         out = {"model": self.name}
         text = {k.name for k in self.spec.knobs if k.type == "text"}  # an empty text knob stays out of the link
         out.update({k: format_value(v) for k, v in self.knobs.items() if not (k in text and v == "")})
         out["rho"] = format_value(round(self.rho, 4))
-        return out
+        return {prefix + k: v for k, v in out.items()}
 
 
 def rho_of(step: int) -> float:
@@ -90,29 +94,38 @@ def _nearest_rho_step(value: str) -> int | None:
     return step if step in RHO_STEPS and abs(rho * RHO_DENOMINATOR - step) < 0.02 else None
 
 
-def _from_query() -> tuple[str, dict[str, Any], int, list[str]]:
-    """The model, knobs and ρ step a URL asks for, with a message for each value that was ignored."""
-    params = st.query_params
+def read_query(params: Mapping[str, str], prefix: str = "", default: str | None = None
+               ) -> tuple[str, dict[str, Any], int, list[str]]:
+    """The model, knobs and ρ step that query ``params`` ask for (keys ``{prefix}model``, ``{prefix}<knob>``,
+    ``{prefix}rho``), with a message for each value that was ignored. The sidebar reads ``model=…``; the Compare
+    page reads ``a_model=…`` and ``b_model=…`` the same way."""
+    params = {k[len(prefix):]: v for k, v in params.items() if k.startswith(prefix)} if prefix else dict(params)
     problems: list[str] = []
-    name = params.get("model", default_model())
+    fallback = default if default in lightnets.list_models() else default_model()
+    name = params.get("model", fallback)
     if name not in lightnets.list_models():
-        problems.append(f"unknown model {name!r} (showing {default_model()})")
-        name = default_model()
+        problems.append(f"unknown model {Shown(name)!r} (showing {fallback})")
+        name = fallback
     model_spec = lightnets.spec(name)
     own = {knob.name for knob in model_spec.knobs}
     knobs, bad = lightnets.parse_knobs(name, {k: v for k, v in params.items() if k in own})
-    problems += [f"{message} (using {fallback})" for message, fallback in bad]
+    problems += [f"{message} (using {fallback_value})" for message, fallback_value in bad]
     others = {k.name for n in lightnets.list_models() for k in lightnets.spec(n).knobs} - own
-    problems += [f"{name} has no knob {key!r} (ignored)" for key in params if key in others]
+    problems += [f"{name} has no knob {prefix}{key!r} (ignored)" for key in params if key in others]  # known names
     step = RHO_DENOMINATOR
     if "rho" in params:
         found = _nearest_rho_step(params["rho"])
         if found is None:
-            problems.append(f"rho={params['rho']!r} is not allowed: ρ must be a number from 0.25 to 2 in steps "
-                            f"of 1/{RHO_DENOMINATOR} (using 1)")
+            problems.append(f"{prefix}rho={Shown(params['rho'])!r} is not allowed: ρ must be a number from 0.25 to 2 "
+                            f"in steps of 1/{RHO_DENOMINATOR} (using 1)")
         else:
             step = found
     return name, knobs, step, problems
+
+
+def _from_query() -> tuple[str, dict[str, Any], int, list[str]]:
+    """The model, knobs and ρ step the URL asks for, with a message for each value that was ignored."""
+    return read_query(st.query_params.to_dict())
 
 
 def _start_session() -> None:
@@ -133,6 +146,11 @@ def _knob_widget(name: str, knob: lightnets.Knob) -> Any:
     if key not in st.session_state:  # first time this model is shown, or it was dropped while hidden
         saved = st.session_state[_SAVED].get(name, {})
         st.session_state[key] = saved.get(knob.name, knob.default)
+    return knob_widget(knob, key)
+
+
+def knob_widget(knob: lightnets.Knob, key: str) -> Any:
+    """The widget of one knob, generated from its schema, its value in ``st.session_state[key]``."""
     if knob.type == "bool":
         return st.toggle(knob.label, key=key, help=knob.help)
     if knob.type == "choice":
@@ -166,7 +184,7 @@ def _draw() -> Selection:
         try:
             knobs = model_spec.validate(raw)
         except ValueError as err:  # a widget cannot produce this, but a stale session state could
-            st.error(str(err))
+            show_error(err)
             knobs = model_spec.defaults()
         rho = rho_of(step)
         resolution = model_spec.rho_resolution(knobs, rho)
@@ -178,7 +196,7 @@ def _draw() -> Selection:
         own = model_spec.resolution(knobs)
         st.caption(f"input {resolution}×{resolution} px (ρ = {rho:.3g} × {own} px)")
         if error:
-            st.error(error)
+            show_error(error)
     st.session_state[_SAVED][name] = dict(knobs)
     return Selection(name=name, knobs=knobs, rho=rho, resolution=resolution, config=config, error=error)
 
@@ -191,7 +209,7 @@ def _show_link_warning(selection: Selection) -> None:
     if _LINK_SELECTION not in st.session_state:
         st.session_state[_LINK_SELECTION] = selection
     if st.session_state[_LINK_SELECTION] == selection:
-        st.warning(warning)
+        show_warning(warning)
     else:
         del st.session_state[_LINK_WARNING]
 
@@ -206,6 +224,18 @@ def _sync_url(selection: Selection) -> None:
     for key, value in wanted.items():
         if st.query_params.get(key) != value:
             st.query_params[key] = value
+
+
+def _compare_link(selection: Selection) -> None:
+    """One click to the Compare page, with A (and B, to be changed there) set to the sidebar's configuration."""
+    if selection.config is None:
+        return
+    from ui.compare import link_query
+
+    with st.sidebar:
+        st.page_link("pages/compare.py", label=_("Compare with…"), icon=":material/compare_arrows:",
+                     query_params=link_query(selection),
+                     help=_("Opens the Compare page with A and B set to this configuration; change B there."))
 
 
 def begin_run() -> None:
@@ -227,8 +257,9 @@ def _recover_from_legacy_pages_mode() -> None:
     script on its own. Calling ``st.navigation`` switches the process to app.py's navigation, and the
     rerun then goes through app.py, on the same page and with the same query parameters.
     """
-    from ui.navigation import navigation_pages
+    from ui.navigation import navigation_pages, page_config
 
+    page_config()
     st.navigation(navigation_pages(), position="hidden")
     st.rerun()
 
@@ -254,6 +285,7 @@ def sidebar() -> Selection:
     selection = _draw()
     _show_link_warning(selection)
     _sync_url(selection)
+    _compare_link(selection)
     st.session_state[_SELECTION] = selection
     st.session_state[_DRAWN] = True
     return selection

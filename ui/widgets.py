@@ -3,6 +3,7 @@ while hidden, charts and raw HTML in the house style."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -10,11 +11,53 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import streamlit as st
 
 import lightnets
+from lightnets.i18n import _
 
 if TYPE_CHECKING:
     from ui.state import Selection
 
 T = TypeVar("T")
+
+
+# every character that Streamlit's markdown (CommonMark + GFM, its :colour[…] and :icon: directives, $math$,
+# entities, autolinks) gives a meaning to; a backslash makes each one literal
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:&=^%@\"'/])")
+
+
+# GFM turns bare URLs and e-mail addresses into links even when their characters are escaped (its autolink pass
+# runs on the unescaped text): an invisible word joiner between "http" and ":", "www" and ".", and before "@"
+# leaves the text as it reads but no longer a link
+_AUTOLINK = re.compile(r"(?i)\b(https?|ftp|mailto|xmpp)(?=:)|\b(www)(?=\.)|(?=@)")
+WORD_JOINER = "\u2060"
+
+
+def plain(text: Any) -> str:
+    """``text`` as markdown that renders as exactly that text, on one line: no link, image, HTML or formatting.
+    For messages that repeat what a URL or an upload carried (lightnets cuts those values to 60 characters)."""
+    line = _AUTOLINK.sub(lambda m: (m.group(0) or "") + WORD_JOINER, " ".join(str(text).split()))
+    return _MARKDOWN.sub(r"\\\1", line)
+
+
+def error(message: Any) -> None:
+    """A one-line st.error showing ``message`` (an exception's first line) as plain text."""
+    text = str(message).splitlines()[0] if str(message).strip() else _("This configuration cannot be computed.")
+    st.error(plain(text))
+
+
+def warning(message: Any) -> None:
+    """A st.warning showing ``message`` as plain text."""
+    st.warning(plain(message))
+
+
+def warmup() -> None:
+    """The process's one warm-up (``lightnets.runtime.warmup``), with a spinner for the sessions that wait on it:
+    on a fresh server the first sessions wait here together instead of racing on lazy imports."""
+    from lightnets import runtime
+
+    if runtime.warmed():
+        return
+    with st.spinner(_("Starting up: loading PyTorch and the charts (once per server) …")):
+        runtime.warmup()
 
 
 @contextmanager
@@ -23,7 +66,7 @@ def guard() -> Iterator[None]:
     try:
         yield
     except ValueError as err:
-        st.error(str(err).splitlines()[0] if str(err) else "This configuration cannot be computed.")
+        error(err)
 
 
 def attempt(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
@@ -31,14 +74,14 @@ def attempt(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
     try:
         return fn(*args, **kwargs)
     except ValueError as err:
-        st.error(str(err).splitlines()[0])
+        error(err)
         return None
 
 
 def current_profile(selection: Selection) -> lightnets.Profile:
     """The selection's cost profile (cached inside lightnets), or stop the page after showing why there is none."""
     if selection.config is None:
-        st.error(selection.error)
+        error(selection.error)
         st.stop()
     p = attempt(lightnets.profile, selection.config)
     if p is None:
@@ -87,5 +130,12 @@ CHART_CONFIG = {"displayModeBar": False}
 
 
 def chart(fig: Any, key: str | None = None) -> None:
-    """A plotly figure at full width, keeping the figure's own large-font style (not Streamlit's theme)."""
+    """A plotly figure at full width, keeping the figure's own large-font style (not Streamlit's theme); in
+    projector mode with its text, height and margins scaled (lightnets.figures.style.scaled)."""
+    from ui.present import presenting
+
+    if presenting():
+        from lightnets.figures.style import scaled
+
+        fig = scaled(fig)
     st.plotly_chart(fig, theme=None, width="stretch", key=key, config=CHART_CONFIG)

@@ -388,7 +388,7 @@ def view_guideline(guide: Guideline, result: GuidelineResult) -> View:
 def memory_table(key: str, rows: Sequence[Row]) -> Table:
     return Table(
         _("{g}: memory access cost of every row (millions of values)").format(g=key),
-        (_("network"), _("scale"), _("FLOPs (M)"), _("cost model"), _("paper's formula"), _("lower bound (Eq. 1)")),
+        (_("network"), _("network size"), _("FLOPs (M)"), _("cost model"), _("paper's formula"), _("lower bound (Eq. 1)")),
         tuple((r.label, f"×{r.scale}", f"{r.macs / 1e6:.1f}", _m(r.memory_access), _m(r.formula), _m(r.bound))
               for r in rows),
         note=_("The cost model counts every value each convolution reads (input and weights) and writes (output); "

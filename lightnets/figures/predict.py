@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 import torch
 
 from lightnets.figures.style import style
+from lightnets.i18n import _
 from lightnets.prediction import Prediction
 
 BAR_COLOR = "#1f77b4"
@@ -32,10 +33,11 @@ def topk_bars(prediction: Prediction) -> go.Figure:
         x=percent, y=[label for _, label, _ in rows], orientation="h", marker_color=BAR_COLOR,
         text=[f"{p:.1f}%" for p in percent], textposition="outside", cliponaxis=False,
         customdata=[index for index, _, _ in rows],
-        hovertemplate="%{y} (class %{customdata})<br>%{x:.2f}%<extra></extra>"))
-    fig.update_xaxes(title="probability (%)", range=[0, 110], ticksuffix="%")
+        hovertemplate=_("{label} (class {index})").format(label="%{y}", index="%{customdata}")
+        + "<br>%{x:.2f}%<extra></extra>"))
+    fig.update_xaxes(title=_("probability (%)"), range=[0, 110], ticksuffix="%")
     fig.update_yaxes(automargin=True)
-    return _style(fig, f"Top-{len(rows)} ImageNet classes", height=120 + 50 * len(rows))
+    return _style(fig, _("Top-{k} ImageNet classes").format(k=len(rows)), height=120 + 50 * len(rows))
 
 
 def model_input(prediction: Prediction) -> go.Figure:
@@ -45,14 +47,14 @@ def model_input(prediction: Prediction) -> go.Figure:
     fig = go.Figure(go.Image(z=pixels, hovertemplate="x %{x}, y %{y}<br>RGB %{z}<extra></extra>"))
     fig.update_xaxes(showticklabels=False, showgrid=False, ticks="", showline=False)
     fig.update_yaxes(showticklabels=False, showgrid=False, ticks="", showline=False, scaleanchor="x")
-    return _style(fig, f"As the model sees it: {size}×{size} px", height=460)
+    return _style(fig, _("As the model sees it: {size}×{size} px").format(size=size), height=460)
 
 
 def feature_grid(maps: torch.Tensor, layer: str, channels: int = 16) -> go.Figure:
     """The first ``channels`` feature maps of a C×H×W tensor as a grid of small images, each scaled to its own
     min–max range (so weak and strong channels are equally visible), gaps between them left blank."""
     if maps.dim() != 3:
-        raise ValueError(f"feature maps must be C×H×W, got shape {tuple(maps.shape)}")
+        raise ValueError(_("feature maps must be C×H×W, got shape {shape}").format(shape=tuple(maps.shape)))
     shown = maps[:max(1, min(channels, maps.shape[0]))].float().cpu().numpy()
     count, height, width = shown.shape
     cols = math.ceil(math.sqrt(count))
@@ -68,7 +70,9 @@ def feature_grid(maps: torch.Tensor, layer: str, channels: int = 16) -> go.Figur
         grid[top:top + height, left:left + width] = scaled
         channel[top:top + height, left:left + width] = i
     fig = go.Figure(go.Heatmap(z=grid, customdata=channel, colorscale="Viridis", showscale=False,
-                               hovertemplate="channel %{customdata}<br>activation (scaled) %{z:.2f}<extra></extra>"))
+                               hovertemplate=_("channel {index}").format(index="%{customdata}") + "<br>"
+                               + _("activation (scaled)") + " %{z:.2f}<extra></extra>"))
     fig.update_xaxes(visible=False)  # no axis line across the top of the grid
     fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x")
-    return _style(fig, f"{layer}: {count} of {maps.shape[0]} channels, {height}×{width} each", height=560)
+    return _style(fig, _("{layer}: {count} of {total} channels, {height}×{width} each").format(
+        layer=layer, count=count, total=maps.shape[0], height=height, width=width), height=560)

@@ -14,6 +14,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from lightnets.figures.style import FONT_SIZE, GROUP_COLORS, axis, layout, style
+from lightnets.i18n import _
 from lightnets.shuffle import ShuffleAnimation, ShuffleFrame
 
 PLOT_WIDTH_PX = 1000  # the width a cell size is planned for (the chart stretches to the page)
@@ -37,7 +38,9 @@ def _frame_trace(anim: ShuffleAnimation, frame: ShuffleFrame, size: float) -> go
         marker=dict(symbol="square", size=size, color=[GROUP_COLORS[g % len(GROUP_COLORS)] for g in anim.group_of],
                     line=dict(width=[4 if m else 0 for m in marked], color="black")),
         customdata=[[c, g + 1] for c, g in enumerate(anim.group_of)],
-        hovertemplate="channel %{customdata[0]} (group %{customdata[1]})<extra></extra>", showlegend=False)
+        hovertemplate=_("channel {channel} (group {group})").format(channel="%{customdata[0]}",
+                                                                     group="%{customdata[1]}") + "<extra></extra>",
+        showlegend=False)
 
 
 def _wrap(text: str, width: int = 95) -> str:
@@ -60,7 +63,7 @@ def shuffle_animation(anim: ShuffleAnimation, heading: str = "") -> go.Figure:
                        layout=_frame_layout(frame, heading)) for i, frame in enumerate(anim.frames)]
     fig = go.Figure(data=[_frame_trace(anim, anim.frames[0], size)], frames=frames)
     for g in range(anim.groups):  # legend only: one entry per group colour
-        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=f"group {g + 1}",
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=_("group {number}").format(number=g + 1),
                                  marker=dict(symbol="square", size=16, color=GROUP_COLORS[g % len(GROUP_COLORS)])))
     xs = [x for frame in anim.frames for x, _ in frame.xy]
     ys = [y for frame in anim.frames for _, y in frame.xy]
@@ -81,8 +84,8 @@ def shuffle_animation(anim: ShuffleAnimation, heading: str = "") -> go.Figure:
                    scaleratio=1),
         updatemenus=[dict(type="buttons", direction="left", x=0, y=-0.04, xanchor="left", yanchor="top",
                           showactive=False, pad=dict(r=10, t=10), font=dict(size=FONT_SIZE),
-                          buttons=[dict(label="▶ play", method="animate", args=[None, play]),
-                                   dict(label="❚❚ pause", method="animate", args=[[None], pause])])],
+                          buttons=[dict(label="▶ " + _("play"), method="animate", args=[None, play]),
+                                   dict(label="❚❚ " + _("pause"), method="animate", args=[[None], pause])])],
         sliders=[dict(active=0, steps=steps, x=0.25, len=0.75, y=-0.04, yanchor="top", pad=dict(t=10),
                       currentvalue=dict(visible=False), font=dict(size=FONT_SIZE - 2))],
         legend=dict(x=1.01, xanchor="left", y=1.0, yanchor="top"),
@@ -111,20 +114,22 @@ def visibility_heatmaps(without: np.ndarray, with_shuffle: np.ndarray) -> go.Fig
     channels, groups = without.shape
     x = list(range(1, groups + 1))  # group numbers: short ticks that never overlap the axis title
     data, axes, titles = [], {}, []
-    for col, (name, matrix) in enumerate((("without shuffle", without), ("with shuffle", with_shuffle)), start=1):
+    for col, (name, matrix) in enumerate(((_("without shuffle"), without), (_("with shuffle"), with_shuffle)),
+                                         start=1):
         suffix = "" if col == 1 else "2"
         left = 0.0 if col == 1 else 0.56
         data.append(dict(type="heatmap", z=matrix.astype(int).tolist(), x=x, y=list(range(channels)), zmin=0, zmax=1,
                          colorscale=[[0, "#f2f2f2"], [1, GROUP_COLORS[0]]], showscale=False, xgap=2,
                          ygap=1 if channels <= 48 else 0, xaxis=f"x{suffix}", yaxis=f"y{suffix}",
-                         hovertemplate="output channel %{y} sees input group %{x}: %{z}<extra></extra>"))
-        axes[f"xaxis{suffix}"] = axis("input group of the first conv", domain=[left, left + 0.44], tickmode="array",
-                                      tickvals=x, anchor=f"y{suffix}", showgrid=False, ticks="")
-        axes[f"yaxis{suffix}"] = axis("output channel" if col == 1 else None, autorange="reversed",
+                         hovertemplate=_("output channel {channel} sees input group {group}: {seen}").format(
+                             channel="%{y}", group="%{x}", seen="%{z}") + "<extra></extra>"))
+        axes[f"xaxis{suffix}"] = axis(_("input group of the first conv"), domain=[left, left + 0.44],
+                                      tickmode="array", tickvals=x, anchor=f"y{suffix}", showgrid=False, ticks="")
+        axes[f"yaxis{suffix}"] = axis(_("output channel") if col == 1 else None, autorange="reversed",
                                       anchor=f"x{suffix}", showgrid=False, ticks="", zeroline=False)
         titles.append(dict(text=_seen_title(name, matrix), xref="paper", yref="paper", x=left + 0.22, y=1.0,
                            xanchor="center", yanchor="bottom", showarrow=False, font=dict(size=FONT_SIZE)))
-    return go.Figure(data=data, layout=layout("Which input groups can each output channel see?",
+    return go.Figure(data=data, layout=layout(_("Which input groups can each output channel see?"),
                                               height=max(420, 170 + 14 * channels), annotations=titles,
                                               margin=dict(l=80, r=30, t=110, b=70), **axes))
 
@@ -133,5 +138,6 @@ def _seen_title(name: str, matrix: np.ndarray) -> str:
     seen = matrix.sum(axis=1)
     low, high = int(seen.min()), int(seen.max())
     count = f"{low}" if low == high else f"{low}–{high}"
-    return f"{name}: each output sees {count} of {matrix.shape[1]} groups"
+    return _("{name}: each output sees {count} of {groups} groups").format(name=name, count=count,
+                                                                           groups=matrix.shape[1])
 

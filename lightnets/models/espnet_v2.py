@@ -20,8 +20,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from lightnets.i18n import N_, _
 from lightnets.layers import ConvBNAct, GlobalAvgPool
 from lightnets.registry import Block, Knob, ModelSpec, Paper, Reference, paper_entries, reference
+from lightnets.translated import formatted
 
 BRANCHES = 4  # K, the number of parallel dilated branches, at every level
 R_LIM = (13, 11, 9, 7, 5)  # receptive-field limit per level (official r_lim)
@@ -65,8 +67,8 @@ class EESP(nn.Module):
         super().__init__()
         width = out_ch // branches
         if width * branches != out_ch or in_ch % branches or width % branches:
-            raise ValueError(f"EESP {in_ch}→{out_ch} with {branches} branches: the widths must split into "
-                             f"{branches} groups of whole channels")
+            raise ValueError(_("EESP {cin}→{cout} with {branches} branches: the widths must split into {branches} "
+                               "groups of whole channels").format(cin=in_ch, cout=out_ch, branches=branches))
         self.downsample = downsample
         stride = 2 if downsample else 1
         self.dilations = eesp_dilations(branches, r_lim)
@@ -136,8 +138,9 @@ class StridedEESP(nn.Module):
     def describe(cls, in_ch: int, out_ch: int, branches: int = BRANCHES, r_lim: int = 9,
                  image_steps: int = 0) -> str:
         rates = ",".join(str(d) for d in eesp_dilations(branches, r_lim))
-        return (f"strided EESP, K={branches}, d={rates}, {out_ch}, s2, avg-pool shortcut"
-                + (f", input image ÷{2 ** image_steps}" if image_steps else ""))
+        text = _("strided EESP, K={branches}, d={rates}, {out}, s2, avg-pool shortcut").format(
+            branches=branches, rates=rates, out=out_ch)
+        return text + (", " + _("input image ÷{factor}").format(factor=2 ** image_steps) if image_steps else "")
 
 
 def espnet_v2_blocks(scale: float) -> list[Block]:
@@ -171,8 +174,9 @@ def _reference(entry_id: int, scale: float) -> Reference:
     conv_only = paper_entries()[entry_id]["madds_m"]
     classifier = espnet_v2_channels(scale)[-1] * 1000 / 1e6
     return reference(entry_id, scale=scale, architecture_macs_m=round(conv_only + classifier, 2),
-                     note=f"The repo's {conv_only}M counts conv layers only; with the {classifier:.3f}M of the "
-                          "fully connected classifier the same architecture has the multiply-adds checked here.")
+                     note=formatted(N_("The repo's {conv}M counts conv layers only; with the {classifier}M of the "
+                                       "fully connected classifier the same architecture has the multiply-adds checked "
+                                       "here."), conv=conv_only, classifier=f"{classifier:.3f}"))
 
 
 PAPER = Paper("ESPNetv2: A Light-weight, Power Efficient, and General Purpose Convolutional Neural Network",
@@ -184,30 +188,31 @@ MODELS = [
         family="ESPNet v2",
         title="ESPNet v2",
         paper=PAPER,
-        idea="The EESP unit replaces a costly wide conv by a group 1×1 reduction, several depthwise 3×3 convs with "
-             "different dilation rates (a spatial pyramid of receptive fields), a cumulative sum of their outputs "
-             "against gridding artefacts, and a group 1×1 expansion; strided units also see the input image again.",
+        idea=N_("The EESP unit replaces a costly wide conv by a group 1×1 reduction, several depthwise 3×3 convs with "
+                "different dilation rates (a spatial pyramid of receptive fields), a cumulative sum of their outputs "
+                "against gridding artefacts, and a group 1×1 expansion; strided units also see the input image "
+                "again."),
         knobs=(
-            Knob("scale", "width scale s", "choice", 1.0, choices=SCALES,
-                 help="Scales the widths of levels 2–5 (32·s·2^i channels, rounded to multiples of 4); the last "
-                      "1×1 conv has 1024 channels up to s = 1.5 and 1280 at s = 2. Offered: the five sizes of "
-                      "the official pretrained models (some others, e.g. 0.75, would not split evenly into the "
-                      "4 branches)."),
+            Knob("scale", N_("width scale s"), "choice", 1.0, choices=SCALES,
+                 help=N_("Scales the widths of levels 2–5 (32·s·2^i channels, rounded to multiples of 4); the last "
+                         "1×1 conv has 1024 channels up to s = 1.5 and 1280 at s = 2. Offered: the five sizes of the "
+                         "official pretrained models (some others, e.g. 0.75, would not split evenly into the 4 "
+                         "branches).")),
         ),
         blocks=espnet_v2_blocks,
         # every stride-2 step maps n to ceil(n/2), so 32 px (the project's floor) ends at 1×1 at level 5
         min_resolution=32,
         references=tuple(_reference(entry, s) for entry, s in zip(range(249, 254), SCALES)),
         notes=(
-            "The repo's FLOP counter (segmentation/FlopsCompute.py, hooks on nn.Conv2d only) counts convolutions "
-            "only — the input-reinforcement convs included, the fully connected classifier not. Our multiply-adds "
-            "add the classifier (1024 or 1280 × 1000), so they are about 1M above the repo's table; the conv part "
-            "matches it to 0.01M.",
-            "The official model also builds a PReLU in each strided EESP and input-reinforcement convs at level 5 "
-            "that its forward pass never runs (0.002–0.006M parameters); they are left out here.",
-            "The official code searches the pooled input image's size with a loop; here the number of 3×3/2 "
-            "poolings is fixed per level, which gives the same size at every resolution and keeps the unit "
-            "traceable.",
+            N_("The repo's FLOP counter (segmentation/FlopsCompute.py, hooks on nn.Conv2d only) counts convolutions "
+               "only — the input-reinforcement convs included, the fully connected classifier not. Our multiply-adds "
+               "add the classifier (1024 or 1280 × 1000), so they are about 1M above the repo's table; the conv part "
+               "matches it to 0.01M."),
+            N_("The official model also builds a PReLU in each strided EESP and input-reinforcement convs at level 5 "
+               "that its forward pass never runs (0.002–0.006M parameters); they are left out here."),
+            N_("The official code searches the pooled input image's size with a loop; here the number of 3×3/2 "
+               "poolings is fixed per level, which gives the same size at every resolution and keeps the unit "
+               "traceable."),
         ),
     ),
 ]

@@ -26,6 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from lightnets.i18n import N_, _
 from lightnets.layers import ChannelShuffle, ConvBNAct, GlobalAvgPool
 from lightnets.registry import Block, ModelSpec, Paper, Reference, reference
 
@@ -97,9 +98,10 @@ class FBNetBlock(nn.Module):
             self.conv = None if self.use_res_connect else ConvBNAct(in_ch, out_ch, 1, stride, act="relu")
             return
         mid_ch = in_ch * expansion
-        for what, ch in (("input", in_ch), ("expanded", mid_ch), ("output", out_ch)):
+        for what, ch in ((N_("input"), in_ch), (N_("expanded"), mid_ch), (N_("output"), out_ch)):
             if ch % groups:
-                raise ValueError(f"groups={groups}: the block's {what} width {ch} does not split into {groups} groups")
+                raise ValueError(_("groups={groups}: the block's {what} width {ch} does not split into {groups} "
+                                   "groups").format(groups=groups, what=_(what), ch=ch))
         self.pw = ConvBNAct(in_ch, mid_ch, 1, groups=groups, act="relu")
         # the shuffle lets the second group conv see channels from every group of the first
         self.shuffle = ChannelShuffle(groups) if groups > 1 else None
@@ -118,7 +120,7 @@ class FBNetBlock(nn.Module):
     @classmethod
     def describe(cls, in_ch: int, out_ch: int, stride: int = 1, kernel: int = 3, expansion: int = 1,
                  groups: int = 1, skip: bool = False) -> str:
-        what = "skip" if skip else f"k{kernel} e{expansion} g{groups}"
+        what = _("skip") if skip else f"k{kernel} e{expansion} g{groups}"
         return f"{what}, {out_ch}" + (f", s{stride}" if stride != 1 else "")
 
 
@@ -143,21 +145,21 @@ def fbnet_blocks(name: str) -> list[Block]:
 PAPER = Paper("FBNet: Hardware-Aware Efficient ConvNet Design via Differentiable Neural Architecture Search",
               "Wu, Dai, Zhang, Wang, Sun, Wu, Tian, Vajda, Jia, Keutzer", 2019, "1812.03443")
 
-IDEA = ("A differentiable architecture search (DNAS) trains a super-net whose every layer mixes nine candidate "
-        "blocks, and learns which one to keep per layer while penalising the latency measured on the target "
-        "phone (a per-block lookup table), instead of training thousands of sampled networks.")
+IDEA = N_("A differentiable architecture search (DNAS) trains a super-net whose every layer mixes nine candidate "
+          "blocks, and learns which one to keep per layer while penalising the latency measured on the target "
+          "phone (a per-block lookup table), instead of training thousands of sampled networks.")
 
-_SOURCE = ("Architecture from facebookresearch/mobile-vision mobile_cv/arch/fbnet_v2/fbnet_modeldef_cls_fbnet.py "
-           "with the paper's block (first 1×1 conv kept at expansion 1, no conv bias).")
+_SOURCE = N_("Architecture from facebookresearch/mobile-vision mobile_cv/arch/fbnet_v2/fbnet_modeldef_cls_fbnet.py "
+             "with the paper's block (first 1×1 conv kept at expansion 1, no conv bias).")
 
 _NOTES = (
-    "FBNet-B's second 64-channel layer is k5 e1 as in the paper's Figure 4; mobile-vision's arch def has k5 e6 "
-    "there (306M multiply-adds instead of the paper's 295M).",
-    "Each searched block shows its choice: kernel k, expansion e, group g (g2 blocks have a channel shuffle after "
-    "the first 1×1 group conv), or skip.",
-    "mobile-vision's re-implementation of the block omits the first 1×1 conv when the expansion is 1 and adds "
-    "conv biases; this build follows the paper's Figure 3 block, whose multiply-adds match the paper.",
-    "The published latencies are int8 QNNPACK times on a Samsung Galaxy S8; they are not reproducible here.",
+    N_("FBNet-B's second 64-channel layer is k5 e1 as in the paper's Figure 4; mobile-vision's arch def has k5 e6 "
+       "there (306M multiply-adds instead of the paper's 295M)."),
+    N_("Each searched block shows its choice: kernel k, expansion e, group g (g2 blocks have a channel shuffle after "
+       "the first 1×1 group conv), or skip."),
+    N_("mobile-vision's re-implementation of the block omits the first 1×1 conv when the expansion is 1 and adds conv "
+       "biases; this build follows the paper's Figure 3 block, whose multiply-adds match the paper."),
+    N_("The published latencies are int8 QNNPACK times on a Samsung Galaxy S8; they are not reproducible here."),
 )
 
 
@@ -172,14 +174,18 @@ MODELS = [
     _spec("fbnet_a", "FBNet-A", (reference(245, note=_SOURCE),)),
     _spec("fbnet_b", "FBNet-B", (
         reference(246, architecture_params_m=4.81,
-                  note="The 4.5M parameters quoted for FBNet-B (the figure GhostNet's comparison table repeats) "
-                       "are fewer than its searched architecture has: 4.81M with the official arch def "
-                       "'fbnet_b' and its 1984-wide last conv. The 295M multiply-adds agree. " + _SOURCE),
-    ), ("FBNet-B's quoted parameter count (4.5M) is below what its architecture has (4.81M); the multiply-adds "
-        "(295M) match. The architecture's count is the one checked; the quoted figure is kept beside it.",)),
+                  note=N_("The 4.5M parameters quoted for FBNet-B (the figure GhostNet's comparison table repeats) "
+                           "are fewer than its searched architecture has: 4.81M with the official arch def 'fbnet_b' "
+                           "and its 1984-wide last conv. The 295M multiply-adds agree. Architecture from "
+                           "facebookresearch/mobile-vision mobile_cv/arch/fbnet_v2/fbnet_modeldef_cls_fbnet.py with "
+                           "the paper's block (first 1×1 conv kept at expansion 1, no conv bias).")),
+    ), (N_("FBNet-B's quoted parameter count (4.5M) is below what its architecture has (4.81M); the multiply-adds "
+           "(295M) match. The architecture's count is the one checked; the quoted figure is kept beside it."),)),
     _spec("fbnet_c", "FBNet-C", (
-        reference(247, note="The architecture gives 385M multiply-adds, 2.7% above the paper's 375M; "
-                            "rwightman's fbnetc_100 has the same layout. " + _SOURCE),
-    ), ("FBNet-C's multiply-adds come out at 385M against the paper's 375M (within 3%); the parameters (5.57M) "
-        "match the paper's 5.5M.",)),
+        reference(247, note=N_("The architecture gives 385M multiply-adds, 2.7% above the paper's 375M; rwightman's "
+                                "fbnetc_100 has the same layout. Architecture from facebookresearch/mobile-vision "
+                                "mobile_cv/arch/fbnet_v2/fbnet_modeldef_cls_fbnet.py with the paper's block (first "
+                                "1×1 conv kept at expansion 1, no conv bias).")),
+    ), (N_("FBNet-C's multiply-adds come out at 385M against the paper's 375M (within 3%); the parameters (5.57M) "
+           "match the paper's 5.5M."),)),
 ]

@@ -20,6 +20,7 @@ import math
 import torch
 from torch import nn
 
+from lightnets.i18n import N_, _
 from lightnets.layers import ConvBNAct, SqueezeExcite, make_divisible
 from lightnets.registry import Block, Knob, ModelSpec, Paper, reference
 
@@ -58,7 +59,7 @@ class GhostModule(nn.Module):
     def __init__(self, in_ch: int, out_ch: int, ratio: int = 2, dw_kernel: int = 3, relu: bool = True) -> None:
         super().__init__()
         if ratio < 2:
-            raise ValueError(f"ratio={ratio} is not allowed: a Ghost module needs ratio s ≥ 2")
+            raise ValueError(_("ratio={ratio} is not allowed: a Ghost module needs ratio s ≥ 2").format(ratio=ratio))
         self.out_channels = out_ch
         self.intrinsic_channels = math.ceil(out_ch / ratio)
         self.ghost_channels = self.intrinsic_channels * (ratio - 1)
@@ -76,8 +77,9 @@ class GhostModule(nn.Module):
     @classmethod
     def describe(cls, in_ch: int, out_ch: int, ratio: int = 2, dw_kernel: int = 3, relu: bool = True) -> str:
         primary = math.ceil(out_ch / ratio)
-        return (f"Ghost module, {out_ch} = {primary} primary 1×1 + {out_ch - primary} cheap "
-                f"{dw_kernel}×{dw_kernel} depthwise, s={ratio}" + ("" if relu else ", linear"))
+        text = _("Ghost module, {out} = {primary} primary 1×1 + {cheap} cheap {k}×{k} depthwise, s={ratio}").format(
+            out=out_ch, primary=primary, cheap=out_ch - primary, k=dw_kernel, ratio=ratio)
+        return text if relu else _("{label}, linear").format(label=text)
 
 
 class GhostBottleneck(nn.Module):
@@ -122,7 +124,8 @@ class GhostBottleneck(nn.Module):
                  ratio: int = 2, dw_kernel: int = 3) -> str:
         # k sizes the depthwise convs of stride-2 blocks and of reshaping shortcuts only: say it only there
         uses_kernel = stride != 1 or in_ch != out_ch
-        return ("G-bneck" + (f" k{kernel}" if uses_kernel else "") + f", exp {mid_ch}, {out_ch}"
+        return ("G-bneck" + (f" k{kernel}" if uses_kernel else "") + ", " + _("exp {exp}").format(exp=mid_ch)
+                + f", {out_ch}"
                 + (f", s{stride}" if stride != 1 else "") + (", SE" if se else ""))
 
 
@@ -162,8 +165,8 @@ def ghost_saving(in_ch: int, ratio: int, dw_kernel: int) -> float:
 PAPER = Paper("GhostNet: More Features from Cheap Operations", "Han, Wang, Tian, Guo, Xu, Xu", 2020,
               "1911.11907")
 
-_WIDTH_NOTE = ("Checked against the architecture of the official code (huawei-noah/Efficient-AI-Backbones "
-               "ghostnet_pytorch/ghostnet.py) with channels rounded to multiples of 4 as it does.")
+_WIDTH_NOTE = N_("Checked against the architecture of the official code (huawei-noah/Efficient-AI-Backbones "
+                 "ghostnet_pytorch/ghostnet.py) with channels rounded to multiples of 4 as it does.")
 
 MODELS = [
     ModelSpec(
@@ -171,20 +174,20 @@ MODELS = [
         family="GhostNet",
         title="GhostNet",
         paper=PAPER,
-        idea="Many feature maps of a CNN are near-copies of others, so a Ghost module makes only 1/s of its "
-             "channels with an ordinary conv and derives the rest from them with cheap depthwise convs, cutting "
-             "the cost of each 1×1 layer about s-fold.",
+        idea=N_("Many feature maps of a CNN are near-copies of others, so a Ghost module makes only 1/s of its "
+                "channels with an ordinary conv and derives the rest from them with cheap depthwise convs, cutting "
+                "the cost of each 1×1 layer about s-fold."),
         knobs=(
-            Knob("width", "width multiplier", "float", 1.0, min=0.2, max=2.0, step=0.1,
-                 help="Scales every channel count (rounded to a multiple of 4, as the official code does); the "
-                      "paper trains 0.5×, 1.0× and 1.3×. The last 1280-wide layer stays fixed."),
-            Knob("ratio", "ratio s", "int", 2, min=2, max=5, step=1,
-                 help="Each Ghost module makes 1/s of its output with an ordinary 1×1 conv and the other "
-                      "(s−1)/s with cheap depthwise convs: larger s means fewer parameters and MACs "
-                      "(about s× fewer in those layers) at some cost in accuracy. GhostNet uses s = 2."),
-            Knob("dw_kernel", "cheap-op kernel d", "choice", 3, choices=(1, 3, 5, 7),
-                 help="Kernel size d×d of the cheap depthwise convs that make the ghost channels. d = 1 is a "
-                      "per-channel scaling; the paper's ablation picks d = 3."),
+            Knob("width", N_("width multiplier"), "float", 1.0, min=0.2, max=2.0, step=0.1,
+                 help=N_("Scales every channel count (rounded to a multiple of 4, as the official code does); the "
+                         "paper trains 0.5×, 1.0× and 1.3×. The last 1280-wide layer stays fixed.")),
+            Knob("ratio", N_("ratio s"), "int", 2, min=2, max=5, step=1,
+                 help=N_("Each Ghost module makes 1/s of its output with an ordinary 1×1 conv and the other (s−1)/s "
+                         "with cheap depthwise convs: larger s means fewer parameters and MACs (about s× fewer in "
+                         "those layers) at some cost in accuracy. GhostNet uses s = 2.")),
+            Knob("dw_kernel", N_("cheap-op kernel d"), "choice", 3, choices=(1, 3, 5, 7),
+                 help=N_("Kernel size d×d of the cheap depthwise convs that make the ghost channels. d = 1 is a "
+                         "per-channel scaling; the paper's ablation picks d = 3.")),
         ),
         blocks=ghostnet_blocks,
         # 32 px (the project's floor) reaches the head as a 1×1 map through the five stride-2 layers
@@ -194,19 +197,19 @@ MODELS = [
             reference(213, width=1.0, ratio=2, dw_kernel=3, note=_WIDTH_NOTE),
             reference(214, width=1.3, ratio=2, dw_kernel=3, note=_WIDTH_NOTE),
             reference(215, width=1.0, ratio=2, dw_kernel=3,
-                      note="The official readme rounds the same architecture's multiply-adds to 142M, the paper "
-                           "to 141M."),
+                      note=N_("The official readme rounds the same architecture's multiply-adds to 142M, the paper to "
+                              "141M.")),
         ),
         notes=(
-            "As in the paper's Figure 3 and the official code, a stride-1 Ghost bottleneck is two Ghost modules "
-            "(and SE) with no depthwise conv between them; the table's kernel size k is used by the stride-2 "
-            "blocks' depthwise conv and by the depthwise + pointwise shortcut where the width changes.",
-            "The paper's table 'G-bneck' rows and the official cfgs agree; the depthwise kernel (3 or 5) of each "
-            "bottleneck comes from the cfgs, where the paper's table does not print it.",
-            "The published figures are at s = 2, d = 3; the ratio and kernel knobs explore what the paper "
-            "ablates on CIFAR-10 (d from 1 to 7, s from 2 to 5) on the ImageNet network.",
-            "The parameter figures of the paper come to us through secondary transcriptions of its ImageNet "
-            "table; the architecture (official code) agrees with them within 3%.",
+            N_("As in the paper's Figure 3 and the official code, a stride-1 Ghost bottleneck is two Ghost modules "
+               "(and SE) with no depthwise conv between them; the table's kernel size k is used by the stride-2 "
+               "blocks' depthwise conv and by the depthwise + pointwise shortcut where the width changes."),
+            N_("The paper's table 'G-bneck' rows and the official cfgs agree; the depthwise kernel (3 or 5) of each "
+               "bottleneck comes from the cfgs, where the paper's table does not print it."),
+            N_("The published figures are at s = 2, d = 3; the ratio and kernel knobs explore what the paper ablates "
+               "on CIFAR-10 (d from 1 to 7, s from 2 to 5) on the ImageNet network."),
+            N_("The parameter figures of the paper come to us through secondary transcriptions of its ImageNet table; "
+               "the architecture (official code) agrees with them within 3%."),
         ),
     ),
 ]

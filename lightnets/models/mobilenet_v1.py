@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from torch import nn
 
+from lightnets.i18n import N_
 from lightnets.layers import ConvBNAct, DepthwiseSeparable, GlobalAvgPool
 from lightnets.registry import Block, Knob, ModelSpec, Paper, reference
 
@@ -72,15 +73,15 @@ MODELS = [
         family="MobileNet V1",
         title="MobileNet V1",
         paper=PAPER,
-        idea="Factorise every 3×3 convolution into a depthwise 3×3 conv (one filter per channel) and a 1×1 "
-             "pointwise conv that mixes channels, cutting the cost by a factor of about 1/N + 1/9.",
+        idea=N_("Factorise every 3×3 convolution into a depthwise 3×3 conv (one filter per channel) and a 1×1 "
+                "pointwise conv that mixes channels, cutting the cost by a factor of about 1/N + 1/9."),
         knobs=(
-            Knob("alpha", "width multiplier α", "float", 1.0, min=0.25, max=2.0, step=0.05,
-                 help="Scales the number of channels of every layer (rounded down, at least 8); cost falls "
-                      "roughly as α². The paper trains 1, 0.75, 0.5 and 0.25."),
-            Knob("separable", "depthwise separable", "bool", True,
-                 help="Off replaces each depthwise + pointwise pair by one full 3×3 convolution of the same "
-                      "width: the paper's Table 4 baseline, about 8× the cost for 1% more accuracy.",
+            Knob("alpha", N_("width multiplier α"), "float", 1.0, min=0.25, max=2.0, step=0.05,
+                 help=N_("Scales the number of channels of every layer (rounded down, at least 8); cost falls roughly "
+                         "as α². The paper trains 1, 0.75, 0.5 and 0.25.")),
+            Knob("separable", N_("depthwise separable"), "bool", True,
+                 help=N_("Off replaces each depthwise + pointwise pair by one full 3×3 convolution of the same width: "
+                         "the paper's Table 4 baseline, about 8× the cost for 1% more accuracy."),
                  concepts={False: "full_conv"}),
         ),
         blocks=mobilenet_v1_blocks,
@@ -99,14 +100,14 @@ MODELS = [
             reference(10, alpha=0.5),
         ),
         notes=(
-            "Table 1 prints stride 2 for the second-to-last depthwise conv (input 7×7×1024), yet its output "
-            "stays 7×7: it is stride 1, as in TF-slim.",
-            "Table 2's resource split lists the first 3×3 conv at 1.19% of the mult-adds and its four rows sum to "
-            "99.29%; the architecture gives 1.91% (10.8M of 569M), which makes the rows sum to 100%, so 1.19 is "
-            "a transposition of 1.91. The other rows (1×1 94.86%, depthwise 3.06%, FC 0.18%) agree.",
-            "The width multiplier rounds as TF-slim does, max(int(c·α), 8), without the multiple-of-8 rounding "
-            "of MobileNet V2/V3; for α = 0.25…1 in steps of 0.25 the two agree.",
-            "Table 5's 'shallow' MobileNet (the five 14×14×512 layers removed) is not a knob here.",
+            N_("Table 1 prints stride 2 for the second-to-last depthwise conv (input 7×7×1024), yet its output stays "
+               "7×7: it is stride 1, as in TF-slim."),
+            N_("Table 2's resource split lists the first 3×3 conv at 1.19% of the mult-adds and its four rows sum to "
+               "99.29%; the architecture gives 1.91% (10.8M of 569M), which makes the rows sum to 100%, so 1.19 is a "
+               "transposition of 1.91. The other rows (1×1 94.86%, depthwise 3.06%, FC 0.18%) agree."),
+            N_("The width multiplier rounds as TF-slim does, max(int(c·α), 8), without the multiple-of-8 rounding of "
+               "MobileNet V2/V3; for α = 0.25…1 in steps of 0.25 the two agree."),
+            N_("Table 5's 'shallow' MobileNet (the five 14×14×512 layers removed) is not a knob here."),
         ),
     ),
 ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from torch import nn
 
+from lightnets.i18n import N_
 from lightnets.layers import ConvBNAct, GlobalAvgPool, InvertedResidual, make_divisible
 from lightnets.registry import Block, Knob, ModelSpec, Paper, reference
 
@@ -58,30 +59,30 @@ MODELS = [
         family="MobileNet V2",
         title="MobileNet V2",
         paper=PAPER,
-        idea="Inverted residual blocks expand a thin bottleneck t-fold, filter it depthwise, and project it back "
-             "with a linear 1×1 conv; the shortcut joins the thin ends.",
+        idea=N_("Inverted residual blocks expand a thin bottleneck t-fold, filter it depthwise, and project it back "
+                "with a linear 1×1 conv; the shortcut joins the thin ends."),
         knobs=(
-            Knob("alpha", "width multiplier α", "float", 1.0, min=0.25, max=2.0, step=0.05,
-                 help="Scales every layer's channels (rounded to multiples of 8); the last 1×1 conv stays at "
-                      "1280 for α < 1."),
-            Knob("expansion", "expansion ratio t", "int", 6, min=1, max=10, step=1,
-                 help="How many times wider the inside of each inverted residual is than its bottleneck "
-                      "(the first block keeps t = 1 as in the paper)."),
-            Knob("linear_bottleneck", "linear bottleneck", "bool", True,
-                 help="Off puts a ReLU6 after each projection, the ablation of the paper's Fig. 6a."),
+            Knob("alpha", N_("width multiplier α"), "float", 1.0, min=0.25, max=2.0, step=0.05,
+                 help=N_("Scales every layer's channels (rounded to multiples of 8); the last 1×1 conv stays at 1280 "
+                         "for α < 1.")),
+            Knob("expansion", N_("expansion ratio t"), "int", 6, min=1, max=10, step=1,
+                 help=N_("How many times wider the inside of each inverted residual is than its bottleneck (the first "
+                         "block keeps t = 1 as in the paper).")),
+            Knob("linear_bottleneck", N_("linear bottleneck"), "bool", True,
+                 help=N_("Off puts a ReLU6 after each projection, the ablation of the paper's Fig. 6a.")),
         ),
         blocks=mobilenet_v2_blocks,
         references=(
             reference(43, alpha=1.0, architecture_params_m=3.504872,
-                      note="The paper rounds the parameter count down to 3.4M; the architecture of its Table 2 "
-                           "has 3,504,872 parameters, the count torchvision publishes for its checkpoint."),
+                      note=N_("The paper rounds the parameter count down to 3.4M; the architecture of its Table 2 has "
+                              "3,504,872 parameters, the count torchvision publishes for its checkpoint.")),
             reference(44, alpha=1.4, architecture_params_m=6.06,
-                      note="The paper prints 6.9M parameters for 1.4×, but its own architecture (Table 2 widened "
-                           "by 1.4) has 6.1M, as TF-slim's released 1.4 checkpoint (6.06M, README of "
-                           "tensorflow/models research/slim/nets/mobilenet) confirms; the multiply-adds agree."),
+                      note=N_("The paper prints 6.9M parameters for 1.4×, but its own architecture (Table 2 widened "
+                              "by 1.4) has 6.1M, as TF-slim's released 1.4 checkpoint (6.06M, README of "
+                              "tensorflow/models research/slim/nets/mobilenet) confirms; the multiply-adds agree.")),
             reference(258, alpha=0.35),
         ),
-        notes=("Width semantics are the paper's and TF-slim's (channels × α rounded to 8); torchvision's "
-               "width_mult is the same for this family.",),
+        notes=(N_("Width semantics are the paper's and TF-slim's (channels × α rounded to 8); torchvision's "
+                  "width_mult is the same for this family."),),
     ),
 ]

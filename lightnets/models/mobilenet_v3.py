@@ -35,8 +35,8 @@ from typing import NamedTuple
 
 from torch import nn
 
+from lightnets.i18n import N_, _
 from lightnets.layers import ConvBNAct, GlobalAvgPool, MobileNetV3Block, make_divisible
-from lightnets.i18n import _
 from lightnets.registry import Block, Knob, ModelSpec, Paper, reference
 
 
@@ -270,38 +270,35 @@ PAPER = Paper("Searching for MobileNetV3",
 
 def _knobs() -> tuple[Knob, ...]:
     return (
-        Knob("alpha", "width multiplier α", "float", 1.0, min=0.25, max=2.0, step=0.05,
-             help="Scales every layer's channels (rounded to multiples of 8); expansions stay the same factor of "
-                  "each block's input, and the last 1×1 layer after pooling keeps its width for α < 1."),
-        Knob("se", "squeeze-and-excite", "bool", True,
-             help="Off removes every squeeze-and-excite module (the per-channel reweighting the paper puts in "
-                  "some blocks)."),
-        Knob("hswish", "h-swish", "bool", True,
-             help="Off uses ReLU everywhere instead of h-swish(x) = x·ReLU6(x+3)/6, the activations of the "
-                  "'minimalistic' variant; the SE gate stays a hard sigmoid."),
-        Knob("efficient_last_stage", "efficient last stage", "bool", True,
-             help="Off restores the original last stage of the paper's Fig. 5: the last bottleneck keeps its "
-                  "depthwise filter and projection, and the wide 1×1 layer runs at 7×7 before pooling instead of "
-                  "after it (Large: +34M multiply-adds)."),
-        Knob("efficient_stem", "efficient stem (16 filters, h-swish)", "bool", True,
-             help="Off restores the stem the paper started from: 32 filters with ReLU instead of 16 with h-swish "
-                  "(Large: +10M multiply-adds)."),
-        Knob("widths", "per-layer widths (NetAdapt)", "text", "", pattern=WIDTHS_PATTERN, example="e2=48,b4=32",
-             help="Channel counts that replace the table's, as NetAdapt's layer-wise search sets them: e<i>=n is "
-                  "bneck i's expansion width, b<i>=n the output width of bneck i and of every bneck its residual "
-                  "connections tie to it (name the first of them). Empty: the paper's widths at this α."),
+        Knob("alpha", N_("width multiplier α"), "float", 1.0, min=0.25, max=2.0, step=0.05,
+             help=N_("Scales every layer's channels (rounded to multiples of 8); expansions stay the same factor of "
+                     "each block's input, and the last 1×1 layer after pooling keeps its width for α < 1.")),
+        Knob("se", N_("squeeze-and-excite"), "bool", True,
+             help=N_("Off removes every squeeze-and-excite module (the per-channel reweighting the paper puts in some "
+                     "blocks).")),
+        Knob("hswish", N_("h-swish"), "bool", True,
+             help=N_("Off uses ReLU everywhere instead of h-swish(x) = x·ReLU6(x+3)/6, the activations of the "
+                     "'minimalistic' variant; the SE gate stays a hard sigmoid.")),
+        Knob("efficient_last_stage", N_("efficient last stage"), "bool", True,
+             help=N_("Off restores the original last stage of the paper's Fig. 5: the last bottleneck keeps its "
+                     "depthwise filter and projection, and the wide 1×1 layer runs at 7×7 before pooling instead of "
+                     "after it (Large: +34M multiply-adds).")),
+        Knob("efficient_stem", N_("efficient stem (16 filters, h-swish)"), "bool", True,
+             help=N_("Off restores the stem the paper started from: 32 filters with ReLU instead of 16 with h-swish "
+                     "(Large: +10M multiply-adds).")),
+        Knob("widths", N_("per-layer widths (NetAdapt)"), "text", "", pattern=WIDTHS_PATTERN, example="e2=48,b4=32",
+             help=N_("Channel counts that replace the table's, as NetAdapt's layer-wise search sets them: e<i>=n is "
+                     "bneck i's expansion width, b<i>=n the output width of bneck i and of every bneck its residual "
+                     "connections tie to it (name the first of them). Empty: the paper's widths at this α.")),
     )
 
 
 # Every conv pads, so the net runs on any size; 32 px (a 1×1 final map) is the package's floor.
 MIN_RESOLUTION = 32
 
-_MINIMALISTIC = ("TF-slim's 'minimalistic' checkpoints (README of tensorflow/models research/slim/nets/mobilenet) "
-                 "drop SE and h-swish and also replace every 5×5 depthwise kernel by 3×3; se=False, hswish=False "
-                 "here keeps the 5×5 kernels, so their published figures ({figures}) are not cited.")
-_KNOB_NOTE = ("se=False and hswish=False are ablations of the paper's knobs: the paper reports no parameter or "
-              "mult-add figures for them. efficient_last_stage=False and efficient_stem=False are the designs "
-              "Sec. 5.1 started from; it reports only their differences (30M and 10M mult-adds, 7 ms and 2 ms).")
+_KNOB_NOTE = N_("se=False and hswish=False are ablations of the paper's knobs: the paper reports no parameter or "
+                "mult-add figures for them. efficient_last_stage=False and efficient_stem=False are the designs "
+                "Sec. 5.1 started from; it reports only their differences (30M and 10M mult-adds, 7 ms and 2 ms).")
 
 MODELS = [
     ModelSpec(
@@ -310,9 +307,9 @@ MODELS = [
         concepts=("nas_netadapt",),
         title="MobileNet V3-Large",
         paper=PAPER,
-        idea="A MobileNet V2-style net found by platform-aware architecture search and layer-wise tuning, with "
-             "squeeze-and-excite in some inverted residuals, the cheap h-swish activation in the deeper half, and "
-             "a slimmed head that pools before its last wide 1×1 layer.",
+        idea=N_("A MobileNet V2-style net found by platform-aware architecture search and layer-wise tuning, with "
+                "squeeze-and-excite in some inverted residuals, the cheap h-swish activation in the deeper half, and "
+                "a slimmed head that pools before its last wide 1×1 layer."),
         knobs=_knobs(),
         blocks=mobilenet_v3_large_blocks,
         min_resolution=MIN_RESOLUTION,
@@ -323,11 +320,13 @@ MODELS = [
             reference(92, alpha=0.75),
         ),
         notes=(
-            "The paper prints 219M mult-adds for Large 1.0, TF-slim's README 217M; the architecture of Table 1 "
-            "gives 216.6M.",
-            "torchvision's width_mult scales the expansion sizes and the 1280-wide last layer by α: at α = 0.75 it "
-            "gives 3.38M / 140M, not the paper's 4.0M / 155M. The widths here follow TF-slim and the paper.",
-            _MINIMALISTIC.format(figures="Large: 3.9M / 209M, 72.3%"),
+            N_("The paper prints 219M mult-adds for Large 1.0, TF-slim's README 217M; the architecture of Table 1 "
+               "gives 216.6M."),
+            N_("torchvision's width_mult scales the expansion sizes and the 1280-wide last layer by α: at α = 0.75 it "
+               "gives 3.38M / 140M, not the paper's 4.0M / 155M. The widths here follow TF-slim and the paper."),
+            N_("TF-slim's 'minimalistic' checkpoints (README of tensorflow/models research/slim/nets/mobilenet) drop "
+               "SE and h-swish and also replace every 5×5 depthwise kernel by 3×3; se=False, hswish=False here keeps "
+               "the 5×5 kernels, so their published figures (Large: 3.9M / 209M, 72.3%) are not cited."),
             _KNOB_NOTE,
         ),
     ),
@@ -337,9 +336,9 @@ MODELS = [
         concepts=("nas_netadapt",),
         title="MobileNet V3-Small",
         paper=PAPER,
-        idea="The small MobileNet V3, searched for low latency: squeeze-and-excite in most inverted residuals, "
-             "5×5 depthwise kernels and h-swish in the deeper blocks, and a slimmed head that pools before its "
-             "last wide 1×1 layer.",
+        idea=N_("The small MobileNet V3, searched for low latency: squeeze-and-excite in most inverted residuals, 5×5 "
+                "depthwise kernels and h-swish in the deeper blocks, and a slimmed head that pools before its last "
+                "wide 1×1 layer."),
         knobs=_knobs(),
         blocks=mobilenet_v3_small_blocks,
         min_resolution=MIN_RESOLUTION,
@@ -348,13 +347,15 @@ MODELS = [
             reference(74, alpha=0.75),
         ),
         notes=(
-            "The final paper (Table 2) has a 1024-wide last layer: 2.5M / 56M for Small 1.0, 2.0M / 44M for 0.75, "
-            "as torchvision builds it. An earlier arXiv version and TF-slim's README list 2.9M / 66M and "
-            "2.4M / 44M with a 1280-wide last layer; that layer explains the 0.4M extra parameters but only 0.4M "
-            "of the 10M extra mult-adds, so those figures are not cited.",
-            "Table 2 marks SE on the final 'conv2d 1×1, 576' row; neither TF-slim nor torchvision has an SE there, "
-            "and the paper's parameter count (2.5M) is that of the net without it.",
-            _MINIMALISTIC.format(figures="Small: 2.0M / 65M, 61.9%"),
+            N_("The final paper (Table 2) has a 1024-wide last layer: 2.5M / 56M for Small 1.0, 2.0M / 44M for 0.75, "
+               "as torchvision builds it. An earlier arXiv version and TF-slim's README list 2.9M / 66M and 2.4M / "
+               "44M with a 1280-wide last layer; that layer explains the 0.4M extra parameters but only 0.4M of the "
+               "10M extra mult-adds, so those figures are not cited."),
+            N_("Table 2 marks SE on the final 'conv2d 1×1, 576' row; neither TF-slim nor torchvision has an SE there, "
+               "and the paper's parameter count (2.5M) is that of the net without it."),
+            N_("TF-slim's 'minimalistic' checkpoints (README of tensorflow/models research/slim/nets/mobilenet) drop "
+               "SE and h-swish and also replace every 5×5 depthwise kernel by 3×3; se=False, hswish=False here keeps "
+               "the 5×5 kernels, so their published figures (Small: 2.0M / 65M, 61.9%) are not cited."),
             _KNOB_NOTE,
         ),
     ),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from torch import nn
 
+from lightnets.i18n import N_, _
 from lightnets.layers import ConvBNAct, GlobalAvgPool, ShuffleV1Unit
 from lightnets.registry import Block, Knob, ModelSpec, Paper, reference
 
@@ -36,10 +37,11 @@ def stem_width(groups: int, scale: float) -> int:
 
 def shufflenet_v1_blocks(groups: int, scale: float, shuffle: bool) -> list[Block]:
     if groups not in STAGE2_WIDTH:
-        raise ValueError(f"groups={groups!r} is not allowed: groups must be one of "
-                         f"{', '.join(map(str, STAGE2_WIDTH))} (Table 1)")
+        raise ValueError(_("groups={groups!r} is not allowed: groups must be one of {allowed} (Table 1)").format(
+            groups=groups, allowed=", ".join(map(str, STAGE2_WIDTH))))
     if scale not in STEM_WIDTH:
-        raise ValueError(f"scale={scale!r} is not allowed: scale must be one of {', '.join(map(str, STEM_WIDTH))}")
+        raise ValueError(_("scale={scale!r} is not allowed: scale must be one of {allowed}").format(
+            scale=scale, allowed=", ".join(map(str, STEM_WIDTH))))
     stem = stem_width(groups, scale)
     rows = [
         Block("conv1", ConvBNAct, dict(in_ch=3, out_ch=stem, kernel=3, stride=2, act="relu"), "stem"),
@@ -55,8 +57,8 @@ def shufflenet_v1_blocks(groups: int, scale: float, shuffle: bool) -> list[Block
             stride = 2 if i == 0 else 1
             branch = width - in_ch if stride == 2 else width
             if branch % groups or width % groups:
-                raise ValueError(f"groups={groups} cannot split the {branch} channels of stage {stage} at "
-                                 f"scale={scale:g}")
+                raise ValueError(_("groups={groups} cannot split the {branch} channels of stage {stage} at "
+                                   "scale={scale:g}").format(groups=groups, branch=branch, stage=stage, scale=scale))
             rows.append(Block(f"stage{stage}.{i}", ShuffleV1Unit, dict(
                 in_ch=in_ch, out_ch=width, groups=groups, stride=stride,
                 # Stage 2's first pointwise layer is an ordinary conv: its 24 input channels are too few to split.
@@ -74,9 +76,9 @@ def shufflenet_v1_blocks(groups: int, scale: float, shuffle: bool) -> list[Block
 PAPER = Paper("ShuffleNet: An Extremely Efficient Convolutional Neural Network for Mobile Devices",
               "Zhang, Zhou, Lin, Sun", 2018, "1707.01083")
 
-_G8_NOTE = ("Table 2 prints one complexity for the whole 0.5× row (38M); for g = 8 no buildable net reaches it, "
-            "as the first conv must have a multiple of 8 channels: 8 gives 36.6M, 16 (the official code's choice) "
-            "40.5M, the official README's 40M for this model.")
+_G8_NOTE = N_("Table 2 prints one complexity for the whole 0.5× row (38M); for g = 8 no buildable net reaches it, "
+              "as the first conv must have a multiple of 8 channels: 8 gives 36.6M, 16 (the official code's choice) "
+              "40.5M, the official README's 40M for this model.")
 
 MODELS = [
     ModelSpec(
@@ -84,17 +86,17 @@ MODELS = [
         family="ShuffleNet V1",
         title="ShuffleNet V1",
         paper=PAPER,
-        idea="Replace the costly 1×1 convolutions of a bottleneck by group convolutions, and shuffle the channels "
-             "between them so that each group sees information from every other group.",
+        idea=N_("Replace the costly 1×1 convolutions of a bottleneck by group convolutions, and shuffle the channels "
+                "between them so that each group sees information from every other group."),
         knobs=(
-            Knob("groups", "groups g", "choice", 3, choices=(1, 2, 3, 4, 8),
-                 help="Number of groups of the 1×1 convolutions. More groups make each 1×1 conv cheaper, which "
-                      "Table 1 spends on wider layers (144 to 384 channels in stage 2) at about the same cost."),
-            Knob("scale", "scale s×", "choice", 1.0, choices=(0.25, 0.5, 1.0, 1.5, 2.0),
-                 help="Multiplies the number of filters of every stage by s; the cost grows about as s²."),
-            Knob("shuffle", "channel shuffle", "bool", True,
-                 help="Off removes the channel shuffle, so each group only ever sees its own channels: the "
-                      "paper's Table 3 ablation (1.9 to 5.8 points worse top-1). Cost is unchanged."),
+            Knob("groups", N_("groups g"), "choice", 3, choices=(1, 2, 3, 4, 8),
+                 help=N_("Number of groups of the 1×1 convolutions. More groups make each 1×1 conv cheaper, which "
+                         "Table 1 spends on wider layers (144 to 384 channels in stage 2) at about the same cost.")),
+            Knob("scale", N_("scale s×"), "choice", 1.0, choices=(0.25, 0.5, 1.0, 1.5, 2.0),
+                 help=N_("Multiplies the number of filters of every stage by s; the cost grows about as s².")),
+            Knob("shuffle", N_("channel shuffle"), "bool", True,
+                 help=N_("Off removes the channel shuffle, so each group only ever sees its own channels: the paper's "
+                         "Table 3 ablation (1.9 to 5.8 points worse top-1). Cost is unchanged.")),
         ),
         blocks=shufflenet_v1_blocks,
         min_resolution=32,  # the package's floor; 32 px already ends stage 4 at 1×1
@@ -121,18 +123,20 @@ MODELS = [
             reference(138, groups=8, scale=2.0),
         ),
         notes=(
-            "The paper gives no parameter counts; those listed come from the official PyTorch re-release.",
-            "Stage widths are Table 1's times s. The first conv has 12 channels at 0.25× and 0.5×, 24 at 1× and "
-            "1.5×, 48 at 2× (the official code's choice, which the paper's 0.5×, 0.25× and 2× complexities need), "
-            "rounded up to a multiple of g. At 0.25× and 0.5× the bottleneck (a quarter of the output) is rounded "
-            "to a multiple of g where g = 2 or 4 would not divide it.",
-            _G8_NOTE + " At 0.25× (Table 2: 13M) g = 8 gives 15.7M with 16 channels, 12.4M with 8; that row "
-                       "is left out of the references.",
-            "The official code shuffles after the depthwise conv, the paper (Fig. 2) before it; a depthwise conv "
-            "acts on each channel alone, so the two are the same network with permuted weights. At a stride-2 "
-            "unit it applies the final ReLU to the residual branch only; the pooled shortcut is already "
-            "non-negative, so the result is identical.",
-            "Table 8 quotes 140M for 1× g = 3 (the 1× row's complexity); Table 1 gives 137M for that net.",
+            N_("The paper gives no parameter counts; those listed come from the official PyTorch re-release."),
+            N_("Stage widths are Table 1's times s. The first conv has 12 channels at 0.25× and 0.5×, 24 at 1× and "
+               "1.5×, 48 at 2× (the official code's choice, which the paper's 0.5×, 0.25× and 2× complexities need), "
+               "rounded up to a multiple of g. At 0.25× and 0.5× the bottleneck (a quarter of the output) is rounded "
+               "to a multiple of g where g = 2 or 4 would not divide it."),
+            N_("Table 2 prints one complexity for the whole 0.5× row (38M); for g = 8 no buildable net reaches it, as "
+               "the first conv must have a multiple of 8 channels: 8 gives 36.6M, 16 (the official code's choice) "
+               "40.5M, the official README's 40M for this model. At 0.25× (Table 2: 13M) g = 8 gives 15.7M with 16 "
+               "channels, 12.4M with 8; that row is left out of the references."),
+            N_("The official code shuffles after the depthwise conv, the paper (Fig. 2) before it; a depthwise conv "
+               "acts on each channel alone, so the two are the same network with permuted weights. At a stride-2 unit "
+               "it applies the final ReLU to the residual branch only; the pooled shortcut is already non-negative, "
+               "so the result is identical."),
+            N_("Table 8 quotes 140M for 1× g = 3 (the 1× row's complexity); Table 1 gives 137M for that net."),
         ),
     ),
 ]

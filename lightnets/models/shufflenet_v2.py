@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from torch import nn
 
+from lightnets.i18n import N_
 from lightnets.layers import ConvBNAct, GlobalAvgPool, ShuffleV2Unit
 from lightnets.registry import Block, Knob, ModelSpec, Paper, reference
 
@@ -45,8 +46,8 @@ def shufflenet_v2_blocks(width: float) -> list[Block]:
 PAPER = Paper("ShuffleNet V2: Practical Guidelines for Efficient CNN Architecture Design",
               "Ma, Zhang, Zheng, Sun", 2018, "1807.11164")
 
-_TORCHVISION_NOTE = ("torchvision's checkpoint metadata; its x1.5 and x2.0 weights were trained by torchvision, "
-                     "so their accuracy is not the paper's")
+_TORCHVISION_NOTE = N_("torchvision's checkpoint metadata; its x1.5 and x2.0 weights were trained by torchvision, "
+                       "so their accuracy is not the paper's")
 
 MODELS = [
     ModelSpec(
@@ -54,13 +55,13 @@ MODELS = [
         family="ShuffleNet V2",
         title="ShuffleNet V2",
         paper=PAPER,
-        idea="Each unit splits its channels in two: one half passes through untouched, the other goes through "
-             "1×1 → depthwise 3×3 → 1×1 convs of equal width; the halves are concatenated and shuffled, following "
-             "four guidelines for real speed (equal widths, few groups, little fragmentation, few element-wise ops).",
+        idea=N_("Each unit splits its channels in two: one half passes through untouched, the other goes through 1×1 "
+                "→ depthwise 3×3 → 1×1 convs of equal width; the halves are concatenated and shuffled, following four "
+                "guidelines for real speed (equal widths, few groups, little fragmentation, few element-wise ops)."),
         knobs=(
-            Knob("width", "width (channel multiplier)", "choice", 1.0, choices=(0.5, 1.0, 1.5, 2.0),
-                 help="The paper's four sizes 0.5×, 1×, 1.5×, 2×: the stage widths of its Table 5 (not a plain "
-                      "multiple of 1×; 2× also doubles the last 1×1 conv to 2048)."),
+            Knob("width", N_("width (channel multiplier)"), "choice", 1.0, choices=(0.5, 1.0, 1.5, 2.0),
+                 help=N_("The paper's four sizes 0.5×, 1×, 1.5×, 2×: the stage widths of its Table 5 (not a plain "
+                         "multiple of 1×; 2× also doubles the last 1×1 conv to 2048).")),
         ),
         blocks=shufflenet_v2_blocks,
         # Every conv and the max pool pad, so the net runs on any size; 32 px (a 1×1 final map) is the floor.
@@ -80,10 +81,10 @@ MODELS = [
             reference(193, width=2.0, note=_TORCHVISION_NOTE),
         ),
         notes=(
-            "The paper's top-1 for 0.5× (60.3%, Table 8) differs from the official re-release (61.1%); both "
-            "are listed.",
-            "Channel shuffle with 2 groups after every unit mixes the untouched half with the processed half, so "
-            "information crosses between the branches in the next unit.",
+            N_("The paper's top-1 for 0.5× (60.3%, Table 8) differs from the official re-release (61.1%); both are "
+               "listed."),
+            N_("Channel shuffle with 2 groups after every unit mixes the untouched half with the processed half, so "
+               "information crosses between the branches in the next unit."),
         ),
     ),
 ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from torch import nn
 
+from lightnets.i18n import N_
 from lightnets.layers import Fire
 from lightnets.registry import Block, Knob, ModelSpec, Paper, reference
 
@@ -91,19 +92,19 @@ PAPER = Paper("SqueezeNet: AlexNet-level accuracy with 50x fewer parameters and 
               "Iandola, Han, Moskewicz, Ashraf, Dally, Keutzer", 2016, "1602.07360")
 
 KNOBS = (
-    Knob("squeeze_ratio", "squeeze ratio SR", "float", 0.125, min=0.125, max=1.0, step=0.025,
-         help="Squeeze-layer channels as a fraction of the Fire module's expand channels (s = SR·e). Fewer "
-              "squeeze channels feed fewer inputs to the 3×3 filters. The paper sweeps 0.125 to 1.0: accuracy "
-              "plateaus at SR = 0.75 (86.0% top-5, 19 MB)."),
-    Knob("pct3x3", "share of 3×3 expand filters", "float", 0.5, min=0.01, max=0.99, step=0.005,
-         help="Fraction of each Fire module's expand filters that are 3×3 (the rest are 1×1, 9× cheaper). "
-              "The paper sweeps 1% to 99% and finds top-5 accuracy plateaus at 50%."),
+    Knob("squeeze_ratio", N_("squeeze ratio SR"), "float", 0.125, min=0.125, max=1.0, step=0.025,
+         help=N_("Squeeze-layer channels as a fraction of the Fire module's expand channels (s = SR·e). Fewer squeeze "
+                 "channels feed fewer inputs to the 3×3 filters. The paper sweeps 0.125 to 1.0: accuracy plateaus at "
+                 "SR = 0.75 (86.0% top-5, 19 MB).")),
+    Knob("pct3x3", N_("share of 3×3 expand filters"), "float", 0.5, min=0.01, max=0.99, step=0.005,
+         help=N_("Fraction of each Fire module's expand filters that are 3×3 (the rest are 1×1, 9× cheaper). The "
+                 "paper sweeps 1% to 99% and finds top-5 accuracy plateaus at 50%.")),
 )
 
-_SIZE_NOTE = ("The paper reports no multiply-adds for SqueezeNet, and others disagree by 2×: the ShuffleNet paper "
-              "(Table 6) lists 833M, the MobileNet paper (Table 9) 1700M 'mult-adds', the official README 1.72 "
-              "GFLOPS for v1.0 and 0.72 for v1.1 (2.4× less), presumably counting a multiply and an add as two "
-              "operations. At 224 px the architecture has 819M (v1.0) and 349M (v1.1) multiply-adds, 2.35× apart.")
+_SIZE_NOTE = N_("The paper reports no multiply-adds for SqueezeNet, and others disagree by 2×: the ShuffleNet paper "
+                "(Table 6) lists 833M, the MobileNet paper (Table 9) 1700M 'mult-adds', the official README 1.72 "
+                "GFLOPS for v1.0 and 0.72 for v1.1 (2.4× less), presumably counting a multiply and an add as two "
+                "operations. At 224 px the architecture has 819M (v1.0) and 349M (v1.1) multiply-adds, 2.35× apart.")
 
 MODELS = [
     ModelSpec(
@@ -111,27 +112,27 @@ MODELS = [
         family="SqueezeNet",
         title="SqueezeNet 1.0",
         paper=PAPER,
-        idea="Fire modules squeeze the channels with a few 1×1 filters, then expand them with a mix of 1×1 and "
-             "3×3 filters; late downsampling keeps activation maps large, and a 1×1 conv with global pooling "
-             "replaces the fully connected layers.",
+        idea=N_("Fire modules squeeze the channels with a few 1×1 filters, then expand them with a mix of 1×1 and 3×3 "
+                "filters; late downsampling keeps activation maps large, and a 1×1 conv with global pooling replaces "
+                "the fully connected layers."),
         knobs=KNOBS,
         blocks=squeezenet1_0_blocks,
         min_resolution=32,  # the package's floor (v1.0 itself runs from 21 px, v1.1 from 17)
         references=(
             reference(194, squeeze_ratio=0.125, pct3x3=0.5),
             reference(202, squeeze_ratio=0.125, pct3x3=0.5,
-                      note="torchvision retrained these weights; the architecture is the paper's"),
+                      note=N_("torchvision retrained these weights; the architecture is the paper's")),
             reference(131, squeeze_ratio=0.125, pct3x3=0.5,
-                      note="The SqueezeNet paper itself gives no multiply-adds; this is the ShuffleNet paper's "
-                           "count at 224 px."),
+                      note=N_("The SqueezeNet paper itself gives no multiply-adds; this is the ShuffleNet paper's "
+                              "count at 224 px.")),
         ),
         notes=(
             _SIZE_NOTE,
-            "Model sizes in the paper are 32-bit weights in MiB: 1,248,424 parameters × 4 bytes = 4.8 MB.",
-            "Table 1 lists a 224×224 input but 111×111 after conv1 (7×7/2, no padding), which is what the Caffe "
-            "model's 227-px crop gives; at 224 px conv1 gives 109×109 and the pools 54, 27 and 13.",
-            "Fire module channels come from the metaparameters base_e = 128, incr_e = 128, freq = 2; channel "
-            "counts are rounded half up, with at least one filter per layer.",
+            N_("Model sizes in the paper are 32-bit weights in MiB: 1,248,424 parameters × 4 bytes = 4.8 MB."),
+            N_("Table 1 lists a 224×224 input but 111×111 after conv1 (7×7/2, no padding), which is what the Caffe "
+               "model's 227-px crop gives; at 224 px conv1 gives 109×109 and the pools 54, 27 and 13."),
+            N_("Fire module channels come from the metaparameters base_e = 128, incr_e = 128, freq = 2; channel "
+               "counts are rounded half up, with at least one filter per layer."),
         ),
     ),
     ModelSpec(
@@ -139,20 +140,20 @@ MODELS = [
         family="SqueezeNet",
         title="SqueezeNet 1.1",
         paper=PAPER,
-        idea="SqueezeNet with a 64-filter 3×3 first conv and the max pools moved forward (after conv1, fire3 "
-             "and fire5): 2.4× less computation than 1.0 at the same accuracy (official repository).",
+        idea=N_("SqueezeNet with a 64-filter 3×3 first conv and the max pools moved forward (after conv1, fire3 and "
+                "fire5): 2.4× less computation than 1.0 at the same accuracy (official repository)."),
         knobs=KNOBS,
         blocks=squeezenet1_1_blocks,
         min_resolution=32,
         references=(
             reference(203, squeeze_ratio=0.125, pct3x3=0.5,
-                      note="v1.1 appears only in the official repository (forresti/SqueezeNet); torchvision's "
-                           "exact parameter count of the same architecture"),
+                      note=N_("v1.1 appears only in the official repository (forresti/SqueezeNet); torchvision's "
+                              "exact parameter count of the same architecture")),
         ),
         notes=(
             _SIZE_NOTE,
-            "v1.1 is not in the paper: the official repository's README describes it (conv1 64×3×3, pools after "
-            "conv1, fire3, fire5) and claims 2.4× less computation than v1.0 (0.72 vs 1.72 GFLOPS).",
+            N_("v1.1 is not in the paper: the official repository's README describes it (conv1 64×3×3, pools after "
+               "conv1, fire3, fire5) and claims 2.4× less computation than v1.0 (0.72 vs 1.72 GFLOPS)."),
         ),
     ),
 ]

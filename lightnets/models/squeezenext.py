@@ -20,6 +20,7 @@ import dataclasses
 import torch
 from torch import nn
 
+from lightnets.i18n import N_, _
 from lightnets.layers import ConvBNAct, GlobalAvgPool
 from lightnets.registry import Block, Knob, ModelSpec, Paper, Reference, reference
 
@@ -46,7 +47,7 @@ class SqueezeNextStem(nn.Sequential):
 
     @classmethod
     def describe(cls, out_ch: int) -> str:
-        return f"conv 7×7, {out_ch}, s2, BN, ReLU + max pool 3×3, s2"
+        return _("conv 7×7, {out}, s2, BN, ReLU + max pool 3×3, s2").format(out=out_ch)
 
 
 class SqueezeNextBlock(nn.Module):
@@ -84,17 +85,20 @@ class SqueezeNextBlock(nn.Module):
     def describe(cls, in_ch: int, out_ch: int, stride: int = 1, vertical_first: bool = True,
                  project: bool = False) -> str:
         order = "3×1, 1×3" if vertical_first else "1×3, 3×1"
-        text = f"SqNxt block {out_ch // 2}→{out_ch // 4}, {order}, {out_ch}"
+        text = _("SqNxt block {half}→{quarter}, {order}, {out}").format(half=out_ch // 2, quarter=out_ch // 4,
+                                                                         order=order, out=out_ch)
         return text + (f", s{stride}" if stride != 1 else "")
 
 
 def squeezenext_blocks(width: float, depth: int) -> list[Block]:
     if depth not in BLOCKS_PER_STAGE:
         allowed = ", ".join(map(str, BLOCKS_PER_STAGE))
-        raise ValueError(f"depth={depth!r} is not allowed: depth must be one of {allowed}")
+        raise ValueError(_("depth={depth!r} is not allowed: depth must be one of {allowed}").format(
+            depth=depth, allowed=allowed))
     channels = [int(c * width) for c in STAGE_WIDTHS]
     if any(c % 4 for c in channels):  # C/4 squeeze channels must be whole
-        raise ValueError(f"width={width:g} gives stage widths {channels}, which do not divide by 4")
+        raise ValueError(_("width={width:g} gives stage widths {channels}, which do not divide by 4").format(
+            width=width, channels=channels))
     rows = [Block("stem", SqueezeNextStem, dict(out_ch=STEM_CHANNELS), "stem")]
     in_ch = STEM_CHANNELS
     for stage, (out_ch, count) in enumerate(zip(channels, BLOCKS_PER_STAGE[depth]), start=1):
@@ -125,8 +129,8 @@ def _at_crop(ref: Reference, note: str) -> Reference:
     return dataclasses.replace(ref, resolution=RESOLUTION, note=note)
 
 
-_ACCURACY_NOTE = ("Top-1 as quoted from the paper's table by a third-party README; evaluated with the official "
-                  "227-px crop.")
+_ACCURACY_NOTE = N_("Top-1 as quoted from the paper's table by a third-party README; evaluated with the official "
+                    "227-px crop.")
 
 MODELS = [
     ModelSpec(
@@ -134,16 +138,16 @@ MODELS = [
         family="SqueezeNext",
         title="SqueezeNext",
         paper=PAPER,
-        idea="Each block squeezes the channels twice with 1×1 convs (to C/2, then C/4), filters with a 3×1 and a "
-             "1×3 conv instead of a 3×3, expands back with a 1×1 conv and adds a shortcut, avoiding depthwise "
-             "convolutions that run poorly on many accelerators.",
+        idea=N_("Each block squeezes the channels twice with 1×1 convs (to C/2, then C/4), filters with a 3×1 and a "
+                "1×3 conv instead of a 3×3, expands back with a 1×1 conv and adds a shortcut, avoiding depthwise "
+                "convolutions that run poorly on many accelerators."),
         knobs=(
-            Knob("width", "width multiplier", "choice", 1.0, choices=(0.5, 1.0, 1.5, 2.0),
-                 help="Multiplies the channels of every block (the first conv and the last 1×1 conv keep 64 and "
-                      "128, as in the official 2.0 models). The paper's 1.0, 1.5 and 2.0-SqNxt."),
-            Knob("depth", "depth", "choice", 23, choices=(23, 34, 44),
-                 help="Layers counted as first conv + blocks + classifier: 23 = 6, 6, 8, 1 blocks per stage, "
-                      "34 = 9, 9, 12, 2, 44 = 12, 12, 16, 2. Deeper is more accurate at more cost."),
+            Knob("width", N_("width multiplier"), "choice", 1.0, choices=(0.5, 1.0, 1.5, 2.0),
+                 help=N_("Multiplies the channels of every block (the first conv and the last 1×1 conv keep 64 and "
+                         "128, as in the official 2.0 models). The paper's 1.0, 1.5 and 2.0-SqNxt.")),
+            Knob("depth", N_("depth"), "choice", 23, choices=(23, 34, 44),
+                 help=N_("Layers counted as first conv + blocks + classifier: 23 = 6, 6, 8, 1 blocks per stage, 34 = "
+                         "9, 9, 12, 2, 44 = 12, 12, 16, 2. Deeper is more accurate at more cost.")),
         ),
         blocks=squeezenext_blocks,
         default_resolution=RESOLUTION,
@@ -151,33 +155,33 @@ MODELS = [
         min_resolution=32,
         references=(
             Reference(
-                label="2.0-SqNxt-44 (the abstract's deeper variant at VGG-19 accuracy)",
+                label=N_("2.0-SqNxt-44 (the abstract's deeper variant at VGG-19 accuracy)"),
                 knobs={"width": 2.0, "depth": 44}, resolution=RESOLUTION, params_m=4.4, macs_m=None, top1=None,
                 source="Gholami et al. 2018 (arXiv 1803.10615), abstract: 'one of its deeper variants is able to "
                        "achieve VGG-19 accuracy with only 4.4 Million parameters'",
                 provenance="paper",
-                note="The abstract does not name the variant. 2.0-SqNxt-44, built like the official 2.0-SqNxt-23 "
-                     "(a projection shortcut in each stage's first block) with 12, 12, 16, 2 blocks, has 4,428,096 "
-                     "parameters (4.43M), the only width/depth here near 4.4M."),
+                note=N_("The abstract does not name the variant. 2.0-SqNxt-44, built like the official 2.0-SqNxt-23 "
+                        "(a projection shortcut in each stage's first block) with 12, 12, 16, 2 blocks, has 4,428,096 "
+                        "parameters (4.43M), the only width/depth here near 4.4M.")),
             _at_crop(reference(204, width=1.0, depth=23), _ACCURACY_NOTE),
             _at_crop(reference(206, width=2.0, depth=23), _ACCURACY_NOTE),
         ),
         notes=(
-            "The paper's result tables could not be read here (only its abstract); parameter counts follow from "
-            "the official Caffe definitions: 1.0-SqNxt-23 has 717,280 parameters and 278M multiply-adds at 227 px, "
-            "2.0-SqNxt-23 2,361,728 and 742M. No 1.5 definition is published; 1.5 is built the same way.",
-            "As in those definitions, the first block of every stage has a 1×1 projection shortcut (conv, BN, ReLU) "
-            "even where the shape does not change: 2.0-SqNxt-23's first block (64 to 64 channels, stride 1) adds "
-            "a 1×1 conv of its input (Convolution2) rather than the input itself.",
-            "osmr/imgclsmob's re-implementation (the pretrained models the official README points to) differs: "
-            "its convs have biases, its first conv is padded to take 224 px, and it scales the first and last "
-            "convs with the width; hence 724,056 parameters for 1.0-SqNxt-23 and its own FLOPs count of 287M.",
-            "The 44-layer layout (12, 12, 16, 2) is from a 2.0-SqNxt-44 Caffe definition (a jolibrain/deepdetect "
-            "template) that could not be read again when the shortcut rule was corrected; built like the official "
-            "23-layer nets it has 4.43M parameters, matching the abstract's 4.4M. The 34-layer layout (9, 9, 12, 2) "
-            "is inferred as 1.5× the 23-layer one (32 blocks) and is not confirmed by a source.",
-            "The official definitions alternate 3×1-then-1×3 and 1×3-then-3×1 from block to block; the cost is the "
-            "same either way.",
+            N_("The paper's result tables could not be read here (only its abstract); parameter counts follow from "
+               "the official Caffe definitions: 1.0-SqNxt-23 has 717,280 parameters and 278M multiply-adds at 227 px, "
+               "2.0-SqNxt-23 2,361,728 and 742M. No 1.5 definition is published; 1.5 is built the same way."),
+            N_("As in those definitions, the first block of every stage has a 1×1 projection shortcut (conv, BN, "
+               "ReLU) even where the shape does not change: 2.0-SqNxt-23's first block (64 to 64 channels, stride 1) "
+               "adds a 1×1 conv of its input (Convolution2) rather than the input itself."),
+            N_("osmr/imgclsmob's re-implementation (the pretrained models the official README points to) differs: its "
+               "convs have biases, its first conv is padded to take 224 px, and it scales the first and last convs "
+               "with the width; hence 724,056 parameters for 1.0-SqNxt-23 and its own FLOPs count of 287M."),
+            N_("The 44-layer layout (12, 12, 16, 2) is from a 2.0-SqNxt-44 Caffe definition (a jolibrain/deepdetect "
+               "template) that could not be read again when the shortcut rule was corrected; built like the official "
+               "23-layer nets it has 4.43M parameters, matching the abstract's 4.4M. The 34-layer layout (9, 9, 12, "
+               "2) is inferred as 1.5× the 23-layer one (32 blocks) and is not confirmed by a source."),
+            N_("The official definitions alternate 3×1-then-1×3 and 1×3-then-3×1 from block to block; the cost is the "
+               "same either way."),
         ),
     ),
 ]
