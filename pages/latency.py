@@ -125,6 +125,9 @@ ui.chart(figures.prediction_vs_measured(prediction, eager), key="latency.lut")
 st.caption(f"{len(prediction.ops)} operator calls; {prediction.new_entries} new entries timed now, the table holds "
            f"{prediction.table_entries} for {prediction.device} with {prediction.threads} thread(s)"
            f"{' (' + prediction.table_path + ')' if prediction.table_path else ''}; the machine's load average was "
-           f"at most {prediction.max_load} while they were timed. Each operator is timed alone with cold caches, as "
-           "in a network; the sum leaves out the Python and dispatch between operators (so for eager PyTorch it "
-           "comes out low) and any fusion a compiled form does.")
+           f"at most {prediction.max_load} while they were timed"
+           f"{'' if prediction.trusted else f' ({prediction.busy_entries} entries timed while the machine was busy: they are timed again once it is quiet)'}"
+           f". Each operator is timed alone with cold caches, as in a network: {prediction.ops_ms:.2f} ms; plus "
+           f"the dispatch cost measured on this machine for its {len(prediction.ops)} operator and "
+           f"{prediction.module_calls} module calls: {prediction.dispatch_ms:+.2f} ms"
+           f"{' (deployment: the frozen TorchScript graph’s own operators)' if prediction.form == 'script' else ''}.")
