@@ -11,6 +11,13 @@ and the spread is the range of round medians; a ratio is the median over rounds 
 Targets (issue 6, 2-core CPU): lightnets eager ≤ 1.05× torchvision eager for mobilenet_v2, mobilenet_v3_large/small,
 shufflenet_v2 1.0 and squeezenet1_1; deployment mode ≤ 0.7× torchvision eager.
 
+Then the lookup table's error per model (issue 13, target ±10% for every model, eager and deployment, 1 and 2
+threads): ``lightnets.predict_latency`` of the same modules, from a fresh table in a temporary directory (as a user
+meets it; ``--table DIR`` keeps one), against the measured median of round medians above; beside it the error of the
+old sum of operators alone (without the calibrated dispatch cost). Entries timed while the machine was busy are
+counted (``busy``): on a loaded machine neither figure means much. This part needs only lightnets:
+    python3 benchmarks/latency.py --lut-only [--models a,b] [--threads 1,2]
+
 torchvision does not install beside the project's torch pin; run this with a separate interpreter:
     python3 -m venv /tmp/tvenv && /tmp/tvenv/bin/pip install --no-cache-dir torch==2.14.1 torchvision==0.29.1 numpy
     PYTHONPATH=. /tmp/tvenv/bin/python benchmarks/latency.py [--rounds 15] [--budget 0.3] [--models a,b]
@@ -25,6 +32,7 @@ import os
 import random
 import statistics
 import sys
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -34,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 import lightnets  # noqa: E402
-from lightnets.latency import measure_latency, optimize_for_inference  # noqa: E402
+from lightnets.latency import LatencyTable, measure_latency, optimize_for_inference, predict_latency  # noqa: E402
 
 # our name → (torchvision builder name, our knobs)
 TORCHVISION = {
@@ -58,12 +66,12 @@ def torchvision_model(name: str) -> torch.nn.Module | None:
     return getattr(tvm, TORCHVISION[name][0])(weights=None).eval() if name in TORCHVISION else None
 
 
-def variants(name: str, resolution: int) -> dict[str, torch.nn.Module]:
+def variants(name: str, resolution: int, lightnets_only: bool = False) -> dict[str, torch.nn.Module]:
     """The modules to time for one model, and how long building the deployment form took."""
-    knobs = TORCHVISION.get(name, (None, {}))[1]
+    knobs = {} if lightnets_only else TORCHVISION.get(name, (None, {}))[1]
     ours = lightnets.build(lightnets.config(name, **knobs)).eval()
     out: dict[str, torch.nn.Module] = {"ln eager": ours}
-    theirs = torchvision_model(name)
+    theirs = None if lightnets_only else torchvision_model(name)
     if theirs is not None:
         try:
             ours.load_state_dict(theirs.state_dict(), strict=True)  # same numbers in both
@@ -118,6 +126,20 @@ def compile_cost(name: str, resolution: int, threads: int) -> None:
             print(f"  {label:9s} {r.median_ms:7.2f} ms (IQR {r.iqr_ms:.2f}, {r.runs} runs)")
 
 
+def lut_errors(name: str, threads: int, resolution: int, modules: dict[str, torch.nn.Module],
+               medians: dict[str, list[float]], table_dir: Path) -> list[tuple]:
+    """(form, measured, predicted, error, error of the operators' sum alone, busy entries) for eager and deployment."""
+    device = lightnets.latency.device_name("cpu")
+    table = LatencyTable.load(device, threads, table_dir / LatencyTable.default_path(device, threads).name)
+    rows = []
+    for form, key in (("eager", "ln eager"), ("deploy", "ln deploy")):
+        p = predict_latency(modules[key], resolution, threads=threads, table=table)
+        measured = statistics.median(medians[key])
+        rows.append((form, measured, p.predicted_ms, p.error(measured), (p.ops_ms - measured) / measured,
+                     p.busy_entries, p.dispatch))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="", help="comma-separated subset (default: every registered model)")
@@ -127,7 +149,16 @@ def main() -> None:
     parser.add_argument("--resolution", type=int, default=224)
     parser.add_argument("--json", default="", help="also write the round medians here")
     parser.add_argument("--compile", default="", metavar="MODEL", help="only measure torch.compile on MODEL")
+    parser.add_argument("--lut-only", action="store_true",
+                        help="lightnets only, each model at its defaults: the lookup table's error per model")
+    parser.add_argument("--table", default="", metavar="DIR", help="keep the lookup tables here (default: fresh)")
+    parser.add_argument("--cold-mb", type=float, default=0, metavar="MB",
+                        help="bytes of argument copies an entry cycles through (default: the package's, 48 MB, "
+                             "more than the last-level cache; a few MB leaves weights L3-warm as back-to-back "
+                             "passes of a small network do)")
     args = parser.parse_args()
+    if args.cold_mb:
+        lightnets.latency.COLD_BYTES = int(args.cold_mb * 2**20)
     warnings.simplefilter("ignore")
     if args.compile:
         compile_cost(args.compile, args.resolution, int(args.threads.split(",")[-1]))
@@ -142,12 +173,18 @@ def main() -> None:
     print(f"torch {torch.__version__}, {tv}, {lightnets.latency.device_name()}, {os.cpu_count()} CPUs; "
           f"load average {os.getloadavg()[0]:.2f}; batch 1, {args.resolution} px, {args.rounds} rounds × "
           f"{args.budget:g} s; ms as median [range] of round medians")
-    table, fastest = {}, {}
+    table, fastest, lut = {}, {}, {}
+    table_dir = Path(args.table) if args.table else Path(tempfile.mkdtemp(prefix="lightnets-lut-"))
     for name in names:
-        modules = variants(name, args.resolution)
+        modules = variants(name, args.resolution, args.lut_only)
         for threads in thread_counts:
             key = f"{name}@{threads}"
             table[key], fastest[key] = bench(name, threads, args.rounds, args.budget, args.resolution, modules)
+            lut[key] = lut_errors(name, threads, args.resolution, modules, table[key], table_dir)
+    print_lut(lut)
+    if args.lut_only:
+        print(f"load average at the end {os.getloadavg()[0]:.2f}")
+        return
     print("\nms: median of round medians [range]. Ratios: median over rounds of the ratio within each round "
           "(variants of a round run seconds apart, so load from other work affects both), and (in parentheses) "
           "the ratio of the fastest runs, which such load disturbs least")
@@ -171,6 +208,23 @@ def main() -> None:
     print(f"load average at the end {os.getloadavg()[0]:.2f}")
     if args.json:
         Path(args.json).write_text(json.dumps({"round_medians": table, "fastest": fastest}, indent=1))
+
+
+def print_lut(lut: dict[str, list[tuple]]) -> None:
+    print("\nLookup table against the measured median (error = predicted / measured − 1; 'ops only' is the sum of "
+          "the operators' entries without the calibrated dispatch cost)")
+    print(f"{'model':<20}{'thr':>4}  {'form':<7}{'measured':>9}{'predicted':>10}{'error':>8}{'ops only':>10}"
+          f"{'busy':>6}  dispatch µs (op, module, script op)")
+    within = total = 0
+    for key, rows in lut.items():
+        name, threads = key.split("@")
+        for form, measured, predicted, error, ops_only, busy, cost in rows:
+            total += 1
+            within += abs(error) <= 0.10
+            print(f"{name:<20}{threads:>4}  {form:<7}{measured:9.2f}{predicted:10.2f}{error:+8.1%}{ops_only:+10.1%}"
+                  f"{busy:6d}  {cost.op_us:+.2f}, {cost.module_us:+.2f}, {cost.script_op_us:+.2f}"
+                  f"{' (calibrated while busy)' if cost.busy else ''}")
+    print(f"within ±10%: {within} of {total} model × form × thread pairs")
 
 
 if __name__ == "__main__":

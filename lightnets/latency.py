@@ -17,7 +17,9 @@ How the figures are taken, and why they can be trusted:
   are ``lightnets.profile``'s rows, one for one, so time can be set against multiply-adds.
 * ``predict_latency`` is FBNet's latency lookup table: every distinct operator (ATen op, tensor shapes and layout,
   kernel, stride, groups, padding) is timed once, alone and with cold caches, per device and thread count, and kept
-  in a JSON file in the user's cache directory; a network's predicted latency is the sum of its operators' entries.
+  in a JSON file in the user's cache directory; a network's predicted latency is the sum of its operators' entries
+  plus a dispatch cost per call calibrated on a reference network (``DispatchCost``); entries timed while the
+  machine was busy are marked, never replace quiet ones, and are timed again when it is quiet.
 * ``optimize_for_inference`` folds BatchNorm into the preceding convolution, switches to channels_last and, on CPU,
   freezes a TorchScript trace; outputs equal the eager model's to 1e-4 (checked when it is built).
 """
@@ -42,7 +44,7 @@ import warnings
 from collections import OrderedDict, defaultdict, deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -659,6 +661,7 @@ class _OpClock(TorchDispatchMode):
         self.stack: list[str] = [""]
         self.calls: list[_OpCall] | None = None  # filled on the recording pass
         self.times: list[float] = []
+        self.module_calls = 0  # nn.Module calls seen by the module stack (each costs Python time in eager mode)
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: D105
         kwargs = kwargs or {}
@@ -683,6 +686,7 @@ def _module_stack(model: nn.Module, clock: _OpClock) -> Iterator[None]:
     def enter(name: str) -> Callable[..., None]:
         def hook(module: nn.Module, args: Any) -> None:
             clock.stack.append(name)
+            clock.module_calls += 1
         return hook
 
     def leave(module: nn.Module, args: Any, output: Any) -> None:  # returns None: the output stays untouched
@@ -866,25 +870,31 @@ def cache_dir() -> Path:
 
 
 class LatencyTable:
-    """Per-operator latencies of one device at one thread count, persisted as JSON.
+    """Per-operator latencies of one device at one thread count, persisted as JSON, with the calibrated dispatch
+    cost between operators.
 
     An entry is keyed by the operator call (``aten.convolution.default(float32[1, 32, 112, 112], …, [2, 2],
     …, 32)``: op, shapes, layout, kernel, stride, padding, groups) and holds its median time in ms, measured
-    alone on random data, with the machine's load average at that moment in ``loads`` (entries timed while other
-    work ran are slow: ``predict_latency(..., refresh=True)`` times a network's entries again). A table belongs to
-    one device, thread count and PyTorch version; a file written by another version is ignored.
+    alone on random data, with the machine's load average at that moment in ``loads``. An entry timed while other
+    work competed for the processor (``busy``: the load average above the number of cores, or its runs spread
+    wider than ``QUIET_SPREAD``) is marked: it never replaces a quiet entry, and ``predict_latency`` times it again
+    as soon as the machine is quiet. ``dispatch`` holds the calibrated per-call costs (``DispatchCost``). A table
+    belongs to one device, thread count and PyTorch version; a file written by another version is ignored.
     """
 
-    VERSION = 2  # 2: entries timed with cold caches
+    VERSION = 3  # 2: entries timed with cold caches; 3: busy marks and the calibrated dispatch cost
 
     def __init__(self, device: str, threads: int, path: Path | None = None,
-                 entries: dict[str, float] | None = None, loads: dict[str, float | None] | None = None) -> None:
+                 entries: dict[str, float] | None = None, loads: dict[str, float | None] | None = None,
+                 busy: set[str] | None = None, dispatch: DispatchCost | None = None) -> None:
         self.device = device
         self.threads = threads
         self.torch = torch.__version__
         self.path = path
         self.entries: dict[str, float] = dict(entries or {})
         self.loads: dict[str, float | None] = {k: (loads or {}).get(k) for k in self.entries}
+        self.busy: set[str] = set(busy or ()) & set(self.entries)
+        self.dispatch = dispatch
 
     @classmethod
     def default_path(cls, device: str, threads: int) -> Path:
@@ -900,27 +910,48 @@ class LatencyTable:
             data = json.loads(where.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return cls(device, threads, where)
-        same = (data.get("version") == cls.VERSION and data.get("device") == device
+        same = (isinstance(data, dict) and data.get("version") == cls.VERSION and data.get("device") == device
                 and data.get("threads") == threads and data.get("torch") == torch.__version__)
         if not same:
             return cls(device, threads, where)
-        entries = {str(k): float(v) for k, v in data.get("entries", {}).items()}
-        return cls(device, threads, where, entries, data.get("loads", {}))
+        try:
+            entries = {str(k): float(v) for k, v in data.get("entries", {}).items()}
+            dispatch = DispatchCost(**data["dispatch"]) if data.get("dispatch") else None
+            return cls(device, threads, where, entries, data.get("loads", {}), set(data.get("busy", ())), dispatch)
+        except (TypeError, ValueError, AttributeError):  # a damaged file: start afresh rather than fail
+            return cls(device, threads, where)
 
-    def add(self, key: str, ms: float, load: float | None) -> None:
+    def add(self, key: str, ms: float, load: float | None, busy: bool = False) -> bool:
+        """Store an entry; one timed while the machine was busy does not replace a quiet one (False then)."""
+        if busy and key in self.entries and key not in self.busy:
+            return False
         self.entries[key] = ms
         self.loads[key] = load
+        if busy:
+            self.busy.add(key)
+        else:
+            self.busy.discard(key)
+        return True
+
+    def quiet(self, key: str) -> bool:
+        return key in self.entries and key not in self.busy
 
     def save(self) -> None:
-        """Write the table atomically (a reader never sees half a file), keeping entries another process added."""
+        """Write the table atomically (a reader never sees half a file), keeping entries another process added
+        (and its quiet entries over our busy ones)."""
         if self.path is None:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         on_disk = LatencyTable.load(self.device, self.threads, self.path)
-        entries = {**on_disk.entries, **self.entries}
-        loads = {**on_disk.loads, **self.loads}
+        for key, ms in on_disk.entries.items():
+            if key not in self.entries or (key in self.busy and on_disk.quiet(key)):
+                self.add(key, ms, on_disk.loads.get(key), key in on_disk.busy)
+        if self.dispatch is None or (self.dispatch.busy and on_disk.dispatch is not None and not on_disk.dispatch.busy):
+            self.dispatch = on_disk.dispatch
+        keys = sorted(self.entries)
         data = {"version": self.VERSION, "device": self.device, "threads": self.threads, "torch": self.torch,
-                "entries": dict(sorted(entries.items())), "loads": {k: loads.get(k) for k in sorted(entries)}}
+                "entries": {k: self.entries[k] for k in keys}, "loads": {k: self.loads.get(k) for k in keys},
+                "busy": sorted(self.busy), "dispatch": asdict(self.dispatch) if self.dispatch else None}
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".latency-table-", suffix=".json")
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(data, fh, indent=0)
@@ -935,11 +966,23 @@ class LatencyTable:
 
 
 COLD_BYTES = 48 * 2**20  # more than this machine's 32 MB last-level cache (and most CPUs')
+# An entry is timed in BURSTS short bursts and keeps the fastest burst's median; bursts this far apart mean other
+# work interrupted the timing
+BURSTS = 3
+QUIET_SPREAD = 1.5
+
+
+def machine_busy(load: float | None = None) -> bool:
+    """Whether other work competes for the processor now: the 1-minute load average above the number of cores
+    (plus a half, for the measuring process's own threads)."""
+    load = _load_average() if load is None else load
+    return load is not None and load > (os.cpu_count() or 1) + 0.5
 
 
 def _time_alone(call: _OpCall, device: torch.device, budget_s: float = 0.01, min_runs: int = 5,
-                cold: bool = True) -> float:
-    """Median ms of one operator call replayed alone on fresh random tensors of the recorded shapes.
+                cold: bool = True) -> tuple[float, float]:
+    """(median ms, spread) of one operator call replayed alone on fresh random tensors of the recorded shapes: the
+    fastest of ``BURSTS`` bursts' medians, and the slowest burst's median over it.
 
     Replaying one call on the same tensors keeps its weights and inputs in cache, which a network's forward
     pass never does for its weights (each is read once per image). With ``cold``, the replays cycle through
@@ -953,16 +996,164 @@ def _time_alone(call: _OpCall, device: torch.device, budget_s: float = 0.01, min
                         for _ in range(extra)]
     for args, kwargs in copies[:2]:
         call.func(*args, **kwargs)
-    times: list[float] = []
-    deadline = time.perf_counter() + budget_s
-    while len(times) < min_runs or (time.perf_counter() < deadline and len(times) < 200):
-        args, kwargs = copies[len(times) % len(copies)]
-        _sync(device)
-        t0 = time.perf_counter()
-        call.func(*args, **kwargs)
-        _sync(device)
-        times.append((time.perf_counter() - t0) * 1000.0)
-    return statistics.median(times)
+    medians: list[float] = []
+    done = 0
+    for _burst in range(BURSTS):  # other work only ever adds time: keep the best burst's median
+        times: list[float] = []
+        deadline = time.perf_counter() + budget_s / BURSTS
+        while len(times) < min_runs or (time.perf_counter() < deadline and len(times) < 200):
+            args, kwargs = copies[done % len(copies)]
+            done += 1
+            _sync(device)
+            t0 = time.perf_counter()
+            call.func(*args, **kwargs)
+            _sync(device)
+            times.append((time.perf_counter() - t0) * 1000.0)
+        medians.append(statistics.median(times))
+    best = min(medians)
+    return best, (max(medians) / best if best > 0 else 1.0)
+
+
+def _fill(table: LatencyTable, calls: Sequence[_OpCall], device: torch.device, refresh: bool) -> int:
+    """Time the distinct calls the table lacks (all with ``refresh``; busy ones again when the machine is quiet);
+    returns how many were timed. Each entry is marked busy where the load or its own spread says so."""
+    quiet_now = not machine_busy()
+    timed: set[str] = set()
+    with torch.inference_mode():
+        for call in calls:
+            key = call.key
+            if key in timed:
+                continue
+            if refresh or key not in table.entries or (quiet_now and key in table.busy):
+                ms, spread = _time_alone(call, device)
+                load = _load_average()
+                table.add(key, ms, load, machine_busy(load) or (ms > 0.02 and spread > QUIET_SPREAD))
+                timed.add(key)
+    return len(timed)
+
+
+# --------------------------------------------------------------------------------------------------
+# the cost between operators, calibrated on this machine
+
+
+@dataclass(frozen=True)
+class DispatchCost:
+    """What a forward pass costs beyond its operators' own times, per call, in microseconds, on this machine.
+
+    ``op_us``: each ATen operator called from Python in eager mode, beyond its entry (a replayed entry calls its
+    ``OpOverload`` from Python, which can cost more than the call inside a network: then the part is negative);
+    ``module_us``: each ``nn.Module`` call; ``script_op_us``: each operator of a frozen TorchScript graph (the
+    interpreter's per-node work, against the replay). Calibrated by ``calibrate_dispatch`` on a reference network.
+    """
+
+    op_us: float
+    module_us: float
+    script_op_us: float
+    load: float | None = None
+    busy: bool = False
+
+    def cost_ms(self, form: str, calls: int, modules: int) -> float:
+        """The dispatch time of ``calls`` operator calls (and ``modules`` module calls) in ``form``."""
+        if form == "script":
+            return calls * self.script_op_us / 1000.0
+        return (calls * self.op_us + modules * self.module_us) / 1000.0
+
+
+# The reference network the per-call costs are calibrated on: a real network (its kernels evict the interpreter's
+# code and data between calls, as in every network; tiny ops in a hot loop cost three to ten times less), and no
+# registered model's default setting, so that predictions of those are out of sample.
+REFERENCE = ("mobilenet_v2", {"alpha": 0.5}, 160)
+_CALIBRATED: dict[tuple[str, int], DispatchCost] = {}  # per process: fresh tables need not calibrate again
+
+
+def calibrate_dispatch(table: LatencyTable, device: torch.device) -> DispatchCost:
+    """Measure the per-call costs (``DispatchCost``) on this machine, store them in ``table`` and return them.
+
+    On the reference network (``REFERENCE``): eager, its TorchScript trace (the same operators without Python) and
+    its frozen deployment form are timed in alternation (fastest of three round medians each), and their operators'
+    entries summed (in a scratch table: they stay out of ``table``). Then per operator: (trace − entries) / calls,
+    the graph's call against a replay's; per call, operator or module: (eager − trace) / (operator + module calls),
+    Python between operators; per TorchScript node: (frozen − its entries) / nodes. Call with the measurement lock
+    held at the table's thread count."""
+    from lightnets.registry import config as make_config
+
+    name, knobs, res = REFERENCE
+    scratch = LatencyTable(table.device, table.threads)
+    eager = build(make_config(name, res, **knobs)).eval().to(device)
+    x = torch.randn(1, 3, res, res, device=device)
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        traced = torch.jit.trace(eager, x, check_trace=False)
+    deployed = optimize_for_inference(eager, resolution=res, check=False)
+    eager_calls, modules = _recorded(eager, x, device, script=False)
+    script_calls, _none = _recorded(deployed, x, device)
+    _fill(scratch, eager_calls + script_calls, device, refresh=False)
+    eager_sum = sum(scratch.entries[c.key] for c in eager_calls)
+    script_sum = sum(scratch.entries[c.key] for c in script_calls)
+    best = [math.inf] * 3
+    with torch.inference_mode():
+        for _round in range(3):
+            for k, fn in enumerate((eager, traced, deployed)):
+                times, _w = _timed_runs(functools.partial(fn, x), device, 0.25, 5, 5000, 0.0)
+                best[k] = min(best[k], statistics.median(times))
+    t_eager, t_traced, t_frozen = best
+    per_op = (t_traced - eager_sum) / len(eager_calls)
+    python = (t_eager - t_traced) / (len(eager_calls) + modules)
+    per_node = (t_frozen - script_sum) / len(script_calls)
+    load = _load_average()
+    cost = DispatchCost(round(1000 * (per_op + python), 3), round(1000 * python, 3), round(1000 * per_node, 3),
+                        load, machine_busy(load) or bool(scratch.busy))
+    _CALIBRATED[(table.device, table.threads)] = cost
+    if table.dispatch is None or table.dispatch.busy or not cost.busy:
+        table.dispatch = cost
+    return table.dispatch
+
+
+def _dispatch(table: LatencyTable, device: torch.device, refresh: bool) -> DispatchCost:
+    """The table's dispatch cost, calibrated now if it has none, if ``refresh``, or if it was calibrated while
+    the machine was busy and the machine is quiet now."""
+    cost = table.dispatch
+    if cost is None and not refresh:
+        known = _CALIBRATED.get((table.device, table.threads))
+        if known is not None and not (known.busy and not machine_busy()):
+            table.dispatch = cost = known
+    if cost is None or refresh or (cost.busy and not machine_busy()):
+        cost = calibrate_dispatch(table, device)
+    return cost
+
+
+# --------------------------------------------------------------------------------------------------
+# predictions
+
+
+def _recorded(model: nn.Module, x: torch.Tensor, device: torch.device, script: bool | None = None
+              ) -> tuple[list[_OpCall], int]:
+    """(the operator calls one forward pass of ``model`` makes, the nn.Module calls it makes, root included).
+
+    A deployed model with its frozen trace (or ``script=True``) is recorded as it runs, trace and all: its graph's
+    operators, no module calls. Otherwise the eager module is recorded with its module calls."""
+    if script is None:
+        script = isinstance(model, DeployedModel) and model.scripted is not None and \
+            tuple(x.shape) == model.example_shape
+    if script:
+        runner = model.scripted if isinstance(model, DeployedModel) else model
+        clock = _OpClock(device)
+        with torch.inference_mode():
+            for _ in range(3):  # TorchScript's profiling executor settles its graph during the first calls
+                runner(x)
+            clock.calls = []
+            with clock:
+                runner(x)
+        return clock.calls, 0
+    eager = _eager_of(model)
+    clock = _OpClock(device)
+    feed = x.contiguous(memory_format=torch.channels_last) if isinstance(model, DeployedModel) else x
+    with _evaluating(eager), torch.inference_mode(), _module_stack(eager, clock):
+        eager(feed)  # warm-up outside the clock
+        clock.calls, clock.module_calls = [], 0
+        with clock:
+            eager(feed)
+    return clock.calls, clock.module_calls + 1
 
 
 @dataclass(frozen=True)
@@ -974,7 +1165,8 @@ class OpEstimate:
 
 @dataclass(frozen=True)
 class LatencyPrediction(Timed):
-    """A network's latency predicted from the lookup table: the sum of its operators' entries."""
+    """A network's latency predicted from the lookup table: its operators' entries plus the calibrated dispatch
+    cost of its calls (``ops_ms + dispatch_ms``)."""
 
     predicted_ms: float
     ops: tuple[OpEstimate, ...] = field(repr=False)
@@ -982,6 +1174,17 @@ class LatencyPrediction(Timed):
     table_entries: int
     table_path: str | None
     max_load: float | None = None  # highest load average while any entry used here was timed
+    ops_ms: float | None = None  # the sum of the operators' entries
+    dispatch_ms: float = 0.0  # calls × the calibrated cost per call
+    module_calls: int = 0  # nn.Module calls of one pass (eager form)
+    form: str = "eager"  # "eager" (Python calls modules and operators) or "script" (a frozen TorchScript graph)
+    busy_entries: int = 0  # distinct entries used here that were timed while the machine was busy
+    dispatch: DispatchCost | None = None
+
+    @property
+    def trusted(self) -> bool:
+        """Every entry and the dispatch cost were timed on a quiet machine."""
+        return self.busy_entries == 0 and not (self.dispatch is not None and self.dispatch.busy)
 
     def error(self, measured_ms: float) -> float:
         """Relative error of the prediction against a measurement: (predicted − measured) / measured."""
@@ -996,12 +1199,14 @@ def predict_latency(target: Config | nn.Module, resolution: int | None = None, b
                     ) -> LatencyPrediction:
     """Predicted latency from the per-device lookup table, timing (and storing) only operators it lacks.
 
-    The network runs once to list its operator calls; each call not yet in the table is timed alone on random
-    inputs of its shapes, cycling through copies of them so that its weights come from memory as they do in a
-    network (a replay on one hot copy came out about half as long); the prediction is the sum over all calls.
-    It leaves out what isolated operators do not see (Python and dispatch between ops, fusion in a frozen
-    trace), so compare it with ``measure_latency``. ``table`` defaults to the one stored for this device and
-    thread count in ``cache_dir()``; ``refresh`` times this network's operators again even if the table has them.
+    The network runs once to list its operator calls: the eager network's (and how many modules it calls), or in
+    deployment mode the frozen TorchScript graph's, as it runs. Each call not yet in the table is timed alone on
+    random inputs of its shapes, cycling through copies of them so that its weights come from memory as they do
+    in a network (a replay on one hot copy came out about half as long). The prediction is the sum over all
+    calls plus the calibrated dispatch cost (``DispatchCost``: per operator, per module call, per TorchScript
+    node) of this many calls. Entries timed while the machine was busy are timed again when it is quiet; until
+    then the prediction counts them in ``busy_entries``. ``table`` defaults to the one stored for this device and
+    thread count in ``cache_dir()``; ``refresh`` times this network's operators and the dispatch cost again.
     """
     batch = _check_int("batch", batch, 1, MAX_BATCH)
     if threads is not None:
@@ -1016,24 +1221,41 @@ def predict_latency(target: Config | nn.Module, resolution: int | None = None, b
             raise ValueError(_("the table was measured on {device} with {threads} thread(s), not on {where} with "
                                "{used}").format(device=table.device, threads=table.threads, where=where, used=used))
         x = torch.randn(batch, 3, res, res, device=dev)
-        calls, _runs = _clocked_runs(model, x, dev, budget_s=0.0, min_runs=1)
-        new = 0
-        with torch.inference_mode():
-            timed: set[str] = set()
-            for call in calls:
-                key = call.key
-                if key not in timed and (refresh or key not in table.entries):
-                    table.add(key, _time_alone(call, dev), _load_average())
-                    timed.add(key)
-                    new += 1
-        if new and save:
+        with _evaluating(_eager_of(model)):
+            calls, modules = _recorded(model, x, dev)
+        form = "eager" if modules else "script"
+        before = table.dispatch
+        new = _fill(table, calls, dev, refresh)
+        dispatch = _dispatch(table, dev, refresh)
+        if save and (new or dispatch is not before):
             table.save()
         ops = tuple(OpEstimate(c.module, c.key, table.entries[c.key]) for c in calls)
-        loads = [table.loads.get(c.key) for c in calls]
+        keys = {c.key for c in calls}
+        loads = [table.loads.get(k) for k in keys]
+        ops_ms = sum(o.ms for o in ops)
+        overhead = dispatch.cost_ms(form, len(calls), modules)
     return LatencyPrediction(name=name, mode="optimized" if optimized else "eager", device=where, threads=used,
-                             batch=batch, resolution=res, predicted_ms=sum(o.ms for o in ops), ops=ops,
+                             batch=batch, resolution=res, predicted_ms=ops_ms + overhead, ops=ops,
                              new_entries=new, table_entries=len(table), table_path=str(table.path or "") or None,
-                             max_load=max((x for x in loads if x is not None), default=None))
+                             max_load=max((v for v in loads if v is not None), default=None), ops_ms=ops_ms,
+                             dispatch_ms=overhead, module_calls=modules, form=form,
+                             busy_entries=len(keys & table.busy), dispatch=dispatch)
+
+
+def predict_module(module: nn.Module, example: torch.Tensor, table: LatencyTable, device: str = "cpu"
+                   ) -> tuple[float, int]:
+    """Predicted eager time of one call ``module(example)`` from ``table`` (timing what it lacks, not saving):
+    (ms, entries timed now). The parts of a network add up to the network: a block's prediction counts its own
+    module call, as the network's pass does. For searches that change a few blocks at a time (NetAdapt)."""
+    dev = _check_device(device)
+    with _exclusive(table.threads):
+        if table.device != device_name(dev):
+            raise ValueError(f"the table was measured on {table.device}, not on {device_name(dev)}")
+        with _evaluating(module):
+            calls, modules = _recorded(module, example, dev, script=False)
+        new = _fill(table, calls, dev, refresh=False)
+        dispatch = _dispatch(table, dev, refresh=False)
+        return sum(table.entries[c.key] for c in calls) + dispatch.cost_ms("eager", len(calls), modules), new
 
 
 # --------------------------------------------------------------------------------------------------

@@ -260,11 +260,13 @@ class MobileNetV3Block(nn.Module):
     concepts = ("inverted", "linear")
 
     def __init__(self, in_ch: int, exp_ch: int, out_ch: int, kernel: int, stride: int, se: bool,
-                 act: str) -> None:
+                 act: str, expand: bool | None = None) -> None:
         super().__init__()
         self.use_res_connect = stride == 1 and in_ch == out_ch
         layers: list[nn.Module] = []
-        if exp_ch != in_ch:
+        # ``expand`` None: a 1×1 expansion exactly where the widths differ (the paper's table); explicit per-layer
+        # widths (NetAdapt) say it, so that a shrunk expansion equal to its input keeps its layer
+        if (exp_ch != in_ch) if expand is None else expand:
             layers.append(ConvBNAct(in_ch, exp_ch, 1, act=act, bn_eps=0.001))
         layers.append(ConvBNAct(exp_ch, exp_ch, kernel, stride, groups=exp_ch, act=act, bn_eps=0.001))
         if se:
@@ -278,7 +280,7 @@ class MobileNetV3Block(nn.Module):
 
     @classmethod
     def describe(cls, in_ch: int, exp_ch: int, out_ch: int, kernel: int, stride: int, se: bool,
-                 act: str) -> str:
+                 act: str, expand: bool | None = None) -> str:
         return (_("bneck k{kernel}, exp {exp}, {out}, s{stride}").format(kernel=kernel, exp=exp_ch, out=out_ch,
                                                                           stride=stride)
                 + (", SE" if se else "") + f", {ACTIVATION_LABELS[act]}")

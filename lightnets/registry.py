@@ -13,6 +13,7 @@ import importlib
 import json
 import math
 import pkgutil
+import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -43,13 +44,17 @@ class Knob:
 
     name: str
     label: str = Translated()  # type: ignore[assignment]
-    type: str  # "float" | "int" | "choice" | "bool"
+    type: str  # "float" | "int" | "choice" | "bool" | "text"
     default: Any
     help: str = Translated("")  # type: ignore[assignment]
     choices: tuple[Any, ...] | None = None
     min: float | None = None
     max: float | None = None
     step: float | None = None
+    # "text" knobs: a regular expression the whole value (spaces removed, lower case) must match, and an example
+    # of the form for messages. What the text means is checked by the family's ``blocks`` function.
+    pattern: str | None = None
+    example: str = ""
     # Ideas (``lightnets.concepts`` tags) a knob value brings that the built blocks cannot show, e.g.
     # ``{False: "full_conv"}`` for MobileNet V1's ``separable`` switched off.
     concepts: Mapping[Any, str] = field(default_factory=dict, compare=False, hash=False)
@@ -60,6 +65,8 @@ class Knob:
             return _("true or false")
         if self.type == "choice":
             return _("one of {values}").format(values=", ".join(_fmt(c) for c in self.choices or ()))
+        if self.type == "text":
+            return _("empty or text of the form {example}").format(example=self.example)
         return _("a number from {low} to {high} in steps of {step}").format(
             low=_fmt(self.min), high=_fmt(self.max), step=_fmt(self.step))
 
@@ -75,6 +82,13 @@ class Knob:
             if isinstance(value, int) and value in (0, 1):
                 return bool(value)
             raise bad
+        if self.type == "text":
+            if not isinstance(value, str) or len(value) > MAX_TEXT:
+                raise bad
+            text = re.sub(r"\s+", "", value).lower()
+            if text and self.pattern is not None and not re.fullmatch(self.pattern, text):
+                raise bad
+            return text
         try:
             number = float(value)
         except (TypeError, ValueError):
@@ -101,10 +115,15 @@ class Knob:
             return [False, True]
         if self.type == "choice":
             return list(self.choices or ())
+        if self.type == "text":  # free text: the default stands for all of it in sweeps
+            return [self.default]
         assert self.min is not None and self.max is not None and self.step is not None
         count = int(round((self.max - self.min) / self.step))
         out = [round(self.min + i * self.step, 10) for i in range(count + 1)]
         return [int(v) for v in out] if self.type == "int" else out
+
+
+MAX_TEXT = 600  # characters of a text knob (a URL carries it)
 
 
 def _fmt(value: Any) -> str:
@@ -158,6 +177,7 @@ class Reference:
     # Likewise where the source counts multiply-adds by another convention than conv + linear MACs (e.g. the
     # EfficientNet-Lite README, which adds batch-norm work): our count of the same architecture, explained in ``note``.
     architecture_macs_m: float | None = None
+    entry: int | None = None  # the papers.json entry it was read from (its other figures, e.g. phone latency)
 
     @property
     def expected_params_m(self) -> float | None:
@@ -184,7 +204,7 @@ def reference(entry_id: int, note: str = "", architecture_params_m: float | None
         label=entry["variant"], knobs=dict(knobs), resolution=resolution,
         params_m=entry["params_m"], macs_m=entry["madds_m"], top1=entry["top1"], source=entry["source"],
         provenance=entry["provenance"], note=note, architecture_params_m=architecture_params_m,
-        architecture_macs_m=architecture_macs_m)
+        architecture_macs_m=architecture_macs_m, entry=entry_id)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -110,7 +110,7 @@ def separable() -> None:
 def sweeps() -> None:
     st.markdown(_("How cost moves along one knob while the others stay where the sidebar has them. Parameters do "
                   "not depend on the input size; MACs grow with ρ²."))
-    options = [knob.name for knob in spec.knobs] + ["rho"]
+    options = [knob.name for knob in spec.knobs if knob.type != "text"] + ["rho"]  # free text has no axis
     labels = {knob.name: _(knob.label) for knob in spec.knobs} | {"rho": _("resolution multiplier ρ")}
     # one radio per model, so that coming back to a model finds the knob it was swept along
     swept = ui.kept(st.radio, _("sweep against"), options, key=f"cost.sweep.{selection.name}", format_func=labels.get,

@@ -36,8 +36,7 @@ knobs = {}
 if spec.knobs:
     for column, knob in zip(st.columns(len(spec.knobs)), spec.knobs):
         with column:
-            knobs[knob.name] = st.slider(_(knob.label), int(knob.min), int(knob.max), int(knob.default),
-                                         int(knob.step), help=_(knob.help), key=f"experiments.{name}.{knob.name}")
+            knobs[knob.name] = runs.knob_widget(knob, f"experiments.{name}.{knob.name}")
 
 if not spec.timed:
     outcome = ui.attempt(runs.instant, name, tuple(sorted(knobs.items())))
@@ -62,7 +61,7 @@ else:
     key = runs.key_of(name, device, threads, quick, knobs)
     if st.button(_("Run the experiment"), type="primary", key="experiments.run"):
         runs.run(key)
-    outcome = runs.stored(key)
+    outcome = runs.stored(key, runs.live_values(name, knobs))
     if outcome is None:
         st.caption(_("Not run yet with these settings: press the button. Nothing is timed until you do; quick mode "
                      "takes a few seconds."))

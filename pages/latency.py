@@ -126,11 +126,15 @@ st.markdown(_("FBNet searches architectures without running them: it times every
               "alone, and predicts a network's latency as the sum of its operators' entries. Here is that sum "
               "beside the measurement."))
 ui.chart(figures.prediction_vs_measured(prediction, eager), key="latency.lut")
+busy = "" if prediction.trusted else _(" ({n} entries timed while the machine was busy: they are timed again once "
+                                        "it is quiet)").format(n=prediction.busy_entries)
+form = _(" (deployment: the frozen TorchScript graph’s own operators)") if prediction.form == "script" else ""
 st.caption(_("{calls} operator calls; {new} new entries timed now, the table holds {entries} for {device} with "
-             "{threads} thread(s){path}; the machine's load average was at most {load} while they were timed. Each "
-             "operator is timed alone with cold caches, as in a network; the sum leaves out the Python and dispatch "
-             "between operators (so for eager PyTorch it comes out low) and any fusion a compiled form "
-             "does.").format(calls=len(prediction.ops), new=prediction.new_entries, entries=prediction.table_entries,
-                             device=prediction.device, threads=prediction.threads,
-                             path=f" ({prediction.table_path})" if prediction.table_path else "",
-                             load=prediction.max_load))
+             "{threads} thread(s){path}; the machine's load average was at most {load} while they were "
+             "timed{busy}. Each operator is timed alone with cold caches, as in a network: {ops_ms:.2f} ms; plus the "
+             "dispatch cost measured on this machine for its {calls} operator and {modules} module calls: "
+             "{dispatch_ms:+.2f} ms{form}.").format(
+    calls=len(prediction.ops), new=prediction.new_entries, entries=prediction.table_entries,
+    device=prediction.device, threads=prediction.threads,
+    path=f" ({prediction.table_path})" if prediction.table_path else "", load=prediction.max_load, busy=busy,
+    ops_ms=prediction.ops_ms, modules=prediction.module_calls, dispatch_ms=prediction.dispatch_ms, form=form))

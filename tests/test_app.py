@@ -47,6 +47,8 @@ def _set_knob(at: AppTest, name: str, knob: lightnets.Knob, value: Any) -> None:
     key = ui.knob_key(name, knob.name)
     if knob.type == "bool":
         at.toggle(key=key).set_value(value)
+    elif knob.type == "text":
+        at.text_input(key=key).set_value(value)
     elif knob.type == "choice":
         numeric = all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in knob.choices)
         (at.select_slider(key=key) if numeric else at.selectbox(key=key)).set_value(value)

@@ -84,3 +84,20 @@ def test_other_sessions_rerun_while_an_experiment_runs(app_url: str, browser, pa
     finally:
         other.close()
     assert_no_exception(page)
+
+
+def test_the_nas_reward_rereads_its_measurement_as_w_moves(app_url: str, page) -> None:
+    open_app(page, f"{app_url}/experiments")
+    _pick(page, "The NAS reward: accuracy against latency at a target")
+    page.get_by_role("button", name="Run the experiment").click()
+    _expect()(_verdicts(page)).to_have_count(2, timeout=RUN_MS)
+    wait_idle(page, RUN_MS)
+    _expect()(_verdicts(page).first).to_contain_text("w = -0.07")
+    slider = page.get_by_test_id("stMain").get_by_test_id("stSlider").filter(has_text="exponent w")
+    slider.get_by_role("slider").focus()
+    slider.get_by_role("slider").press("ArrowLeft")  # −0.08: the same measurement, reread
+    wait_idle(page)
+    _expect()(_verdicts(page).first).to_contain_text("w = -0.08")
+    _expect()(page.get_by_text("Not run yet", exact=False)).to_have_count(0)
+    _expect()(page.get_by_test_id("stPlotlyChart").filter(has_text="Reward of the three leaders")).to_be_visible()
+    assert_no_exception(page)

@@ -57,7 +57,8 @@ def outcomes(findings, claim_part: str) -> list[str]:
 
 def test_every_experiment_is_discovered_with_its_claim_and_setup() -> None:
     assert ALL == ["shufflenet_v2_g1", "shufflenet_v2_g2", "shufflenet_v2_g3", "shufflenet_v2_g4",
-                   "mobilenet_v3_redesign", "activations", "squeezenet_savings", "linear_bottleneck"]
+                   "mobilenet_v3_redesign", "activations", "squeezenet_savings", "linear_bottleneck", "low_precision",
+                   "nas_reward", "netadapt"]
     for name in ALL:
         exp = E.experiment(name)
         assert exp.id == name and exp.paper.arxiv and exp.where and len(exp.claim) > 80 and len(exp.setup) > 80

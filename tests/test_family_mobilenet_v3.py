@@ -218,3 +218,73 @@ def test_redesign_knobs_default_to_the_final_design(name: str) -> None:
     # at α < 1 the original layers scale like every other conv
     narrow = _build(name, alpha=0.5, efficient_last_stage=False, efficient_stem=False)
     assert narrow.get_submodule("features.0")[0].out_channels == 16
+
+
+# --------------------------------------------------------------------------------------------------
+# the widths knob (NetAdapt's per-layer widths)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_default_widths_leave_the_papers_rows_unchanged(name: str) -> None:
+    default = lightnets.config(name)
+    assert default.knobs["widths"] == ""
+    assert lightnets.config(name, widths="  ") == default
+    assert all("expand" not in b.args for b in default.blocks)  # the default rows are the paper's, unchanged
+    from lightnets.models.mobilenet_v3 import format_widths, parse_widths, width_plan, LARGE, SMALL
+
+    # every width the knob can set, given at its current value, builds the same network
+    plan = width_plan(LARGE if name.endswith("large") else SMALL, 1.0, True)
+    text = format_widths(plan.widths())
+    assert parse_widths(text) == plan.widths() and format_widths(parse_widths(text)) == text
+    same = lightnets.config(name, widths=text)
+    assert [b.args["out_ch"] for b in same.blocks[1:-5]] == [b.args["out_ch"] for b in default.blocks[1:-5]]
+    assert lightnets.profile(same).params == lightnets.profile(default).params
+    assert lightnets.profile(same).macs == lightnets.profile(default).macs
+
+
+def test_widths_set_an_expansion_and_a_residual_group() -> None:
+    config = lightnets.config("mobilenet_v3_large", widths="b4=32, E5=64")
+    assert config.knobs["widths"] == "b4=32,e5=64"  # spaces dropped, lower case: one spelling in the URL
+    model = lightnets.build(config)
+    for i in (4, 5, 6):  # the three bnecks of the 40-wide group all become 32 wide
+        assert _inside(model.features[i])["out"] == 32
+    assert next(m for m in model.features[7].modules() if isinstance(m, nn.Conv2d)).in_channels == 32
+    assert model.features[5].use_res_connect and model.features[6].use_res_connect
+    assert _inside(model.features[5])["exp"] == 64 and _inside(model.features[6])["exp"] == 120
+    se = next(m for m in model.features[5].modules() if isinstance(m, SqueezeExcite))
+    assert se.fc1.out_channels == 16  # the SE squeeze follows its expansion: make_divisible(64 / 4, 8)
+    with torch.no_grad():
+        assert lightnets.build(config).eval()(torch.randn(1, 3, 64, 64)).shape == (1, 1000)
+
+
+def test_widths_b1_of_large_also_sets_the_stem_its_residual_adds() -> None:
+    model = lightnets.build(lightnets.config("mobilenet_v3_large", widths="b1=8"))
+    assert next(m for m in model.features[0].modules() if isinstance(m, nn.Conv2d)).out_channels == 8 and _inside(model.features[1])["out"] == 8
+    assert model.features[1].use_res_connect
+
+
+def test_an_expansion_shrunk_to_its_input_width_keeps_its_layer() -> None:
+    model = lightnets.build(lightnets.config("mobilenet_v3_large", widths="e3=24"))  # bneck 3 reads 24 channels
+    convs = [m for m in model.features[3].modules() if isinstance(m, nn.Conv2d)]
+    assert len(convs) == 3 and convs[0].kernel_size == (1, 1) and convs[0].out_channels == 24
+
+
+@pytest.mark.parametrize("text, message", [
+    ("b5=32", "b5 is tied to b4"), ("e1=8", "bneck 1 has no expansion layer"), ("e16=8", "e16 names no bneck"),
+    ("b4=0", "a width must be from 1"), ("e2=48,e2=40", "e2 is given twice"), ("e2=48;b4=32", "widths="),
+    ("b4", "widths="), ("q2=8", "widths="),
+])
+def test_bad_widths_raise_a_one_line_error_naming_the_knob(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message) as err:
+        lightnets.config("mobilenet_v3_large", widths=text)
+    assert "widths" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_widths_through_the_command_line(capsys) -> None:
+    from lightnets.cli import main
+
+    assert main(["profile", "mobilenet_v3_small", "--widths", "e2=48,b2=16", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    p = lightnets.profile(lightnets.config("mobilenet_v3_small", widths="e2=48,b2=16"))
+    assert shown["knobs"]["widths"] == "e2=48,b2=16" and shown["macs"] == p.macs
+    assert p.macs < lightnets.profile(lightnets.config("mobilenet_v3_small")).macs

@@ -335,18 +335,21 @@ def test_lookup_table_round_trips_and_its_prediction_sums_the_entries(tmp_path) 
     assert len(table) == 0
     first = lightnets.predict_latency(lightnets.config("squeezenet1_1", resolution=64), threads=1, table=table)
     assert first.new_entries == len(table) > 10 and first.table_path == str(tmp_path / "table.json")
-    assert first.predicted_ms == pytest.approx(sum(table.entries[op.key] for op in first.ops))
+    assert first.ops_ms == pytest.approx(sum(table.entries[op.key] for op in first.ops))
+    # eager: plus the calibrated cost of its operator and module calls
+    assert first.predicted_ms == pytest.approx(first.ops_ms + first.dispatch_ms)
+    assert first.dispatch_ms == pytest.approx(first.dispatch.cost_ms("eager", len(first.ops), first.module_calls))
     assert len(first.ops) > len(table)  # repeated ops (same shapes) share an entry
     again = LatencyTable.load(device, 1, tmp_path / "table.json")
     assert again.entries == table.entries
     assert set(again.loads) == set(again.entries)  # when each entry was timed, the machine's load is kept
     second = lightnets.predict_latency(lightnets.config("squeezenet1_1", resolution=64), threads=1, table=again)
     assert second.new_entries == 0 and second.predicted_ms == pytest.approx(first.predicted_ms)
-    assert again.predict([op.key for op in second.ops]) == pytest.approx(second.predicted_ms)
+    assert again.predict([op.key for op in second.ops]) == pytest.approx(second.ops_ms)
     refreshed = lightnets.predict_latency(lightnets.config("squeezenet1_1", resolution=64), threads=1, table=again,
                                           refresh=True)
     assert refreshed.new_entries == len({op.key for op in first.ops})  # each distinct operator timed again, once
-    assert refreshed.predicted_ms == pytest.approx(again.predict([op.key for op in refreshed.ops]))
+    assert refreshed.ops_ms == pytest.approx(again.predict([op.key for op in refreshed.ops]))
     assert second.error(second.predicted_ms / 2) == pytest.approx(1.0)
     # a table from another PyTorch version, device or thread count is not reused
     data = json.loads((tmp_path / "table.json").read_text())

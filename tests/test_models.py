@@ -63,6 +63,8 @@ def _invalid_value(knob: Knob) -> st.SearchStrategy:
     bad = st.sampled_from(["", "abc", None, float("nan"), float("inf"), [1]])
     if knob.type == "bool":
         return st.one_of(bad, st.sampled_from([2, -1, 0.5, "maybe"]))
+    if knob.type == "text":  # not text, too long, or outside the knob's pattern
+        return st.one_of(st.sampled_from([None, 3, [1], "x" * 700, "e2=", "=48", "e2=48;b4=32", "zz9=1"]))
     if knob.type == "choice":
         numbers = [c for c in knob.choices if isinstance(c, (int, float)) and not isinstance(c, bool)]
         off = st.floats(-1e6, 1e6, allow_nan=False).filter(

@@ -25,12 +25,35 @@ Key = tuple[str, str, int, bool, tuple[tuple[str, Any], ...]]
 
 
 def key_of(name: str, device: str, threads: int, quick: bool, knobs: dict[str, Any]) -> Key:
-    return name, device, threads, quick, tuple(sorted(knobs.items()))
+    """The settings a measurement depends on: the experiment's live knobs are left out (see ``Experiment.live``)."""
+    live = experiments.experiment(name).live
+    return name, device, threads, quick, tuple(sorted((k, v) for k, v in knobs.items() if k not in live))
 
 
-def stored(key: Key) -> experiments.Outcome | None:
-    """The outcome of this experiment with these settings, run earlier in this session, or None."""
-    return st.session_state.get(_OUTCOMES, {}).get(key)
+def knob_widget(knob: Any, key: str) -> Any:
+    """The widget of one experiment knob (label and help read in the current language): a slider for numbers, a
+    select slider for choices, a toggle for switches."""
+    if knob.type == "bool":
+        return st.toggle(knob.label, value=bool(knob.default), help=knob.help, key=key)
+    if knob.type == "choice":
+        return st.select_slider(knob.label, options=list(knob.choices or ()), value=knob.default,
+                                help=knob.help, key=key)
+    cast = int if knob.type == "int" else float
+    return st.slider(knob.label, cast(knob.min), cast(knob.max), cast(knob.default), cast(knob.step),
+                     help=knob.help, key=key)
+
+
+def live_values(name: str, knobs: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in knobs.items() if k in experiments.experiment(name).live}
+
+
+def stored(key: Key, live: dict[str, Any] | None = None) -> experiments.Outcome | None:
+    """The outcome of this experiment with these settings, run earlier in this session (reread at the live knobs'
+    values ``live``), or None."""
+    outcome = st.session_state.get(_OUTCOMES, {}).get(key)
+    if outcome is not None and live:
+        outcome = outcome.reread(**live)
+    return outcome
 
 
 def stored_elsewhere(name: str, key: Key) -> list[experiments.Outcome]:

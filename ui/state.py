@@ -70,7 +70,8 @@ class Selection:
     def query(self, prefix: str = "") -> dict[str, str]:
         """The URL query parameters that reproduce this selection (keys prefixed, e.g. ``a_model``)."""
         out = {"model": self.name}
-        out.update({k: format_value(v) for k, v in self.knobs.items()})
+        text = {k.name for k in self.spec.knobs if k.type == "text"}  # an empty text knob stays out of the link
+        out.update({k: format_value(v) for k, v in self.knobs.items() if not (k in text and v == "")})
         out["rho"] = format_value(round(self.rho, 4))
         return {prefix + k: v for k, v in out.items()}
 
@@ -172,6 +173,8 @@ def knob_widget(knob: lightnets.Knob, key: str) -> Any:
         if all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in choices):
             return st.select_slider(label, options=choices, key=key, help=help_text, format_func=format_value)
         return st.selectbox(label, options=choices, key=key, help=help_text, format_func=format_value)
+    if knob.type == "text":
+        return st.text_input(label, key=key, help=help_text, placeholder=knob.example, max_chars=600)
     cast = int if knob.type == "int" else float
     return st.slider(label, min_value=cast(knob.min), max_value=cast(knob.max), step=cast(knob.step),
                      key=key, help=help_text)

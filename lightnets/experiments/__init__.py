@@ -214,6 +214,11 @@ class Experiment:
     timed: bool = True
     order: int = 100  # position in the list: the chapter's order
     notes: tuple[str, ...] = ()  # what the paper leaves open and what was chosen
+    # Knobs that change only how a measured result is read (a target, a weight), not what is measured: the page
+    # keeps one measurement for every value of them and calls ``reread(result, **values)`` for the result at new
+    # values, so moving their sliders measures nothing again. ``run`` receives them like any other knob.
+    live: tuple[str, ...] = ()
+    reread: Callable[..., Any] | None = None
 
     def validate(self, knobs: Mapping[str, Any]) -> dict[str, Any]:
         """Every knob of the experiment, defaults filled in, each checked against its schema."""
@@ -289,6 +294,18 @@ class Outcome:
 
     def findings(self) -> list[Finding]:
         return self.spec.judge(self.result)
+
+    def reread(self, **values: Any) -> Outcome:
+        """This outcome at other values of the experiment's live knobs, from the same measurement."""
+        spec = self.spec
+        unknown = set(values) - set(spec.live)
+        if unknown or spec.reread is None:
+            raise ValueError(f"experiment {self.experiment} cannot reread {', '.join(sorted(unknown)) or 'knobs'}")
+        knobs = spec.validate({**dict(self.knobs), **values})
+        from dataclasses import replace
+
+        return replace(self, knobs=tuple(knobs.items()),
+                       result=spec.reread(self.result, **{k: knobs[k] for k in spec.live}))
 
     def view(self) -> View:
         return self.spec.view(self.result)

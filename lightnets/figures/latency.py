@@ -138,7 +138,7 @@ def prediction_vs_measured(prediction: LatencyPrediction, measured: LatencyResul
     """The lookup-table sum next to the measured median, with the relative error in the title."""
     error = prediction.error(measured.median_ms)
     fig = go.Figure(go.Bar(
-        x=[_("measured (median)"), _("lookup table (sum of ops)")], y=[measured.median_ms, prediction.predicted_ms],
+        x=[_("measured (median)"), _("lookup table (ops + dispatch)")], y=[measured.median_ms, prediction.predicted_ms],
         marker_color=["#1f77b4", "#ff7f0e"], text=[f"{measured.median_ms:.2f} ms", f"{prediction.predicted_ms:.2f} ms"],
         textposition="inside"))
     fig.update_yaxes(title_text="ms", rangemode="tozero")

@@ -122,15 +122,21 @@ class MBConv(nn.Module):
             self._se_expand = nn.Conv2d(squeezed, mid, 1)
         self._project_conv = nn.Conv2d(mid, out_ch, 1, bias=False)
         self._bn2 = batch_norm(out_ch)
-        self._act = make_act(act)
+        # one activation module per call site: the int8 quantizer (PT2E) matches conv → bn → activation by
+        # module, and a module called twice would join two of those patterns into one
+        if expand_ratio != 1:
+            self._act0 = make_act(act)
+        self._act1 = make_act(act)
+        if se_ratio:
+            self._se_act = make_act(act)
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         x = inputs
         if hasattr(self, "_expand_conv"):
-            x = self._act(self._bn0(self._expand_conv(x)))
-        x = self._act(self._bn1(self._depthwise_conv(x)))
+            x = self._act0(self._bn0(self._expand_conv(x)))
+        x = self._act1(self._bn1(self._depthwise_conv(x)))
         if self.has_se:
-            squeezed = self._se_expand(self._act(self._se_reduce(F.adaptive_avg_pool2d(x, 1))))
+            squeezed = self._se_expand(self._se_act(self._se_reduce(F.adaptive_avg_pool2d(x, 1))))
             x = x * torch.sigmoid(squeezed)
         x = self._bn2(self._project_conv(x))
         return x + inputs if self.use_res_connect else x

@@ -30,11 +30,12 @@ are the paper's final design:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import NamedTuple
 
 from torch import nn
 
-from lightnets.i18n import N_
+from lightnets.i18n import N_, _
 from lightnets.layers import ConvBNAct, GlobalAvgPool, MobileNetV3Block, make_divisible
 from lightnets.registry import Block, Knob, ModelSpec, Paper, reference
 
@@ -88,31 +89,136 @@ SMALL = [
 HEADS = {"large": (960, 1280), "small": (576, 1024)}
 
 
-def _bneck_rows(table: Sequence[Bneck], alpha: float, se: bool, hswish: bool,
-                efficient_stem: bool) -> tuple[list[Block], int]:
+def _bneck_rows(table: Sequence[Bneck], alpha: float, se: bool, hswish: bool, efficient_stem: bool,
+                widths: str = "") -> tuple[list[Block], int]:
     act_of = (lambda act: act) if hswish else (lambda act: "relu")
-    in_ch = make_divisible((STEM if efficient_stem else ORIGINAL_STEM) * alpha, 8)
+    plan = width_plan(table, alpha, efficient_stem)
+    if widths:
+        plan = plan.with_widths(parse_widths(widths))
     stem_act = act_of("hswish") if efficient_stem else "relu"
-    rows = [Block("features.0", ConvBNAct, dict(in_ch=3, out_ch=in_ch, kernel=3, stride=2, act=stem_act,
+    rows = [Block("features.0", ConvBNAct, dict(in_ch=3, out_ch=plan.stem, kernel=3, stride=2, act=stem_act,
                                                   bn_eps=0.001), "stem")]
-    table_in = STEM  # the block's input width in the paper's table, to recover its expansion factor
     stage = 1
+    in_ch = plan.stem
     for index, row in enumerate(table, start=1):
         if row.stride == 2 and index > 1:  # a new stage at every halving of the resolution after the stem's
             stage += 1
-        exp_ch = make_divisible(in_ch * row.exp / table_in, 8)
-        out_ch = make_divisible(row.out * alpha, 8)
-        rows.append(Block(f"features.{index}", MobileNetV3Block,
-                          dict(in_ch=in_ch, exp_ch=exp_ch, out_ch=out_ch, kernel=row.kernel, stride=row.stride,
-                               se=se and row.se, act=act_of(row.act)), f"stage {stage}"))
-        in_ch, table_in = out_ch, row.out
+        i = index - 1
+        args = dict(in_ch=in_ch, exp_ch=plan.exp[i] if plan.expand[i] else in_ch, out_ch=plan.out[i],
+                    kernel=row.kernel, stride=row.stride, se=se and row.se, act=act_of(row.act))
+        if widths:  # explicit widths say whether the block expands (the default rows stay the paper's)
+            args["expand"] = plan.expand[i]
+        rows.append(Block(f"features.{index}", MobileNetV3Block, args, f"stage {stage}"))
+        in_ch = plan.out[i]
     return rows, in_ch
 
 
+# --------------------------------------------------------------------------------------------------
+# per-layer widths (NetAdapt): the ``widths`` knob
+
+WIDTHS_PATTERN = r"[eb]\d{1,3}=\d{1,4}(,[eb]\d{1,3}=\d{1,4})*"
+MAX_WIDTH = 2048
+
+
+@dataclass(frozen=True)
+class WidthPlan:
+    """The channel widths of a MobileNetV3's stem and bnecks: what the ``widths`` knob overrides.
+
+    ``exp[i]``/``out[i]`` are bneck i+1's expansion and output widths; ``expand[i]`` whether it has a 1×1
+    expansion layer (where it has none, its depthwise filter runs on its input width). ``groups`` are the runs of
+    bnecks whose widths residual connections tie together (bneck numbers, 1-based); ``stem_tied`` says that the
+    stem's output is added to bneck 1's (Large: 16 → 16, stride 1), so it shares the first group's width.
+    """
+
+    stem: int
+    exp: tuple[int, ...]
+    out: tuple[int, ...]
+    expand: tuple[bool, ...]
+    groups: tuple[tuple[int, ...], ...]
+    stem_tied: bool
+
+    def group_of(self, block: int) -> tuple[int, ...]:
+        return next(g for g in self.groups if block in g)
+
+    def widths(self) -> dict[str, int]:
+        """Every width the knob can set, at its current value: e<i> for each expansion, b<i> per group."""
+        out = {f"e{i + 1}": w for i, w in enumerate(self.exp) if self.expand[i]}
+        out.update({f"b{g[0]}": self.out[g[0] - 1] for g in self.groups})
+        return out
+
+    def with_widths(self, widths: dict[str, int]) -> WidthPlan:
+        """This plan with ``widths`` (parsed knob text) applied; ``ValueError`` naming the knob for a key that
+        names no layer, an expansion the block does not have, a width tied to another one, or a bad width."""
+        exp, out = list(self.exp), list(self.out)
+        stem = self.stem
+        count = len(self.exp)
+        for key, width in widths.items():
+            kind, block = key[0], int(key[1:])
+            if not 1 <= block <= count:
+                raise ValueError(_("widths: {key} names no bneck; this model has bnecks 1 to {n}").format(
+                    key=key, n=count))
+            if not 1 <= width <= MAX_WIDTH:
+                raise ValueError(_("widths: {key}={w} is not allowed: a width must be from 1 to {most}").format(
+                    key=key, w=width, most=MAX_WIDTH))
+            if kind == "e":
+                if not self.expand[block - 1]:
+                    raise ValueError(_("widths: bneck {i} has no expansion layer (its depthwise filter runs on "
+                                       "its input width), so {key} cannot be set").format(i=block, key=key))
+                exp[block - 1] = width
+                continue
+            group = self.group_of(block)
+            if group[0] != block:
+                raise ValueError(_("widths: {key} is tied to b{first} by residual connections (bnecks {first} to "
+                                   "{last} share one width); set b{first}").format(
+                    key=key, first=group[0], last=group[-1]))
+            for member in group:
+                out[member - 1] = width
+            if self.stem_tied and group[0] == 1:
+                stem = width
+        return WidthPlan(stem, tuple(exp), tuple(out), self.expand, self.groups, self.stem_tied)
+
+
+def width_plan(table: Sequence[Bneck], alpha: float, efficient_stem: bool) -> WidthPlan:
+    """The widths the paper's table gives at ``alpha`` (TF-slim's rounding; see the module docstring)."""
+    stem = make_divisible((STEM if efficient_stem else ORIGINAL_STEM) * alpha, 8)
+    in_ch, table_in = stem, STEM
+    exp, out, expand, groups = [], [], [], []
+    stem_tied = False
+    for index, row in enumerate(table, start=1):
+        e = make_divisible(in_ch * row.exp / table_in, 8)
+        o = make_divisible(row.out * alpha, 8)
+        exp.append(e)
+        out.append(o)
+        expand.append(e != in_ch)
+        if row.stride == 1 and in_ch == o and groups:
+            groups[-1].append(index)
+        else:
+            groups.append([index])
+            stem_tied = stem_tied or (index == 1 and row.stride == 1 and in_ch == o)
+        in_ch, table_in = o, row.out
+    return WidthPlan(stem, tuple(exp), tuple(out), tuple(expand), tuple(tuple(g) for g in groups), stem_tied)
+
+
+def parse_widths(text: str) -> dict[str, int]:
+    """'e2=48,b4=32' → {'e2': 48, 'b4': 32}; ``ValueError`` naming the knob for a key given twice."""
+    out: dict[str, int] = {}
+    for item in filter(None, text.split(",")):
+        key, _sep, value = item.partition("=")
+        if key in out:
+            raise ValueError(_("widths: {key} is given twice").format(key=key))
+        out[key] = int(value)
+    return out
+
+
+def format_widths(widths: dict[str, int]) -> str:
+    """The knob's text for ``widths``, in a fixed order (by bneck, b before e), so one setting has one spelling."""
+    return ",".join(f"{k}={widths[k]}" for k in sorted(widths, key=lambda k: (int(k[1:]), k[0])))
+
+
 def _mobilenet_v3_blocks(size: str, alpha: float, se: bool, hswish: bool, efficient_last_stage: bool,
-                         efficient_stem: bool) -> list[Block]:
+                         efficient_stem: bool, widths: str = "") -> list[Block]:
     table = LARGE if size == "large" else SMALL
-    rows, in_ch = _bneck_rows(table, alpha, se, hswish, efficient_stem)
+    rows, in_ch = _bneck_rows(table, alpha, se, hswish, efficient_stem, widths)
     last_conv, head = HEADS[size]
     last_ch = make_divisible(last_conv * alpha, 8)
     head_ch = make_divisible(head * max(1.0, alpha), 8)
@@ -149,13 +255,13 @@ def _original_last_stage(index: int, stage: str, in_ch: int, exp_ch: int, projec
 
 
 def mobilenet_v3_large_blocks(alpha: float, se: bool, hswish: bool, efficient_last_stage: bool,
-                              efficient_stem: bool) -> list[Block]:
-    return _mobilenet_v3_blocks("large", alpha, se, hswish, efficient_last_stage, efficient_stem)
+                              efficient_stem: bool, widths: str = "") -> list[Block]:
+    return _mobilenet_v3_blocks("large", alpha, se, hswish, efficient_last_stage, efficient_stem, widths)
 
 
 def mobilenet_v3_small_blocks(alpha: float, se: bool, hswish: bool, efficient_last_stage: bool,
-                              efficient_stem: bool) -> list[Block]:
-    return _mobilenet_v3_blocks("small", alpha, se, hswish, efficient_last_stage, efficient_stem)
+                              efficient_stem: bool, widths: str = "") -> list[Block]:
+    return _mobilenet_v3_blocks("small", alpha, se, hswish, efficient_last_stage, efficient_stem, widths)
 
 
 PAPER = Paper("Searching for MobileNetV3",
@@ -180,6 +286,10 @@ def _knobs() -> tuple[Knob, ...]:
         Knob("efficient_stem", N_("efficient stem (16 filters, h-swish)"), "bool", True,
              help=N_("Off restores the stem the paper started from: 32 filters with ReLU instead of 16 with h-swish "
                      "(Large: +10M multiply-adds).")),
+        Knob("widths", N_("per-layer widths (NetAdapt)"), "text", "", pattern=WIDTHS_PATTERN, example="e2=48,b4=32",
+             help=N_("Channel counts that replace the table's, as NetAdapt's layer-wise search sets them: e<i>=n is "
+                     "bneck i's expansion width, b<i>=n the output width of bneck i and of every bneck its residual "
+                     "connections tie to it (name the first of them). Empty: the paper's widths at this α.")),
     )
 
 

@@ -1,0 +1,97 @@
+"""The latency lookup table's model beyond the sum of operators: the calibrated dispatch cost per call, the
+deployment form predicted from its frozen graph's own operators, and entries timed under load kept apart."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from torch import nn
+
+import lightnets
+from lightnets import latency
+from lightnets.latency import DispatchCost, LatencyTable
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> LatencyTable:
+    return LatencyTable(latency.device_name("cpu"), 1, tmp_path_factory.mktemp("lut") / "table.json")
+
+
+class _Chain(nn.Sequential):
+    def __init__(self, k: int) -> None:
+        super().__init__(*[nn.ReLU() for _ in range(k)])
+
+
+def test_the_dispatch_cost_is_calibrated_and_scales_with_the_calls(shared) -> None:
+    short = lightnets.predict_latency(_Chain(4), resolution=8, threads=1, table=shared)
+    long = lightnets.predict_latency(_Chain(36), resolution=8, threads=1, table=shared)
+    cost = shared.dispatch
+    assert cost is not None and long.dispatch == short.dispatch == cost
+    assert cost.module_us > 0  # a module call costs Python time that no replayed operator pays
+    assert (short.form, len(short.ops), short.module_calls) == ("eager", 4, 5)  # four ReLUs, five module calls
+    assert (len(long.ops), long.module_calls) == (36, 37)
+    # every call adds the calibrated cost once: k tiny ops cost k × (their entry + op + module dispatch)
+    per_call = shared.entries[long.ops[0].key] + (cost.op_us + cost.module_us) / 1000
+    assert long.predicted_ms - short.predicted_ms == pytest.approx(32 * per_call)
+    assert long.dispatch_ms == pytest.approx((36 * cost.op_us + 37 * cost.module_us) / 1000)
+    saved = json.loads(shared.path.read_text())["dispatch"]
+    assert DispatchCost(**saved) == cost  # kept with the table
+
+
+def test_deployment_is_predicted_from_the_frozen_graphs_own_operators(shared) -> None:
+    config = lightnets.config("mobilenet_v3_small", resolution=32)
+    deployed = lightnets.predict_latency(config, threads=1, optimized=True, table=shared)
+    eager = lightnets.predict_latency(config, threads=1, table=shared)
+    assert deployed.form == "script" and deployed.module_calls == 0 and eager.form == "eager"
+    ops = {op.key.split("(")[0] for op in deployed.ops}
+    assert "aten._convolution.default" in ops  # what the TorchScript interpreter runs ...
+    assert not any("batch_norm" in op for op in ops)  # ... with BatchNorm folded away
+    assert any("batch_norm" in op.key for op in eager.ops)
+    assert deployed.dispatch_ms == pytest.approx(len(deployed.ops) * shared.dispatch.script_op_us / 1000)
+
+
+def test_an_entry_timed_under_load_never_replaces_a_quiet_one(tmp_path) -> None:
+    table = LatencyTable("cpu: x", 1, tmp_path / "t.json")
+    assert table.add("op", 1.0, 0.4) and table.quiet("op")
+    assert not table.add("op", 40.0, 19.0, busy=True)  # a busy timing is dropped: the quiet entry stays
+    assert table.entries["op"] == 1.0 and table.quiet("op")
+    assert table.add("other", 30.0, 19.0, busy=True) and not table.quiet("other")
+    assert table.add("other", 2.0, 0.5) and table.quiet("other")  # a quiet timing replaces a busy one
+    table.add("third", 50.0, 19.0, busy=True)
+    table.save()
+    again = LatencyTable.load("cpu: x", 1, tmp_path / "t.json")
+    assert again.busy == {"third"} and again.entries == table.entries
+    # another session timed "third" quietly and saved; ours, still busy, takes the quiet one on saving
+    mine = LatencyTable.load("cpu: x", 1, tmp_path / "t.json")
+    again.add("third", 3.0, 0.5)
+    again.save()
+    mine.save()
+    assert LatencyTable.load("cpu: x", 1, tmp_path / "t.json").entries["third"] == 3.0
+
+
+def test_entries_timed_under_load_are_marked_and_timed_again_when_quiet(tmp_path, monkeypatch) -> None:
+    table = LatencyTable(latency.device_name("cpu"), 1, tmp_path / "t.json")
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Conv2d(8, 8, 1))
+    monkeypatch.setattr(latency, "machine_busy", lambda load=None: True)
+    busy = lightnets.predict_latency(model, resolution=16, threads=1, table=table)
+    distinct = len({op.key for op in busy.ops})
+    assert busy.busy_entries == distinct and not busy.trusted and table.dispatch.busy
+    again = lightnets.predict_latency(model, resolution=16, threads=1, table=table)
+    assert again.new_entries == 0  # still busy: nothing better to time now
+    monkeypatch.setattr(latency, "machine_busy", lambda load=None: False)
+    monkeypatch.setattr(latency, "QUIET_SPREAD", float("inf"))
+    quiet = lightnets.predict_latency(model, resolution=16, threads=1, table=table)
+    assert quiet.new_entries == distinct and quiet.busy_entries == 0  # timed again, now quiet
+    assert not table.dispatch.busy and quiet.trusted
+    assert lightnets.predict_latency(model, resolution=16, threads=1, table=table).new_entries == 0
+
+
+def test_a_damaged_table_file_starts_afresh(tmp_path) -> None:
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps({"version": LatencyTable.VERSION, "device": "cpu: x", "threads": 1,
+                                "torch": torch.__version__, "entries": {"a": "fast"}}))
+    assert len(LatencyTable.load("cpu: x", 1, path)) == 0
+    path.write_text("[1, 2]")
+    assert len(LatencyTable.load("cpu: x", 1, path)) == 0
