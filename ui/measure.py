@@ -12,7 +12,6 @@ import streamlit as st
 
 import lightnets
 from lightnets import analysis
-from lightnets import latency as measuring
 from lightnets.i18n import _, language, ngettext
 from ui.state import RHO_DENOMINATOR, RHO_STEPS, rho_of
 
@@ -81,8 +80,10 @@ def waiting_notice(slot: Any) -> Any:
 
 def measure_latency(config: Config, threads: int | None = None) -> Any:
     """Measure now (slow: call only from a button) and remember the result for this session."""
+    from lightnets.latency import QUEUE  # here, not at the top: the first paint must not wait for torch
+
     slot = st.empty()
-    with measuring.QUEUE.turn(waiting_notice(slot)):
+    with QUEUE.turn(waiting_notice(slot)):
         slot.empty()
         result = _measure(config, threads)
     st.session_state.setdefault(_LATENCY, {})[(config, threads)] = result
