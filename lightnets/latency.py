@@ -19,7 +19,8 @@ How the figures are taken, and why they can be trusted:
   kernel, stride, groups, padding) is timed once, alone and with cold caches, per device and thread count, and kept
   in a JSON file in the user's cache directory; a network's predicted latency is the sum of its operators' entries
   plus a dispatch cost per call calibrated on a reference network (``DispatchCost``); entries timed while the
-  machine was busy are marked, never replace quiet ones, and are timed again when it is quiet.
+  machine was busy are marked and never replace quiet ones; those timed under a high load are timed again when
+  it is quiet.
 * ``optimize_for_inference`` folds BatchNorm into the preceding convolution, switches to channels_last and, on CPU,
   freezes a TorchScript trace; outputs equal the eager model's to 1e-4 (checked when it is built).
 """
@@ -877,8 +878,8 @@ class LatencyTable:
     …, 32)``: op, shapes, layout, kernel, stride, padding, groups) and holds its median time in ms, measured
     alone on random data, with the machine's load average at that moment in ``loads``. An entry timed while other
     work competed for the processor (``busy``: the load average above the number of cores, or its runs spread
-    wider than ``QUIET_SPREAD``) is marked: it never replaces a quiet entry, and ``predict_latency`` times it again
-    as soon as the machine is quiet. ``dispatch`` holds the calibrated per-call costs (``DispatchCost``). A table
+    wider than ``QUIET_SPREAD``) is marked: it never replaces a quiet entry; one timed under a high load
+    (``under_load``) is timed again by ``predict_latency`` as soon as the machine is quiet. ``dispatch`` holds the calibrated per-call costs (``DispatchCost``). A table
     belongs to one device, thread count and PyTorch version; a file written by another version is ignored.
     """
 
@@ -886,7 +887,8 @@ class LatencyTable:
 
     def __init__(self, device: str, threads: int, path: Path | None = None,
                  entries: dict[str, float] | None = None, loads: dict[str, float | None] | None = None,
-                 busy: set[str] | None = None, dispatch: DispatchCost | None = None) -> None:
+                 busy: set[str] | None = None, dispatch: DispatchCost | None = None,
+                 under_load: set[str] | None = None) -> None:
         self.device = device
         self.threads = threads
         self.torch = torch.__version__
@@ -894,6 +896,10 @@ class LatencyTable:
         self.entries: dict[str, float] = dict(entries or {})
         self.loads: dict[str, float | None] = {k: (loads or {}).get(k) for k in self.entries}
         self.busy: set[str] = set(busy or ()) & set(self.entries)
+        # the busy entries timed while the load average was high: these are timed again once it is quiet. Entries
+        # marked busy only by their own spread stay as they are (timing them again gives another spread, and a
+        # prediction that changes from one call to the next); predictions count both in ``busy_entries``.
+        self.under_load: set[str] = set(under_load or ()) & self.busy
         self.dispatch = dispatch
 
     @classmethod
@@ -917,12 +923,15 @@ class LatencyTable:
         try:
             entries = {str(k): float(v) for k, v in data.get("entries", {}).items()}
             dispatch = DispatchCost(**data["dispatch"]) if data.get("dispatch") else None
-            return cls(device, threads, where, entries, data.get("loads", {}), set(data.get("busy", ())), dispatch)
+            return cls(device, threads, where, entries, data.get("loads", {}), set(data.get("busy", ())), dispatch,
+                       set(data.get("under_load", ())))
         except (TypeError, ValueError, AttributeError):  # a damaged file: start afresh rather than fail
             return cls(device, threads, where)
 
-    def add(self, key: str, ms: float, load: float | None, busy: bool = False) -> bool:
-        """Store an entry; one timed while the machine was busy does not replace a quiet one (False then)."""
+    def add(self, key: str, ms: float, load: float | None, busy: bool = False, under_load: bool = False) -> bool:
+        """Store an entry; one timed while the machine was busy does not replace a quiet one (False then).
+        ``under_load``: busy because the load average was high (it is timed again when the machine is quiet)."""
+        busy = busy or under_load
         if busy and key in self.entries and key not in self.busy:
             return False
         self.entries[key] = ms
@@ -931,6 +940,10 @@ class LatencyTable:
             self.busy.add(key)
         else:
             self.busy.discard(key)
+        if under_load:
+            self.under_load.add(key)
+        else:
+            self.under_load.discard(key)
         return True
 
     def quiet(self, key: str) -> bool:
@@ -945,13 +958,14 @@ class LatencyTable:
         on_disk = LatencyTable.load(self.device, self.threads, self.path)
         for key, ms in on_disk.entries.items():
             if key not in self.entries or (key in self.busy and on_disk.quiet(key)):
-                self.add(key, ms, on_disk.loads.get(key), key in on_disk.busy)
+                self.add(key, ms, on_disk.loads.get(key), key in on_disk.busy, key in on_disk.under_load)
         if self.dispatch is None or (self.dispatch.busy and on_disk.dispatch is not None and not on_disk.dispatch.busy):
             self.dispatch = on_disk.dispatch
         keys = sorted(self.entries)
         data = {"version": self.VERSION, "device": self.device, "threads": self.threads, "torch": self.torch,
                 "entries": {k: self.entries[k] for k in keys}, "loads": {k: self.loads.get(k) for k in keys},
-                "busy": sorted(self.busy), "dispatch": asdict(self.dispatch) if self.dispatch else None}
+                "busy": sorted(self.busy), "under_load": sorted(self.under_load),
+                "dispatch": asdict(self.dispatch) if self.dispatch else None}
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".latency-table-", suffix=".json")
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(data, fh, indent=0)
@@ -1024,10 +1038,10 @@ def _fill(table: LatencyTable, calls: Sequence[_OpCall], device: torch.device, r
             key = call.key
             if key in timed:
                 continue
-            if refresh or key not in table.entries or (quiet_now and key in table.busy):
+            if refresh or key not in table.entries or (quiet_now and key in table.under_load):
                 ms, spread = _time_alone(call, device)
                 load = _load_average()
-                table.add(key, ms, load, machine_busy(load) or (ms > 0.02 and spread > QUIET_SPREAD))
+                table.add(key, ms, load, ms > 0.02 and spread > QUIET_SPREAD, under_load=machine_busy(load))
                 timed.add(key)
     return len(timed)
 
@@ -1051,6 +1065,7 @@ class DispatchCost:
     script_op_us: float
     load: float | None = None
     busy: bool = False
+    under_load: bool = False  # busy because the load average was high: calibrated again once it is quiet
 
     def cost_ms(self, form: str, calls: int, modules: int) -> float:
         """The dispatch time of ``calls`` operator calls (and ``modules`` module calls) in ``form``."""
@@ -1101,8 +1116,9 @@ def calibrate_dispatch(table: LatencyTable, device: torch.device) -> DispatchCos
     python = (t_eager - t_traced) / (len(eager_calls) + modules)
     per_node = (t_frozen - script_sum) / len(script_calls)
     load = _load_average()
+    under_load = machine_busy(load) or bool(scratch.under_load)
     cost = DispatchCost(round(1000 * (per_op + python), 3), round(1000 * python, 3), round(1000 * per_node, 3),
-                        load, machine_busy(load) or bool(scratch.busy))
+                        load, under_load or bool(scratch.busy), under_load)
     _CALIBRATED[(table.device, table.threads)] = cost
     if table.dispatch is None or table.dispatch.busy or not cost.busy:
         table.dispatch = cost
@@ -1110,14 +1126,14 @@ def calibrate_dispatch(table: LatencyTable, device: torch.device) -> DispatchCos
 
 
 def _dispatch(table: LatencyTable, device: torch.device, refresh: bool) -> DispatchCost:
-    """The table's dispatch cost, calibrated now if it has none, if ``refresh``, or if it was calibrated while
-    the machine was busy and the machine is quiet now."""
+    """The table's dispatch cost, calibrated now if it has none, if ``refresh``, or if it was calibrated under
+    a high load and the machine is quiet now."""
     cost = table.dispatch
     if cost is None and not refresh:
         known = _CALIBRATED.get((table.device, table.threads))
-        if known is not None and not (known.busy and not machine_busy()):
+        if known is not None and not (known.under_load and not machine_busy()):
             table.dispatch = cost = known
-    if cost is None or refresh or (cost.busy and not machine_busy()):
+    if cost is None or refresh or (cost.under_load and not machine_busy()):
         cost = calibrate_dispatch(table, device)
     return cost
 
@@ -1204,8 +1220,8 @@ def predict_latency(target: Config | nn.Module, resolution: int | None = None, b
     random inputs of its shapes, cycling through copies of them so that its weights come from memory as they do
     in a network (a replay on one hot copy came out about half as long). The prediction is the sum over all
     calls plus the calibrated dispatch cost (``DispatchCost``: per operator, per module call, per TorchScript
-    node) of this many calls. Entries timed while the machine was busy are timed again when it is quiet; until
-    then the prediction counts them in ``busy_entries``. ``table`` defaults to the one stored for this device and
+    node) of this many calls. Entries timed under a high load are timed again when the machine is quiet; the
+    prediction counts every busy entry (load or spread) in ``busy_entries``. ``table`` defaults to the one stored for this device and
     thread count in ``cache_dir()``; ``refresh`` times this network's operators and the dispatch cost again.
     """
     batch = _check_int("batch", batch, 1, MAX_BATCH)

@@ -74,6 +74,7 @@ def test_an_entry_timed_under_load_never_replaces_a_quiet_one(tmp_path) -> None:
 def test_entries_timed_under_load_are_marked_and_timed_again_when_quiet(tmp_path, monkeypatch) -> None:
     table = LatencyTable(latency.device_name("cpu"), 1, tmp_path / "t.json")
     model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Conv2d(8, 8, 1))
+    monkeypatch.setattr(latency, "_CALIBRATED", {})  # no dispatch cost calibrated by an earlier test in this process
     monkeypatch.setattr(latency, "machine_busy", lambda load=None: True)
     busy = lightnets.predict_latency(model, resolution=16, threads=1, table=table)
     distinct = len({op.key for op in busy.ops})
