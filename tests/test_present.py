@@ -143,11 +143,12 @@ def test_in_a_browser_the_link_keeps_present_1_across_page_links_and_the_type_is
 
     open_app(page, f"{app_url}/channel_shuffle?present=1")
     root_px = "() => parseFloat(getComputedStyle(document.documentElement).fontSize)"
-    assert page.evaluate(root_px) == 16 * SCALE
+    larger = f"() => ({root_px})() === {16 * SCALE}"  # waited for: the CSS arrives with the script's output
+    page.wait_for_function(larger, timeout=20_000)
     for title in ("Cost", "Architecture"):
         switch_page(page, title)
         expect(page).to_have_url(re.compile(r"[?&]present=1(&|$)"))
-        assert page.evaluate(root_px) == 16 * SCALE
+        page.wait_for_function(larger, timeout=20_000)
         if title == "Cost":
             title_size = page.locator("[data-testid=stMarkdown] svg text").first.get_attribute("font-size")
             assert float(title_size) == (style.FONT_SIZE + 5) * SCALE
