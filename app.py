@@ -9,8 +9,8 @@ everything drawn after it, the navigation included, is in that language.
 The order is planned for a cold start, where importing torch takes about two seconds: the page's title and
 explanation come first (``ui`` does not import torch), then the process's one warm-up (``ui.warmup``: the first
 sessions of a fresh server wait there together instead of racing on lazy imports), then the sidebar (which needs
-the model registry, hence torch), then the page. Home needs no selection, so its whole content comes before the
-sidebar.
+the model registry, hence torch), then the page. Home needs no selection and draws nothing that initialises
+lazily, so its whole content comes before the warm-up and the sidebar.
 """
 
 import streamlit as st
@@ -24,10 +24,11 @@ ui.begin_run()
 ui.start_presentation()  # projector mode (?present=1): before anything is drawn
 try:
     ui.lead(page)
-    ui.warmup()  # once per process, before any session draws what the libraries initialise lazily
     if ui.selection_first(page):
+        ui.warmup()  # once per process, before any session draws what the libraries initialise lazily
         ui.sidebar()
     page.run()
+    ui.warmup()  # Home: after its table, which needs neither torch nor plotly (a no-op once warmed)
     ui.sidebar()  # a no-op where it was drawn above
 finally:
     ui.end_run()
