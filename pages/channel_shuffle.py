@@ -39,6 +39,7 @@ def _valid_value(key: str, options: list[int], default: int) -> None:
     if st.session_state.get(key) not in options:
         wanted = st.session_state.get(key, default)
         st.session_state[key] = min(options, key=lambda v: (abs(v - wanted), v))
+    ui.pin(key)
 
 
 # ---- the shuffle ---------------------------------------------------------------------------------------------
@@ -49,6 +50,7 @@ if sidebar_groups in range(1, 9) and st.session_state.get("shuffle.sidebar_group
     st.session_state.pop("shuffle.channels", None)  # and start from the channel count that suits it
 st.session_state["shuffle.sidebar_groups"] = sidebar_groups
 st.session_state.setdefault("shuffle.groups", 3)
+ui.pin("shuffle.groups")
 left, right = st.columns(2)
 with left:
     groups = st.select_slider(_("groups g"), options=list(range(1, 9)), key="shuffle.groups",
@@ -57,6 +59,7 @@ with right:
     choices = lightnets.valid_channels(groups, max_channels=48)
     if st.session_state.get("shuffle.channels") not in choices:
         st.session_state["shuffle.channels"] = figures.demo_channels(groups, choices)
+    ui.pin("shuffle.channels")
     channels = st.select_slider(_("channels"), options=choices, key="shuffle.channels",
                                 help=_("Only counts that g groups split evenly. With at least g channels per group, "
                                        "every group of the next conv gets a channel from each group."))

@@ -17,6 +17,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -81,18 +82,23 @@ def free_port() -> int:
 def start_server(script: str = "app.py", cwd: Path = ROOT, log: Any = None) -> tuple[subprocess.Popen, str]:
     """Start ``streamlit run script`` on a free port; return the process and its base URL once healthy.
 
-    ``log``: a binary file object the server's output goes to (default: a pipe nobody reads after the start,
-    fine for short tests)."""
+    ``log``: a binary file object the server's output goes to (default: an unnamed temporary file, so that a
+    long-running server never blocks on a full pipe nobody reads)."""
     port = free_port()
     cmd = [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port),
            "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
            "--server.fileWatcherType", "none"]
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE if log is None else log, stderr=subprocess.STDOUT)
+    if log is None:
+        log = tempfile.TemporaryFile()
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + SERVER_START_S
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            output = proc.stdout.read().decode(errors="replace") if proc.stdout else "(see the log)"
+            output = "(see the log)"
+            if log.seekable():
+                log.seek(0)
+                output = log.read().decode(errors="replace")
             raise RuntimeError(f"streamlit exited with {proc.returncode}: {output[-2000:]}")
         try:
             with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:

@@ -315,6 +315,23 @@ def test_a_shared_link_reproduces_the_configuration() -> None:
     assert dict(at.query_params) == {**query, "rho": "0.7143", "lang": "en"}  # the link also keeps its language
 
 
+def test_every_run_sends_the_chosen_values_with_the_sidebar_widgets() -> None:
+    """Regression: a widget's value went to the browser only in the run that chose it (the link's first run). A
+    browser that had not mounted the sidebar yet when the next run started (a tab clicked right after the page
+    appeared) showed each widget's first option and sent it back: SqueezeNet, ρ = 0.25 and 中文 for everyone."""
+    at = _goto(_app(model="shufflenet_v1", groups="8", rho="0.5", lang="en", present="1"), "pages/cost.py")
+    for _ in range(2):  # the run after the link's: nothing is set through st.session_state by the user any more
+        at.run()
+        _ok(at, "rerun")
+        widgets = {"ui.model": at.selectbox(key="ui.model"), "ui.rho": at.select_slider(key="ui.rho"),
+                   "ui.language": at.radio(key="ui.language"), "ui.present": at.toggle(key="ui.present"),
+                   "groups": at.select_slider(key=ui.knob_key("shufflenet_v1", "groups"))}
+        unsent = [key for key, widget in widgets.items() if not widget.proto.set_value]
+        assert not unsent, f"these widgets went to the browser without their value: {unsent}"
+        assert (widgets["ui.model"].value, widgets["ui.rho"].value, widgets["ui.language"].value,
+                widgets["ui.present"].value, widgets["groups"].value) == ("shufflenet_v1", 14, "en", True, 8)
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_every_model_round_trips_through_the_url(name: str) -> None:
     spec = lightnets.spec(name)

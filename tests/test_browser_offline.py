@@ -7,7 +7,7 @@ from urllib.parse import quote, urlparse
 
 import pytest
 
-from browser_support import open_app, start_server, stop_server, switch_page, wait_idle
+from browser_support import open_app, switch_page, wait_idle
 
 pytestmark = pytest.mark.browser
 
@@ -16,25 +16,12 @@ LINK = "[click here](http://evil.example/)"
 IMAGE = "![x](http://evil.example/p.png)"
 
 
-@pytest.fixture(scope="module")
-def fresh_url():
-    """A server of its own: what a fresh page load requests, not one shared with the other browser tests' sessions.
-    (In the whole suite, on the shared server, this session once showed another configuration after two page
-    switches; see the closing note of issue 11: under investigation.)"""
-    proc, url = start_server()
-    try:
-        yield url
-    finally:
-        stop_server(proc)
-
-
-def test_no_page_requests_anything_from_another_host(fresh_url: str, page) -> None:
+def test_no_page_requests_anything_from_another_host(app_url: str, page) -> None:
     """Opened from a shared link that carries a markdown link and image: the warning shows them as text."""
     from playwright.sync_api import expect
 
     requests: list[str] = []
     page.on("request", lambda request: requests.append(request.url))
-    app_url = fresh_url
     open_app(page, f"{app_url}/cost?model=mobilenet_v2&alpha={quote(IMAGE)}&expansion={quote(LINK)}")
     warning = page.get_by_test_id("stMain").get_by_test_id("stAlert").filter(has_text="fell back to defaults")
     expect(warning).to_have_count(1)

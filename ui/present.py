@@ -15,6 +15,7 @@ import streamlit as st
 
 from lightnets.figures.style import PRESENT_SCALE
 from lightnets.i18n import _
+from ui.widgets import pin
 
 PARAM = "present"
 _KEY = "ui.present"
@@ -44,6 +45,7 @@ def start_presentation() -> bool:
     Returns whether the session presents."""
     if _KEY not in st.session_state:
         st.session_state[_KEY] = str(st.query_params.get(PARAM, "")).lower() in _ON
+    pin(_KEY)
     with st.sidebar:
         st.toggle(_("Projector mode"), key=_KEY,
                   help=_("Large text and charts for a projector at the back of a room; the link keeps it "

@@ -29,6 +29,7 @@ import lightnets
 from lightnets.formatting import Shown, clip, format_value
 from lightnets.i18n import LANGUAGES, _, language, negotiate, set_language
 from ui.widgets import error as show_error
+from ui.widgets import pin
 from ui.widgets import warning as show_warning
 
 if TYPE_CHECKING:
@@ -166,6 +167,7 @@ def _knob_widget(name: str, knob: lightnets.Knob) -> Any:
 def knob_widget(knob: lightnets.Knob, key: str) -> Any:
     """The widget of one knob, generated from its schema, its value in ``st.session_state[key]``."""
     label, help_text = _(knob.label), _(knob.help)  # a keyed widget keeps its value when its label changes
+    pin(key)
     if knob.type == "bool":
         return st.toggle(label, key=key, help=help_text)
     if knob.type == "choice":
@@ -184,6 +186,10 @@ def _draw() -> Selection:
     names = lightnets.list_models()
     if st.session_state.get(_MODEL_KEY) not in names:  # a model could vanish only in development, but be safe
         st.session_state[_MODEL_KEY] = default_model()
+    if st.session_state.get(_RHO_KEY) not in RHO_STEPS:
+        st.session_state[_RHO_KEY] = RHO_DENOMINATOR
+    pin(_MODEL_KEY)
+    pin(_RHO_KEY)
     with st.sidebar:
         st.header(_("Architecture"))
         name = st.selectbox(_("model"), names, key=_MODEL_KEY,
@@ -264,6 +270,7 @@ def start_language() -> str:
 
 
 def _language_switch() -> None:
+    pin(_LANGUAGE_KEY)
     with st.sidebar:
         st.radio(LANGUAGE_SWITCH_LABEL, ["zh", "en"], key=_LANGUAGE_KEY, format_func=LANGUAGES.get, horizontal=True,
                  label_visibility="collapsed")

@@ -95,6 +95,18 @@ def intro(title: str, text: str) -> None:
     st.markdown(text)
 
 
+def pin(key: str) -> None:
+    """Before drawing a keyed widget whose value the server chose (from the link, a saved value, our default):
+    write its current value back, so that every run sends that value to the browser along with the widget.
+
+    Streamlit sends a widget's value only in the run that set it through ``st.session_state``. A browser that
+    has not mounted the widget yet when the next run starts (a click right after the page appeared, while the
+    sidebar's scripts still load) then shows the widget's first option and sends it back as the user's choice:
+    the model, ρ and the language all fell back to their first options that way."""
+    if key in st.session_state:
+        st.session_state[key] = st.session_state[key]
+
+
 def restore(key: str, options: Sequence[Any], default: Any = None) -> None:
     """Before drawing a keyed widget that is not drawn on every run (a lazy tab, another model's page), put
     back its last value if it is still an option; Streamlit forgets the state of widgets it did not draw."""
@@ -123,6 +135,7 @@ def kept(widget: Callable[..., T], label: str, options: Sequence[Any], *, key: s
          **kwargs: Any) -> T:
     """``widget(label, options, key=key, **kwargs)`` whose value survives being hidden for a while."""
     restore(key, options, default)
+    pin(key)
     value = widget(label, options, key=key, **kwargs)
     remember(key, options)
     return value
