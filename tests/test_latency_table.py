@@ -89,6 +89,28 @@ def test_entries_timed_under_load_are_marked_and_timed_again_when_quiet(tmp_path
     assert lightnets.predict_latency(model, resolution=16, threads=1, table=table).new_entries == 0
 
 
+def test_a_few_jittery_entries_leave_the_calibration_trusted(tmp_path, monkeypatch) -> None:
+    """Regression: one µs-scale entry of the reference whose bursts disagreed marked every quiet calibration
+    "calibrated while busy", and so every prediction untrusted. Beyond ``BUSY_SHARE`` of them it still is."""
+    monkeypatch.setattr(latency, "machine_busy", lambda load=None: False)
+    monkeypatch.setattr(latency, "QUIET_SPREAD", float("inf"))  # only the entries marked below are busy
+    real_fill, marked = latency._fill, {"share": 0.0}
+
+    def fill_then_mark(table, calls, device, refresh):
+        timed = real_fill(table, calls, device, refresh)
+        keys = sorted(table.entries)
+        table.busy |= set(keys[:max(1, round(marked["share"] * len(keys)))])  # as if their bursts disagreed
+        return timed
+
+    monkeypatch.setattr(latency, "_fill", fill_then_mark)
+    cost = {}
+    for share in (0.0, 0.5):  # 0.0: a single entry
+        marked["share"] = share
+        table = LatencyTable(latency.device_name("cpu"), 1, tmp_path / f"t{share}.json")
+        cost[share] = latency.calibrate_dispatch(table, torch.device("cpu"))
+    assert not cost[0.0].busy and cost[0.5].busy and not cost[0.5].under_load
+
+
 def test_a_damaged_table_file_starts_afresh(tmp_path) -> None:
     path = tmp_path / "t.json"
     path.write_text(json.dumps({"version": LatencyTable.VERSION, "device": "cpu: x", "threads": 1,
