@@ -198,19 +198,21 @@ def compiled_int8(quantized: Quantized, example: torch.Tensor, threads: int | No
             compiled(example)
     finally:
         torch.set_num_threads(before)
-    return Compiled(compiled)
+    return InferenceOnly(compiled)
 
 
-class Compiled(nn.Module):
-    """A compiled callable as a module that ``eval()`` and ``train()`` leave alone: switching the mode of the
-    compiled graph would change a guard and compile it all over again."""
+class InferenceOnly(nn.Module):
+    """A compiled or exported graph as a module that ``eval()`` and ``train()`` leave alone, for the timing code,
+    which sets every module's mode: a compiled graph would change a guard and compile all over again, and an
+    exported one is rewritten by torchao on every switch (its dropout patterns exported anew, about 1.3 s a call:
+    18 of quick mode's 52 s went there)."""
 
-    def __init__(self, compiled) -> None:
+    def __init__(self, graph) -> None:
         super().__init__()
-        self._compiled = (compiled,)  # in a tuple: not a child module, so eval() does not reach it
+        self._graph = (graph,)  # in a tuple: not a child module, so eval() does not reach it
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self._compiled[0](x)
+        return self._graph[0](x)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -164,3 +164,18 @@ def test_quick_run_on_the_experiments_page(few_inputs) -> None:
     text = " ".join(m.value for m in at.markdown)
     assert "MobileNetV3 paper, Tables 3 and 4" in text and "ShuffleNet V2 ×1.0" in text
     assert len(at.get("plotly_chart")) == 3
+
+
+def test_activation_statistics_count_every_value_once_and_keep_the_outliers_in_the_last_bin() -> None:
+    x = torch.tensor([-1.0, 0.0, 0.25, 0.75, 6.0, 40.0, 100.0]).reshape(1, 7, 1, 1)
+    model = nn.Sequential(nn.ReLU())
+    stats = L._Stats(model)
+    model(x)
+    model(x)  # two batches accumulate
+    (layer,) = stats.close()
+    bins = int(L.HIST_MAX / L.HIST_STEP) + 1  # 0–0.5, …, 31.5–32, and everything above
+    expected = [0] * bins
+    expected[0], expected[1], expected[int(6.0 / L.HIST_STEP)], expected[-1] = 6, 2, 2, 4
+    assert list(layer.counts) == expected and sum(layer.counts) == 14
+    assert (layer.low, layer.high) == (0.0, 100.0)
+    assert layer.mean == pytest.approx(147.0 / 7) and layer.above == pytest.approx(3 / 7)
