@@ -34,7 +34,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,7 +42,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
-from browser_support import CHROMIUM, CHROMIUM_ARGS, free_port  # noqa: E402
+from browser_support import CHROMIUM, CHROMIUM_ARGS, start_server, stop_server  # noqa: E402
+from lightnets.latency import quantile  # noqa: E402
 
 VIEWPORT = {"width": 1400, "height": 1000}
 STEP_TIMEOUT_MS = 180_000  # a step slower than this on a crowded server counts as failed
@@ -77,42 +77,13 @@ def rss_mb(pid: int) -> float:
 
 
 def start(script: str, log: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    cmd = [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port), "--server.address",
-           "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
-           "--server.fileWatcherType", "none"]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"classroom: {script} exited with {proc.returncode}: {log.read_text()[-500:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
-                if resp.read().strip() == b"ok":
-                    return proc, url
-        except OSError:
-            pass
-        time.sleep(0.25)
-    proc.terminate()
-    raise SystemExit(f"classroom: {script} did not become healthy in 90 s")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
+    with log.open("wb") as out:  # the server keeps its own descriptor
+        return start_server(script, ROOT, log=out)
 
 
 def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
+    """The q-th percentile (0–100), NaN for no values."""
+    return quantile(sorted(values), q / 100) if values else float("nan")
 
 
 @dataclass
@@ -293,8 +264,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             rss["settled"] = rss_mb(explorer.pid)
             await browser.close()
     finally:
-        stop(explorer)
-        stop(trivial)
+        stop_server(explorer)
+        stop_server(trivial)
     out.update(load_end=os.getloadavg(), rss_mb=rss, exceptions=tally.exceptions, failed=tally.failed,
                lessons=tally.lessons, slider_s=tally.slider, first_page_under_load_s=tally.first_page,
                measure_s=tally.measure, predict_s=tally.predict,
