@@ -29,12 +29,12 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,7 +43,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
-from browser_support import CHROMIUM, CHROMIUM_ARGS, free_port  # noqa: E402
+from browser_support import CHROMIUM, CHROMIUM_ARGS, start_server, stop_server  # noqa: E402
+from lightnets.latency import quantile  # noqa: E402
 
 VIEWPORT = {"width": 1400, "height": 1000}
 STEP_TIMEOUT_MS = 180_000  # a step slower than this on a crowded server counts as failed
@@ -77,42 +78,13 @@ def rss_mb(pid: int) -> float:
 
 
 def start(script: str, log: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    cmd = [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port), "--server.address",
-           "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
-           "--server.fileWatcherType", "none"]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"classroom: {script} exited with {proc.returncode}: {log.read_text()[-500:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
-                if resp.read().strip() == b"ok":
-                    return proc, url
-        except OSError:
-            pass
-        time.sleep(0.25)
-    proc.terminate()
-    raise SystemExit(f"classroom: {script} did not become healthy in 90 s")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
+    with log.open("wb") as out:  # the server keeps its own descriptor
+        return start_server(script, ROOT, log=out)
 
 
 def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
+    """The q-th percentile (0–100), NaN for no values."""
+    return quantile(sorted(values), q / 100) if values else float("nan")
 
 
 @dataclass
@@ -133,6 +105,7 @@ class Student:
         self.number, self.browser, self.url, self.models, self.tally = number, browser, url, models, tally
         self.family = number % len(FAMILIES)
         self.direction = "ArrowLeft"
+        self.step = "first page"
 
     async def _idle(self, timeout: int = STEP_TIMEOUT_MS) -> None:
         await self.page.wait_for_function(IDLE, timeout=timeout)
@@ -142,6 +115,7 @@ class Student:
         self.tally.exceptions += found
 
     async def _page(self, title: str) -> None:
+        self.step = f"open {title}"
         link = self.page.get_by_test_id("stSidebarNavLink").filter(has_text=title)
         await link.click()
         heading = self.page.get_by_test_id("stMain").get_by_test_id("stHeading").first
@@ -150,6 +124,7 @@ class Student:
 
     async def _slider(self, where: str, label: str, figure: str) -> None:
         """Press a sidebar slider's arrow key; time until ``figure`` shows the rerun's result."""
+        self.step = f"{where} slider"
         await self.page.locator(figure).first.wait_for(state="visible", timeout=STEP_TIMEOUT_MS)
         before = await self.page.locator(figure).first.text_content()
         thumb = self.page.get_by_test_id("stSidebar").get_by_test_id("stSlider").filter(has_text=label) \
@@ -165,6 +140,7 @@ class Student:
 
         self.family = (self.family + 1) % len(FAMILIES)
         spec = lightnets.spec(FAMILIES[self.family])
+        self.step = f"pick {spec.name}"
         await self.page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").first.click()
         await self.page.get_by_role("option", name=f"{spec.title} ({spec.paper.year})").click()
         await self.page.wait_for_timeout(100)
@@ -182,13 +158,16 @@ class Student:
         await self._check()
         await self._page("Latency")
         start = time.perf_counter()
-        await self.page.get_by_role("button", name="Measure latency").click()
+        self.step = "Measure latency"
+        # "Measure again" where another session has already timed this setting (its report is shown)
+        await self.page.get_by_role("button", name=re.compile(r"^Measure (latency|again)$")).click()
         await self.page.wait_for_timeout(300)
         await self._idle(MEASURE_TIMEOUT_MS)
         self.tally.measure.append(time.perf_counter() - start)
         await self._check()
         await self._page("Predict")
         start = time.perf_counter()
+        self.step = "upload a photo"
         await self.page.get_by_test_id("stFileUploaderDropzoneInput").first.set_input_files(str(PHOTO))
         await self.page.get_by_test_id("stFileChipName").filter(has_text=PHOTO.name).first.wait_for(
             timeout=STEP_TIMEOUT_MS)
@@ -203,6 +182,7 @@ class Student:
 
     async def run(self, until: float) -> None:
         self.context = await self.browser.new_context(viewport=VIEWPORT)
+        self.context.set_default_timeout(STEP_TIMEOUT_MS)  # clicks too: every step has the same allowance
         self.page = await self.context.new_page()
         try:
             start = time.perf_counter()
@@ -214,7 +194,7 @@ class Student:
                 try:
                     await self.lesson()
                 except Exception as err:  # playwright's TimeoutError and friends: counted, then go on
-                    self.tally.failed.append(f"session {self.number}: {str(err).splitlines()[0][:160]}")
+                    self.tally.failed.append(f"session {self.number}, {self.step}: {str(err).splitlines()[0][:160]}")
                     await self._check()
                     await self.page.goto(self.url, timeout=STEP_TIMEOUT_MS)
                 if time.monotonic() >= until:
@@ -293,8 +273,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             rss["settled"] = rss_mb(explorer.pid)
             await browser.close()
     finally:
-        stop(explorer)
-        stop(trivial)
+        stop_server(explorer)
+        stop_server(trivial)
     out.update(load_end=os.getloadavg(), rss_mb=rss, exceptions=tally.exceptions, failed=tally.failed,
                lessons=tally.lessons, slider_s=tally.slider, first_page_under_load_s=tally.first_page,
                measure_s=tally.measure, predict_s=tally.predict,

@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -91,11 +91,14 @@ http {{
 """
 
 
-def _wait_healthy(proc: subprocess.Popen, url: str, log: Path, deadline: float) -> None:
+def wait_healthy(proc: subprocess.Popen, url: str, output: Callable[[], str], deadline: float) -> None:
+    """Poll ``url``/_stcore/health until it answers ok (Streamlit, or nginx in front of it); raise RuntimeError
+    with the end of ``output()`` if the process exits first, or when ``deadline`` (time.monotonic) passes.
+    Shared by the replicas here, the tests' server and the benchmarks'."""
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"{url}: the process exited with {proc.returncode}; last output:\n"
-                               + log.read_text(errors="replace")[-2000:])
+                               + output()[-2000:])
         try:
             with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
                 if resp.read().decode().strip() == "ok":
@@ -103,10 +106,14 @@ def _wait_healthy(proc: subprocess.Popen, url: str, log: Path, deadline: float) 
         except OSError:
             pass
         time.sleep(0.25)
-    raise RuntimeError(f"{url} did not become healthy within {START_TIMEOUT_S} s")
+    raise RuntimeError(f"{url} did not become healthy in time; last output:\n" + output()[-2000:])
 
 
-def _stop(proc: subprocess.Popen) -> None:
+def _reader(path: Path) -> Callable[[], str]:
+    return lambda: path.read_text(errors="replace") if path.exists() else ""
+
+
+def stop_process(proc: subprocess.Popen) -> None:
     """Stop one process we started (that PID only): SIGTERM, then SIGKILL after 10 s."""
     if proc.poll() is not None:
         return
@@ -166,7 +173,7 @@ class Cluster:
                                                       stderr=subprocess.STDOUT))
                 log.close()  # the child keeps its own descriptor
             for i, (proc, address) in enumerate(zip(self.replicas, self.addresses)):
-                _wait_healthy(proc, f"http://{address}", self.workdir / f"replica-{i}.log", deadline)
+                wait_healthy(proc, f"http://{address}", _reader(self.workdir / f"replica-{i}.log"), deadline)
             conf = self.workdir / "nginx.conf"
             site = site_config(self.addresses, f"{self.bind}:{self.port}")
             conf.write_text(nginx_config(site, self.workdir))
@@ -176,7 +183,7 @@ class Cluster:
                 raise RuntimeError(f"nginx rejected {conf}: {(check.stderr or check.stdout).strip()}")
             self.nginx = subprocess.Popen(base, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             nginx_log = self.workdir / "error.log"
-            _wait_healthy(self.nginx, self.url, nginx_log, deadline)
+            wait_healthy(self.nginx, self.url, _reader(nginx_log), deadline)
         except BaseException:
             self.close()
             raise
@@ -184,14 +191,14 @@ class Cluster:
 
     def stop_replica(self, index: int) -> None:
         """Stop one replica (as a crash or a machine going away would): its sessions are lost."""
-        _stop(self.replicas[index])
+        stop_process(self.replicas[index])
 
     def close(self) -> None:
         """Stop nginx and every replica we started; remove the work directory if it was ours."""
         if self.nginx is not None:
-            _stop(self.nginx)
+            stop_process(self.nginx)
         for proc in self.replicas:
-            _stop(proc)
+            stop_process(proc)
         if self._own_dir and not os.environ.get("LIGHTNETS_KEEP_NGINX_DIR"):
             shutil.rmtree(self.workdir, ignore_errors=True)
 

@@ -19,7 +19,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,9 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "deploy"))
+from start_replicas import STREAMLIT_ARGS, stop_process, wait_healthy  # noqa: E402  (deploy/ is scripts, not a package)
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -86,39 +88,30 @@ def start_server(script: str = "app.py", cwd: Path = ROOT, log: Any = None) -> t
     long-running server never blocks on a full pipe nobody reads)."""
     port = free_port()
     cmd = [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port),
-           "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
-           "--server.fileWatcherType", "none"]
+           "--server.address", "127.0.0.1", *STREAMLIT_ARGS]
     if log is None:
         log = tempfile.TemporaryFile()
     proc = subprocess.Popen(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + SERVER_START_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            output = "(see the log)"
-            if log.seekable():
-                log.seek(0)
-                output = log.read().decode(errors="replace")
-            raise RuntimeError(f"streamlit exited with {proc.returncode}: {output[-2000:]}")
+
+    def output() -> str:  # pread: the server writes through the same file offset, which must not move
         try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
-                if resp.read().decode().strip() == "ok":
-                    return proc, url
-        except OSError:
-            pass
-        time.sleep(0.25)
-    stop_server(proc)
-    raise RuntimeError(f"streamlit did not become healthy within {SERVER_START_S} s")
+            fd = log.fileno()
+            return os.pread(fd, os.fstat(fd).st_size, 0).decode(errors="replace")
+        except (OSError, ValueError):
+            return "(see the log)"
+
+    try:
+        wait_healthy(proc, url, output, time.monotonic() + SERVER_START_S)
+    except RuntimeError:
+        stop_server(proc)
+        raise
+    return proc, url
 
 
 def stop_server(proc: subprocess.Popen) -> None:
     """Stop the server we started (that PID only)."""
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
+    stop_process(proc)
 
 
 @pytest.fixture(scope="session")

@@ -36,6 +36,7 @@ import torch
 from torch import nn
 
 from lightnets.i18n import N_, _
+from lightnets.latency import quantile as sorted_quantile
 from lightnets.registry import Knob, Paper, validate_knobs
 
 # --------------------------------------------------------------------------------------------------
@@ -82,12 +83,8 @@ class Comparison:
 
 
 def quantile(values: Sequence[float], q: float) -> float:
-    """The ``q`` quantile with linear interpolation between order statistics (numpy's default)."""
-    ordered = sorted(values)
-    pos = q * (len(ordered) - 1)
-    lo = math.floor(pos)
-    hi = min(lo + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+    """The ``q`` quantile of unsorted values, interpolated like numpy's default (``latency.quantile``)."""
+    return sorted_quantile(sorted(values), q)
 
 
 def compare(ratios: Sequence[float], margin: float = MARGIN) -> Comparison:
