@@ -12,7 +12,7 @@ import streamlit as st
 import lightnets
 from lightnets.i18n import _
 from ui.widgets import error as show_error
-from ui.widgets import pin
+from ui.widgets import pin_choice
 from ui.widgets import warning as show_warning
 from ui.state import RHO_DENOMINATOR, RHO_STEPS, Selection, knob_widget, read_query, rho_of
 
@@ -52,9 +52,7 @@ def _seed(side: str, params: dict[str, str], fallback: Selection | None) -> list
 
 def _picker(side: str) -> Selection:
     names = lightnets.list_models()
-    if st.session_state.get(_key(side, "model")) not in names:
-        st.session_state[_key(side, "model")] = names[0]
-    pin(_key(side, "model"))
+    pin_choice(_key(side, "model"), names, names[0])
     name = st.selectbox(_("model"), names, key=_key(side, "model"),
                         format_func=lambda n: f"{lightnets.spec(n).title} ({lightnets.spec(n).paper.year})")
     model_spec = lightnets.spec(name)
@@ -65,9 +63,7 @@ def _picker(side: str) -> Selection:
         if key not in st.session_state:
             st.session_state[key] = saved.get(name, {}).get(knob.name, knob.default)
         raw[knob.name] = knob_widget(knob, key)
-    if st.session_state.get(_key(side, "rho")) not in RHO_STEPS:
-        st.session_state[_key(side, "rho")] = RHO_DENOMINATOR
-    pin(_key(side, "rho"))
+    pin_choice(_key(side, "rho"), RHO_STEPS, RHO_DENOMINATOR)
     step = st.select_slider(_("resolution multiplier ρ"), options=RHO_STEPS, key=_key(side, "rho"),
                             format_func=lambda s: f"{rho_of(s):.3g}")
     try:

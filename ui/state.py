@@ -26,10 +26,10 @@ from typing import TYPE_CHECKING, Any
 import streamlit as st
 
 import lightnets
-from lightnets.formatting import Shown, clip, format_value
+from lightnets.formatting import Shown, format_value
 from lightnets.i18n import LANGUAGES, _, language, negotiate, set_language
 from ui.widgets import error as show_error
-from ui.widgets import pin
+from ui.widgets import pin, pin_choice
 from ui.widgets import warning as show_warning
 
 if TYPE_CHECKING:
@@ -184,12 +184,8 @@ def knob_widget(knob: lightnets.Knob, key: str) -> Any:
 
 def _draw() -> Selection:
     names = lightnets.list_models()
-    if st.session_state.get(_MODEL_KEY) not in names:  # a model could vanish only in development, but be safe
-        st.session_state[_MODEL_KEY] = default_model()
-    if st.session_state.get(_RHO_KEY) not in RHO_STEPS:
-        st.session_state[_RHO_KEY] = RHO_DENOMINATOR
-    pin(_MODEL_KEY)
-    pin(_RHO_KEY)
+    pin_choice(_MODEL_KEY, names, default_model())  # a model could vanish only in development, but be safe
+    pin_choice(_RHO_KEY, RHO_STEPS, RHO_DENOMINATOR)
     with st.sidebar:
         st.header(_("Architecture"))
         name = st.selectbox(_("model"), names, key=_MODEL_KEY,

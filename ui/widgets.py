@@ -107,6 +107,14 @@ def pin(key: str) -> None:
         st.session_state[key] = st.session_state[key]
 
 
+def pin_choice(key: str, options: Sequence[Any], default: Any) -> None:
+    """``pin`` the value of a widget with fixed ``options``, first reset to ``default`` where it is not among them
+    (not set yet, or left from a state that no longer applies)."""
+    if st.session_state.get(key) not in options:
+        st.session_state[key] = default
+    pin(key)
+
+
 def restore(key: str, options: Sequence[Any], default: Any = None) -> None:
     """Before drawing a keyed widget that is not drawn on every run (a lazy tab, another model's page), put
     back its last value if it is still an option; Streamlit forgets the state of widgets it did not draw."""
