@@ -1120,7 +1120,7 @@ def calibrate_dispatch(table: LatencyTable, device: torch.device) -> DispatchCos
     python = (t_eager - t_traced) / (len(eager_calls) + modules)
     # A frozen graph running faster than its entries is the small reference staying cache-warm, not a negative
     # cost per node: measured on every registered model, the entries alone predicted the deployment form within
-    # ±10% for 15 of 16 (1 thread) where the negative per-node cost gave 9 of 16 (benchmarks/README.md)
+    # ±10% for 15 of 16 (1 thread) where the negative per-node cost gave 10 of 16 (benchmarks/README.md)
     per_node = max(0.0, (t_frozen - script_sum) / len(script_calls))
     load = _load_average()
     under_load = machine_busy(load) or bool(scratch.under_load)
@@ -1163,7 +1163,7 @@ def _recorded(model: nn.Module, x: torch.Tensor, device: torch.device, script: b
         runner = model.scripted if isinstance(model, DeployedModel) else model
         clock = _OpClock(device)
         with torch.inference_mode():
-            for _ in range(3):  # TorchScript's profiling executor settles its graph during the first calls
+            for _warm in range(3):  # TorchScript's profiling executor settles its graph during the first calls
                 runner(x)
             clock.calls = []
             with clock:

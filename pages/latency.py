@@ -8,7 +8,6 @@ import time
 
 import streamlit as st
 
-import lightnets
 import ui
 from lightnets import latency as measuring
 from lightnets.figures import latency as figures

@@ -30,14 +30,14 @@ from ui.state import (
                         sidebar,
                         start_language,
 )
-from ui.widgets import (attempt, chart, current_profile, error, guard, html, intro, kept, pin, plain, remember, restore,
-                        warmup, warning)
+from ui.widgets import (attempt, chart, current_profile, error, guard, html, intro, kept, pin, plain, remember,
+                        restore, warmup, warning)
 
 __all__ = [
-    "ICON", "PAGES", "RHO_DENOMINATOR", "RHO_STEPS", "PageInfo", "Selection", "attempt", "begin_run", "cached_knob_sweep",
-    "cached_rho_sweep", "chart", "current_profile", "default_model", "end_run", "ensure_app", "error", "figure_scale",
-    "guard", "html", "intro", "kept", "knob_key", "latency_report", "lead", "measure_latency", "measure_sweep",
-    "measured_latency", "navigation_pages", "page_config", "page_info", "pin", "plain", "presenting", "remember", "restore",
-    "rho_of", "rho_sweep_values", "selection_first", "sidebar", "start_language", "start_presentation",
-    "sweep_latency", "warmup", "warning",
+    "ICON", "PAGES", "RHO_DENOMINATOR", "RHO_STEPS", "PageInfo", "Selection", "attempt", "begin_run",
+    "cached_knob_sweep", "cached_rho_sweep", "chart", "current_profile", "default_model", "end_run", "ensure_app",
+    "error", "figure_scale", "guard", "html", "intro", "kept", "knob_key", "latency_report", "lead",
+    "measure_latency", "measure_sweep", "measured_latency", "navigation_pages", "page_config", "page_info", "pin",
+    "plain", "presenting", "remember", "restore", "rho_of", "rho_sweep_values", "selection_first", "sidebar",
+    "start_language", "start_presentation", "sweep_latency", "warmup", "warning",
 ]

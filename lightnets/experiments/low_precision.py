@@ -240,7 +240,8 @@ def run(device: str, threads: int, quick: bool, progress) -> LowPrecisionResult:
     # latency, batch 1: eager float32 against the int8 graph as converted (and, in full mode, compiled)
     example = inputs[:1]
     progress(len(keys) / steps_total, _("timing"))
-    modules, labels = [model, Q.InferenceOnly(quantized["int8_pc"].graph)], [TIMED_LABELS["fp32"], TIMED_LABELS["int8_reference"]]
+    modules = [model, Q.InferenceOnly(quantized["int8_pc"].graph)]
+    labels = [TIMED_LABELS["fp32"], TIMED_LABELS["int8_reference"]]
     slow = None
     if not quick:
         progress(len(keys) / steps_total, _("compiling the int8 graph (tens of seconds)"))
@@ -487,7 +488,8 @@ def preview(device: str) -> View:
     rows = [(_(label), activation, precision, weights or "—") for label, activation, precision, weights in
             VARIANTS.values()]
     return View((Table(_("The networks compared: EfficientNet-Lite0 with its ImageNet weights, 100 inputs from the "
-                         "five photos (quick mode: float32, int8 with per-channel weights, and the ReLU ablation of both)"),
+                         "five photos (quick mode: float32, int8 with per-channel weights, and the ReLU ablation of "
+                         "both)"),
                        (_("network"), _("activation"), _("precision"), _("weights")), tuple(rows)),))
 
 

@@ -8,7 +8,6 @@ computed from those figures; TAR and w are live knobs: moving them rereads the s
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 
 import torch
