@@ -57,12 +57,8 @@ def _picker(side: str) -> Selection:
                         format_func=lambda n: f"{lightnets.spec(n).title} ({lightnets.spec(n).paper.year})")
     model_spec = lightnets.spec(name)
     saved = st.session_state.setdefault(_key(side, "saved"), {})
-    raw: dict[str, Any] = {}
-    for knob in model_spec.knobs:
-        key = _key(side, f"knob.{name}.{knob.name}")
-        if key not in st.session_state:
-            st.session_state[key] = saved.get(name, {}).get(knob.name, knob.default)
-        raw[knob.name] = knob_widget(knob, key)
+    raw = {knob.name: knob_widget(knob, _key(side, f"knob.{name}.{knob.name}"), saved.get(name, {}))
+           for knob in model_spec.knobs}
     pin_choice(_key(side, "rho"), RHO_STEPS, RHO_DENOMINATOR)
     step = st.select_slider(_("resolution multiplier ρ"), options=RHO_STEPS, key=_key(side, "rho"),
                             format_func=lambda s: f"{rho_of(s):.3g}")

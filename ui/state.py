@@ -156,16 +156,12 @@ def _start_session() -> None:
         st.session_state[_LINK_WARNING] = params
 
 
-def _knob_widget(name: str, knob: lightnets.Knob) -> Any:
-    key = knob_key(name, knob.name)
-    if key not in st.session_state:  # first time this model is shown, or it was dropped while hidden
-        saved = st.session_state[_SAVED].get(name, {})
+def knob_widget(knob: lightnets.Knob, key: str, saved: Mapping[str, Any]) -> Any:
+    """The widget of one knob, generated from its schema, its value in ``st.session_state[key]``; where that is
+    missing (the model's first time on screen, or its widgets dropped while hidden), the value in ``saved`` (the
+    model's knobs as last shown), else the knob's default."""
+    if key not in st.session_state:
         st.session_state[key] = saved.get(knob.name, knob.default)
-    return knob_widget(knob, key)
-
-
-def knob_widget(knob: lightnets.Knob, key: str) -> Any:
-    """The widget of one knob, generated from its schema, its value in ``st.session_state[key]``."""
     label, help_text = _(knob.label), _(knob.help)  # a keyed widget keeps its value when its label changes
     pin(key)
     if knob.type == "bool":
@@ -194,7 +190,8 @@ def _draw() -> Selection:
                                    "schema."))
         model_spec = lightnets.spec(name)
         st.caption(_(model_spec.idea))
-        raw = {knob.name: _knob_widget(name, knob) for knob in model_spec.knobs}
+        saved = st.session_state[_SAVED].get(name, {})
+        raw = {knob.name: knob_widget(knob, knob_key(name, knob.name), saved) for knob in model_spec.knobs}
         step = st.select_slider(_("resolution multiplier ρ"), options=RHO_STEPS, key=_RHO_KEY,
                                 format_func=lambda s: f"{rho_of(s):.3g}",
                                 help=_("Scales the input image side: resolution = ρ × the model's own input size. "
