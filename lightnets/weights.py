@@ -242,7 +242,8 @@ def _offline() -> bool:
 
 PROBE_TTL_S = 300.0
 PROBE_TIMEOUT_S = 3.0
-_probes: dict[str, tuple[float, str | None]] = {}
+# the error itself, not its wording: sessions in another language read the same entry (worded by plain_reason)
+_probes: dict[str, tuple[float, BaseException | None]] = {}
 
 
 def _unreachable(url: str) -> str | None:
@@ -253,18 +254,19 @@ def _unreachable(url: str) -> str | None:
     for key in (host, url):
         seen = _probes.get(key)
         if seen is not None and now - seen[0] < PROBE_TTL_S and (seen[1] or key == url):
-            return seen[1]
+            return None if seen[1] is None else plain_reason(seen[1])
+    problem: BaseException | None = None
     try:
         with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"),  # noqa: S310
                                     timeout=PROBE_TIMEOUT_S):
-            problem = None
+            pass
     except urllib.error.HTTPError as err:  # the host answered: only this file is missing
-        problem = plain_reason(err)
+        problem = err.with_traceback(None)
     except (urllib.error.URLError, OSError, http.client.HTTPException) as err:
-        problem = plain_reason(err)
+        problem = err.with_traceback(None)
         _probes[host] = (now, problem)
     _probes[url] = (now, problem)
-    return problem
+    return None if problem is None else plain_reason(problem)
 
 
 def plain_reason(err: BaseException) -> str:
@@ -319,7 +321,7 @@ def fetch(ckpt: Checkpoint, timeout: float = DOWNLOAD_TIMEOUT_S) -> Path:
         os.replace(tmp_name, path)
     except (urllib.error.URLError, OSError, http.client.HTTPException) as err:
         reason = plain_reason(err)
-        _probes[url] = (time.monotonic(), reason)
+        _probes[url] = (time.monotonic(), err.with_traceback(None))
         raise WeightsError(_("Could not download {file} ({reason}); download {url} and place it at "
                              "{path}").format(file=ckpt.file, reason=reason, url=ckpt.url, path=path)) from None
     finally:

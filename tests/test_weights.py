@@ -363,3 +363,25 @@ def test_own_efficientnet_b1_checkpoint_predicts_at_its_own_size() -> None:
     assert result.input.shape == (1, 3, 240, 240)
     assert (result.preprocess.resize, result.preprocess.interpolation) == (274, "bicubic")
     assert result.preprocess.mean == (0.485, 0.456, 0.406) and result.weights == "your checkpoint"
+
+
+def test_a_remembered_probe_is_worded_in_each_readers_language(hub: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression: the probe's cache kept the reason as text, in the language of the session that asked first,
+    so a Chinese session shown the Predict page after an English one read "no internet connection …"."""
+    import urllib.error
+    import urllib.request
+
+    from lightnets.i18n import use_language
+
+    def no_dns(*args, **kwargs):
+        raise urllib.error.URLError(socket.gaierror(-3, "Temporary failure in name resolution"))
+
+    monkeypatch.setattr(urllib.request, "urlopen", no_dns)
+    url = "https://download.example/weights.pth"
+    with use_language("en"):
+        english = lw._unreachable(url)
+    monkeypatch.setattr(urllib.request, "urlopen", lambda *a, **k: pytest.fail("asked again within the TTL"))
+    with use_language("zh"):
+        chinese = lw._unreachable(url)
+    assert english == "no internet connection: the download server's name cannot be resolved"
+    assert chinese == "没有网络连接：无法解析下载服务器的域名"
