@@ -27,6 +27,7 @@ torchvision does not install beside the project's torch pin; run this with a sep
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import random
@@ -136,7 +137,8 @@ def lut_errors(name: str, threads: int, resolution: int, modules: dict[str, torc
         p = predict_latency(modules[key], resolution, threads=threads, table=table)
         measured = statistics.median(medians[key])
         rows.append((form, measured, p.predicted_ms, p.error(measured), (p.ops_ms - measured) / measured,
-                     p.busy_entries, p.dispatch))
+                     p.busy_entries, p.dispatch, {"ops_ms": p.ops_ms, "calls": len(p.ops),
+                                                  "module_calls": p.module_calls, "rounds": medians[key]}))
     return rows
 
 
@@ -147,7 +149,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--budget", type=float, default=0.3, help="seconds per variant per round")
     parser.add_argument("--resolution", type=int, default=224)
-    parser.add_argument("--json", default="", help="also write the round medians here")
+    parser.add_argument("--json", default="",
+                        help="also write the round medians here (with --lut-only: each prediction, its call counts "
+                             "and rounds)")
     parser.add_argument("--compile", default="", metavar="MODEL", help="only measure torch.compile on MODEL")
     parser.add_argument("--lut-only", action="store_true",
                         help="lightnets only, each model at its defaults: the lookup table's error per model")
@@ -184,6 +188,10 @@ def main() -> None:
     print_lut(lut)
     if args.lut_only:
         print(f"load average at the end {os.getloadavg()[0]:.2f}")
+        if args.json:  # what a different dispatch model would predict can be worked out from these
+            Path(args.json).write_text(json.dumps({key: [{"form": r[0], "measured_ms": r[1], "predicted_ms": r[2],
+                                                          "dispatch": dataclasses.asdict(r[6]), **r[7]}
+                                                         for r in rows] for key, rows in lut.items()}, indent=1))
         return
     print("\nms: median of round medians [range]. Ratios: median over rounds of the ratio within each round "
           "(variants of a round run seconds apart, so load from other work affects both), and (in parentheses) "
@@ -214,17 +222,23 @@ def print_lut(lut: dict[str, list[tuple]]) -> None:
     print("\nLookup table against the measured median (error = predicted / measured − 1; 'ops only' is the sum of "
           "the operators' entries without the calibrated dispatch cost)")
     print(f"{'model':<20}{'thr':>4}  {'form':<7}{'measured':>9}{'predicted':>10}{'error':>8}{'ops only':>10}"
-          f"{'busy':>6}  dispatch µs (op, module, script op)")
+          f"{'busy':>6}  dispatch µs per eager call")
     within = total = 0
     for key, rows in lut.items():
         name, threads = key.split("@")
-        for form, measured, predicted, error, ops_only, busy, cost in rows:
+        for form, measured, predicted, error, ops_only, busy, cost, _counts in rows:
             total += 1
             within += abs(error) <= 0.10
             print(f"{name:<20}{threads:>4}  {form:<7}{measured:9.2f}{predicted:10.2f}{error:+8.1%}{ops_only:+10.1%}"
-                  f"{busy:6d}  {cost.op_us:+.2f}, {cost.module_us:+.2f}, {cost.script_op_us:+.2f}"
+                  f"{busy:6d}  {cost.call_us:+.2f}"
                   f"{' (calibrated while busy)' if cost.busy else ''}")
     print(f"within ±10%: {within} of {total} model × form × thread pairs")
+    for key, rows in lut.items():  # the calibration is shared by every model of a thread count: print it once
+        if key.startswith(next(iter(lut)).split("@")[0] + "@"):
+            cost = rows[0][6]
+            print(f"dispatch at {key.split('@')[1]} thread(s), eager µs per call on each reference network "
+                  f"({', '.join(n for n, _k, _r in lightnets.latency.REFERENCES)}): "
+                  f"{', '.join(f'{v:+.2f}' for v in cost.reference_call_us)}")
 
 
 if __name__ == "__main__":

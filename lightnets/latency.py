@@ -879,11 +879,14 @@ class LatencyTable:
     alone on random data, with the machine's load average at that moment in ``loads``. An entry timed while other
     work competed for the processor (``busy``: the load average above the number of cores, or its runs spread
     wider than ``QUIET_SPREAD``) is marked: it never replaces a quiet entry; one timed under a high load
-    (``under_load``) is timed again by ``predict_latency`` as soon as the machine is quiet. ``dispatch`` holds the calibrated per-call costs (``DispatchCost``). A table
-    belongs to one device, thread count and PyTorch version; a file written by another version is ignored.
+    (``under_load``) is timed again by ``predict_latency`` as soon as the machine is quiet. ``dispatch`` holds
+    the calibrated per-call costs (``DispatchCost``). A table belongs to one device, thread count and PyTorch
+    version; a file written by another version is ignored.
     """
 
-    VERSION = 3  # 2: entries timed with cold caches; 3: busy marks and the calibrated dispatch cost
+    # 2: entries timed with cold caches; 3: busy marks and the calibrated dispatch cost; 4: one cost per eager call,
+    # calibrated on five references, none per TorchScript node
+    VERSION = 4
 
     def __init__(self, device: str, threads: int, path: Path | None = None,
                  entries: dict[str, float] | None = None, loads: dict[str, float | None] | None = None,
@@ -1052,81 +1055,73 @@ def _fill(table: LatencyTable, calls: Sequence[_OpCall], device: torch.device, r
 
 @dataclass(frozen=True)
 class DispatchCost:
-    """What a forward pass costs beyond its operators' own times, per call, in microseconds, on this machine.
+    """What an eager forward pass costs beyond its operators' entries, per operator or ``nn.Module`` call, in
+    microseconds, on this machine (``call_us``): the Python between operators, and what an operator costs inside a
+    network beyond its entry timed alone. Calibrated by ``calibrate_dispatch`` on the reference networks, whose
+    own figures are kept in ``reference_call_us``. A frozen TorchScript graph runs no Python between its operators
+    and is predicted from its entries alone: measured on the references, (frozen − entries) per node came out
+    negative or near 0 at 1 and 2 threads in every calibration (benchmarks/README.md)."""
 
-    ``op_us``: each ATen operator called from Python in eager mode, beyond its entry (a replayed entry calls its
-    ``OpOverload`` from Python, which can cost more than the call inside a network: then the part is negative);
-    ``module_us``: each ``nn.Module`` call; ``script_op_us``: each operator of a frozen TorchScript graph (the
-    interpreter's per-node work, against the replay). Calibrated by ``calibrate_dispatch`` on a reference network.
-    """
-
-    op_us: float
-    module_us: float
-    script_op_us: float
+    call_us: float
     load: float | None = None
     busy: bool = False
     under_load: bool = False  # busy because the load average was high: calibrated again once it is quiet
+    reference_call_us: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:  # read back from JSON, the references' figures are a list
+        object.__setattr__(self, "reference_call_us", tuple(float(v) for v in self.reference_call_us))
 
     def cost_ms(self, form: str, calls: int, modules: int) -> float:
-        """The dispatch time of ``calls`` operator calls (and ``modules`` module calls) in ``form``."""
+        """The dispatch time of ``calls`` operator calls and ``modules`` module calls in ``form``."""
         if form == "script":
-            return calls * self.script_op_us / 1000.0
-        return (calls * self.op_us + modules * self.module_us) / 1000.0
+            return 0.0
+        return (calls + modules) * self.call_us / 1000.0
 
 
-# The reference network the per-call costs are calibrated on: a real network (its kernels evict the interpreter's
-# code and data between calls, as in every network; tiny ops in a hot loop cost three to ten times less), and no
-# registered model's default setting, so that predictions of those are out of sample. (α = 0.75 at 224 px was
-# tried: the same per-call costs, a more negative per-node one; see benchmarks/README.md.)
-REFERENCE = ("mobilenet_v2", {"alpha": 0.5}, 160)
-# A calibration counts as disturbed when more than this share of the reference's entries were (a few µs-scale
+# The reference networks the per-call cost is calibrated on: real networks at the default resolution (between a
+# small one's calls the interpreter's code and data stay in cache: MobileNetV2 α 0.5 at 160 px gave 2.8 µs a call
+# where the registered networks needed 4.5–11.5 on one machine), of five families' styles, none a registered
+# model's default setting, so that predictions of those are out of sample. Each reference's figure moves by a few
+# µs from one calibration to the next, and networks differ by more (7–35 µs measured here): the median of five
+# is kept.
+REFERENCES = (("mobilenet_v2", {"alpha": 0.75}, 224), ("shufflenet_v2", {"width": 0.5}, 224),
+              ("ghostnet", {"width": 0.5}, 224), ("mobilenet_v3_large", {"alpha": 0.75}, 224),
+              ("espnet_v2", {"scale": 0.5}, 224))
+# A calibration counts as disturbed when more than this share of the references' entries were (a few µs-scale
 # entries whose bursts disagree by 1.5x are usual on a quiet machine and move the sums by far less than 1%)
 BUSY_SHARE = 0.05
+CALIBRATION_ROUNDS, CALIBRATION_ROUND_S = 5, 0.2  # each reference's eager pass: five rounds of 0.2 s
 _CALIBRATED: dict[tuple[str, int], DispatchCost] = {}  # per process: fresh tables need not calibrate again
 
 
-def calibrate_dispatch(table: LatencyTable, device: torch.device) -> DispatchCost:
-    """Measure the per-call costs (``DispatchCost``) on this machine, store them in ``table`` and return them.
-
-    On the reference network (``REFERENCE``): eager, its TorchScript trace (the same operators without Python) and
-    its frozen deployment form are timed in alternation (fastest of three round medians each), and their operators'
-    entries summed (in a scratch table: they stay out of ``table``). Then per operator: (trace − entries) / calls,
-    the graph's call against a replay's; per call, operator or module: (eager − trace) / (operator + module calls),
-    Python between operators; per TorchScript node: (frozen − its entries) / nodes, or 0 where that comes out
-    negative. Call with the measurement lock held at the table's thread count."""
+def _reference_call_us(name: str, knobs: dict[str, Any], res: int, scratch: LatencyTable, device: torch.device
+                       ) -> float:
+    """(eager − its entries' sum) / (operator + module calls) of one reference network, in µs: the eager pass
+    timed as ``measure_latency`` times a network (the median of ``CALIBRATION_ROUNDS`` round medians)."""
     from lightnets.registry import config as make_config
 
-    name, knobs, res = REFERENCE
-    scratch = LatencyTable(table.device, table.threads)
     eager = build(make_config(name, res, **knobs)).eval().to(device)
     x = torch.randn(1, 3, res, res, device=device)
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")
-        traced = torch.jit.trace(eager, x, check_trace=False)
-    deployed = optimize_for_inference(eager, resolution=res, check=False)
-    eager_calls, modules = _recorded(eager, x, device, script=False)
-    script_calls, _none = _recorded(deployed, x, device)
-    _fill(scratch, eager_calls + script_calls, device, refresh=False)
-    eager_sum = sum(scratch.entries[c.key] for c in eager_calls)
-    script_sum = sum(scratch.entries[c.key] for c in script_calls)
-    best = [math.inf] * 3
+    calls, modules = _recorded(eager, x, device, script=False)
+    _fill(scratch, calls, device, refresh=False)
+    entries = sum(scratch.entries[c.key] for c in calls)
     with torch.inference_mode():
-        for _round in range(3):
-            for k, fn in enumerate((eager, traced, deployed)):
-                times, _w = _timed_runs(functools.partial(fn, x), device, 0.25, 5, 5000, 0.0)
-                best[k] = min(best[k], statistics.median(times))
-    t_eager, t_traced, t_frozen = best
-    per_op = (t_traced - eager_sum) / len(eager_calls)
-    python = (t_eager - t_traced) / (len(eager_calls) + modules)
-    # A frozen graph running faster than its entries is the small reference staying cache-warm, not a negative
-    # cost per node: measured on every registered model, the entries alone predicted the deployment form within
-    # ±10% for 15 of 16 (1 thread) where the negative per-node cost gave 10 of 16 (benchmarks/README.md)
-    per_node = max(0.0, (t_frozen - script_sum) / len(script_calls))
+        rounds = [statistics.median(_timed_runs(functools.partial(eager, x), device, CALIBRATION_ROUND_S, 5, 5000,
+                                                0.0)[0]) for _round in range(CALIBRATION_ROUNDS)]
+    return 1000 * (statistics.median(rounds) - entries) / (len(calls) + modules)
+
+
+def calibrate_dispatch(table: LatencyTable, device: torch.device) -> DispatchCost:
+    """Measure the per-call cost (``DispatchCost``) on this machine, store it in ``table`` and return it: the
+    median over ``REFERENCES`` of each one's (eager − entries) per call. The references' entries go to a scratch
+    table: they stay out of ``table``. Call with the measurement lock held at the table's thread count."""
+    scratch = LatencyTable(table.device, table.threads)
+    per_call = [_reference_call_us(name, knobs, res, scratch, device) for name, knobs, res in REFERENCES]
     load = _load_average()
     under_load = machine_busy(load) or bool(scratch.under_load)
     disturbed = len(scratch.busy) > BUSY_SHARE * len(scratch.entries)
-    cost = DispatchCost(round(1000 * (per_op + python), 3), round(1000 * python, 3), round(1000 * per_node, 3),
-                        load, under_load or disturbed, under_load)
+    cost = DispatchCost(round(statistics.median(per_call), 3), load, under_load or disturbed, under_load,
+                        tuple(round(v, 3) for v in per_call))
     _CALIBRATED[(table.device, table.threads)] = cost
     if table.dispatch is None or table.dispatch.busy or not cost.busy:
         table.dispatch = cost
@@ -1227,10 +1222,10 @@ def predict_latency(target: Config | nn.Module, resolution: int | None = None, b
     deployment mode the frozen TorchScript graph's, as it runs. Each call not yet in the table is timed alone on
     random inputs of its shapes, cycling through copies of them so that its weights come from memory as they do
     in a network (a replay on one hot copy came out about half as long). The prediction is the sum over all
-    calls plus the calibrated dispatch cost (``DispatchCost``: per operator, per module call, per TorchScript
-    node) of this many calls. Entries timed under a high load are timed again when the machine is quiet; the
-    prediction counts every busy entry (load or spread) in ``busy_entries``. ``table`` defaults to the one stored for this device and
-    thread count in ``cache_dir()``; ``refresh`` times this network's operators and the dispatch cost again.
+    calls, plus in eager mode the calibrated cost per operator or module call (``DispatchCost``). Entries timed
+    under a high load are timed again when the machine is quiet; the prediction counts every busy entry (load or
+    spread) in ``busy_entries``. ``table`` defaults to the one stored for this device and thread count in
+    ``cache_dir()``; ``refresh`` times this network's operators and the dispatch cost again.
     """
     batch = _check_int("batch", batch, 1, MAX_BATCH)
     if threads is not None:

@@ -127,13 +127,20 @@ st.markdown(_("FBNet searches architectures without running them: it times every
 ui.chart(figures.prediction_vs_measured(prediction, eager), key="latency.lut")
 busy = "" if prediction.trusted else _(" ({n} entries timed while the machine was busy: they are timed again once "
                                         "it is quiet)").format(n=prediction.busy_entries)
-form = _(" (deployment: the frozen TorchScript graph’s own operators)") if prediction.form == "script" else ""
+if prediction.form == "script":
+    beyond = _("The deployment form is its frozen TorchScript graph’s own operators, with no Python between them: "
+               "the entries alone.")
+else:
+    beyond = _("Plus what each of its {calls} operator and {modules} module calls costs beyond its entry (mostly "
+               "Python between the operators), measured on this machine on {refs} reference networks: "
+               "{dispatch_ms:+.2f} ms.").format(calls=len(prediction.ops), modules=prediction.module_calls,
+                                                refs=len(prediction.dispatch.reference_call_us),
+                                                dispatch_ms=prediction.dispatch_ms)
 st.caption(_("{calls} operator calls; {new} new entries timed now, the table holds {entries} for {device} with "
              "{threads} thread(s){path}; the machine's load average was at most {load} while they were "
-             "timed{busy}. Each operator is timed alone with cold caches, as in a network: {ops_ms:.2f} ms; plus the "
-             "dispatch cost measured on this machine for its {calls} operator and {modules} module calls: "
-             "{dispatch_ms:+.2f} ms{form}.").format(
+             "timed{busy}. Each operator is timed alone with cold caches, as in a network: {ops_ms:.2f} ms. "
+             "{beyond}").format(
     calls=len(prediction.ops), new=prediction.new_entries, entries=prediction.table_entries,
     device=prediction.device, threads=prediction.threads,
     path=f" ({prediction.table_path})" if prediction.table_path else "", load=prediction.max_load, busy=busy,
-    ops_ms=prediction.ops_ms, modules=prediction.module_calls, dispatch_ms=prediction.dispatch_ms, form=form))
+    ops_ms=prediction.ops_ms, beyond=beyond))

@@ -4,6 +4,7 @@ deployment form predicted from its frozen graph's own operators, and entries tim
 from __future__ import annotations
 
 import json
+import statistics
 
 import pytest
 import torch
@@ -12,6 +13,16 @@ from torch import nn
 import lightnets
 from lightnets import latency
 from lightnets.latency import DispatchCost, LatencyTable
+
+
+@pytest.fixture(autouse=True)
+def small_references(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The calibration's logic, on two of the reference networks at 64 px, timed briefly (the five at 224 px take
+    15 s a calibration); no calibration made here outlives the test (``_CALIBRATED`` would serve it to later tests'
+    fresh tables)."""
+    monkeypatch.setattr(latency, "REFERENCES", tuple((name, knobs, 64) for name, knobs, _res in latency.REFERENCES[:2]))
+    monkeypatch.setattr(latency, "CALIBRATION_ROUND_S", 0.05)
+    monkeypatch.setattr(latency, "_CALIBRATED", {})
 
 
 @pytest.fixture(scope="module")
@@ -29,13 +40,14 @@ def test_the_dispatch_cost_is_calibrated_and_scales_with_the_calls(shared) -> No
     long = lightnets.predict_latency(_Chain(36), resolution=8, threads=1, table=shared)
     cost = shared.dispatch
     assert cost is not None and long.dispatch == short.dispatch == cost
-    assert cost.module_us > 0  # a module call costs Python time that no replayed operator pays
+    assert cost.call_us > 0  # Python between the operators, which no replayed operator pays
+    assert len(cost.reference_call_us) == len(latency.REFERENCES)
     assert (short.form, len(short.ops), short.module_calls) == ("eager", 4, 5)  # four ReLUs, five module calls
     assert (len(long.ops), long.module_calls) == (36, 37)
-    # every call adds the calibrated cost once: k tiny ops cost k × (their entry + op + module dispatch)
-    per_call = shared.entries[long.ops[0].key] + (cost.op_us + cost.module_us) / 1000
+    # every call adds the calibrated cost once: k tiny ops cost k × (their entry + an operator and a module call)
+    per_call = shared.entries[long.ops[0].key] + 2 * cost.call_us / 1000
     assert long.predicted_ms - short.predicted_ms == pytest.approx(32 * per_call)
-    assert long.dispatch_ms == pytest.approx((36 * cost.op_us + 37 * cost.module_us) / 1000)
+    assert long.dispatch_ms == pytest.approx((36 + 37) * cost.call_us / 1000)
     saved = json.loads(shared.path.read_text())["dispatch"]
     assert DispatchCost(**saved) == cost  # kept with the table
 
@@ -49,7 +61,8 @@ def test_deployment_is_predicted_from_the_frozen_graphs_own_operators(shared) ->
     assert "aten._convolution.default" in ops  # what the TorchScript interpreter runs ...
     assert not any("batch_norm" in op for op in ops)  # ... with BatchNorm folded away
     assert any("batch_norm" in op.key for op in eager.ops)
-    assert deployed.dispatch_ms == pytest.approx(len(deployed.ops) * shared.dispatch.script_op_us / 1000)
+    # no Python between a frozen graph's operators: its entries alone
+    assert deployed.dispatch_ms == 0.0 and deployed.predicted_ms == pytest.approx(deployed.ops_ms)
 
 
 def test_an_entry_timed_under_load_never_replaces_a_quiet_one(tmp_path) -> None:
@@ -74,7 +87,6 @@ def test_an_entry_timed_under_load_never_replaces_a_quiet_one(tmp_path) -> None:
 def test_entries_timed_under_load_are_marked_and_timed_again_when_quiet(tmp_path, monkeypatch) -> None:
     table = LatencyTable(latency.device_name("cpu"), 1, tmp_path / "t.json")
     model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Conv2d(8, 8, 1))
-    monkeypatch.setattr(latency, "_CALIBRATED", {})  # no dispatch cost calibrated by an earlier test in this process
     monkeypatch.setattr(latency, "machine_busy", lambda load=None: True)
     busy = lightnets.predict_latency(model, resolution=16, threads=1, table=table)
     distinct = len({op.key for op in busy.ops})
@@ -120,18 +132,25 @@ def test_a_damaged_table_file_starts_afresh(tmp_path) -> None:
     assert len(LatencyTable.load("cpu: x", 1, path)) == 0
 
 
-def test_a_frozen_graph_faster_than_its_entries_gets_no_negative_cost_per_node(tmp_path, monkeypatch) -> None:
-    """The frozen reference running faster than its entries sum to is the small network staying cache-warm; as a
-    negative cost per node it pulled every deployment prediction down (up to −26% on a quiet machine)."""
+def test_the_cost_per_call_is_the_references_median_gap_between_eager_and_entries(tmp_path, monkeypatch) -> None:
+    """Calibration: each reference's (eager pass − its entries) / (operator + module calls), and their median."""
     monkeypatch.setattr(latency, "machine_busy", lambda load=None: False)
+    monkeypatch.setattr(latency, "REFERENCES", latency.REFERENCES + (("squeezenet1_1", {}, 64),))  # three: a median
+    monkeypatch.setattr(latency, "_time_alone", lambda call, device: (0.01, 1.0))  # every entry 10 µs
     real_timed_runs = latency._timed_runs
 
-    def instant(fn, *args, **kwargs):  # every whole pass of the reference takes 1 ns: far below its entries
+    def three_ms(fn, *args, **kwargs):  # every eager pass of a reference takes 3 ms
         times, work = real_timed_runs(fn, *args, **kwargs)
-        return [1e-6 for _ in times], work
+        return [3.0 for _ in times], work
 
-    monkeypatch.setattr(latency, "_timed_runs", instant)
+    monkeypatch.setattr(latency, "_timed_runs", three_ms)
     table = LatencyTable(latency.device_name("cpu"), 1, tmp_path / "t.json")
     cost = latency.calibrate_dispatch(table, torch.device("cpu"))
-    assert cost.script_op_us == 0.0
-    assert cost.op_us < 0  # the eager per-operator part may be negative (a replay costs more than a call in a graph)
+    expected = []
+    for name, knobs, res in latency.REFERENCES:
+        calls, modules = latency._recorded(lightnets.build(lightnets.config(name, res, **knobs)).eval(),
+                                           torch.randn(1, 3, res, res), torch.device("cpu"), script=False)
+        expected.append(1000 * (3.0 - 0.01 * len(calls)) / (len(calls) + modules))  # in µs
+    assert len(set(expected)) == 3 and cost.reference_call_us == pytest.approx(expected, abs=1e-3)
+    assert cost.call_us == pytest.approx(statistics.median(expected), abs=1e-3)
+    assert not table.entries  # the references' entries stayed in their scratch table

@@ -32,7 +32,7 @@ def table(cache) -> LatencyTable:
     # a fixed per-call cost: these tests check the search, not the calibration (which the machine's load moves);
     # at 64 px a large constant cost would leave no width whose shrinking reaches the target
     return LatencyTable(device, 1, cache / LatencyTable.default_path(device, 1).name,
-                        dispatch=DispatchCost(op_us=-1.0, module_us=1.5, script_op_us=-1.5))
+                        dispatch=DispatchCost(call_us=0.25))
 
 
 @pytest.fixture(scope="module")
