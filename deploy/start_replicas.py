@@ -91,12 +91,12 @@ http {{
 """
 
 
-def wait_healthy(proc: subprocess.Popen, url: str, output: Callable[[], str], deadline: float) -> None:
+def wait_healthy(proc: subprocess.Popen | None, url: str, output: Callable[[], str], deadline: float) -> None:
     """Poll ``url``/_stcore/health until it answers ok (Streamlit, or nginx in front of it); raise RuntimeError
-    with the end of ``output()`` if the process exits first, or when ``deadline`` (time.monotonic) passes.
-    Shared by the replicas here, the tests' server and the benchmarks'."""
+    with the end of ``output()`` if the process (None: one we did not start) exits first, or when ``deadline``
+    (time.monotonic) passes. Shared by the replicas here, the tests' server, the benchmarks' and smoke.py."""
     while time.monotonic() < deadline:
-        if proc.poll() is not None:
+        if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"{url}: the process exited with {proc.returncode}; last output:\n"
                                + output()[-2000:])
         try:
