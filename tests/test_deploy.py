@@ -3,7 +3,8 @@
 What it checks, as a class would live it: every session stays on one replica for all its requests (page, static
 files, the WebSocket), both replicas serve, and when one replica stops in the middle of the lesson only its own
 sessions lose their connection; the others carry on in the same session (an upload included), and the lost ones
-work again after a reload, served by the other replica.
+work again after a reload, served by the other replica. And deploy/smoke.py, the check for a server started another
+way (a container), passes against the tests' server.
 
 Skipped with the reason when nginx (or chromium) is missing; a failure instead under LIGHTNETS_REQUIRE_BROWSER=1,
 which .ci/run sets after installing both.
@@ -203,3 +204,15 @@ def test_two_replicas_keep_their_sessions_and_a_stopped_one_loses_only_its_own(b
                 assert set(served[key][:first_other]) == {stopped}
                 assert all(u.endswith(kept) for u in served[key][first_other:]), served[key]
                 assert sockets[key][0] == stopped and sockets[key][-1].endswith(kept), sockets[key]
+
+
+def test_the_smoke_script_opens_every_page_of_a_running_server(app_url: str, browser) -> None:
+    """deploy/smoke.py, the check for a server started some other way (a container, replicas): every page of the
+    navigation without an exception, and a latency measurement, against the tests' server."""
+    from ui.navigation import PAGES
+
+    done = subprocess.run([sys.executable, str(ROOT / "deploy" / "smoke.py"), app_url, "--wait", "60"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert f"{len(PAGES)} of {len(PAGES)} pages without an exception" in done.stdout
+    assert sum(line.startswith("ok   pages/") for line in done.stdout.splitlines()) == len(PAGES)
