@@ -15,11 +15,15 @@ Reported:
   of the N sessions while the others join and work;
 * the explorer's and a trivial Streamlit app's (benchmarks/trivial_app.py) first complete page on warm, quiet
   servers, measured side by side and interleaved before the class starts, and the ratio (target ≤ 1.5×);
+* the server's CPU time over the class, per step and per lesson, and from it how many students one core keeps up
+  with at a student's pace of one step every ``STUDENT_PACE_S`` seconds (``--no-measure`` leaves the Measure press
+  out, to tell browsing from timing); the browsers run on the same cores, so this counts the server only;
 * the server's resident memory: at the start (warm: one session has done the whole lesson once and left), the peak, with every session open, right after
   they close and after Streamlit has dropped their state (``server.disconnectedSessionTTL``, 120 s by default:
   ``--settle``), and the memory one more session costs.
 
-    python benchmarks/classroom.py [--sessions 8] [--duration 180] [--rounds 3] [--settle 130] [--json out.json]
+    python benchmarks/classroom.py [--sessions 8] [--duration 180] [--rounds 3] [--settle 130] [--no-measure]
+                                   [--json out.json]
     python benchmarks/classroom.py --smoke          # 2 sessions, 30 s, settle 10 s: checks the script works
 """
 
@@ -66,6 +70,8 @@ HOME_DONE = "(rows) => document.querySelectorAll('[data-testid=stMain] [data-tes
             + IDLE + ")()"
 TRIVIAL_DONE = "() => !!document.querySelector('[data-testid=stMetric]') && (" + IDLE + ")()"
 GRAPH = "[data-testid=stGraphVizChart] svg"
+# a student's pace for the capacity estimate: one step (a page, a slider move, a press) every this many seconds
+STUDENT_PACE_S = 20
 LAYERS = "[data-testid=stMarkdown] svg"
 
 
@@ -75,6 +81,12 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def cpu_s(pid: int) -> float:
+    """CPU time (user + system, every thread) one process has used so far, in seconds (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime: fields 14 and 15
 
 
 def start(script: str, log: Path) -> tuple[subprocess.Popen, str]:
@@ -98,11 +110,13 @@ class Tally:
     measure: list[float] = field(default_factory=list)
     predict: list[float] = field(default_factory=list)
     lessons: int = 0
+    steps: int = 0  # finished steps that make the server work: page opens, slider moves, picks, presses, uploads
 
 
 class Student:
-    def __init__(self, number: int, browser: Any, url: str, models: int, tally: Tally) -> None:
+    def __init__(self, number: int, browser: Any, url: str, models: int, tally: Tally, measure: bool = True) -> None:
         self.number, self.browser, self.url, self.models, self.tally = number, browser, url, models, tally
+        self.measure = measure
         self.family = number % len(FAMILIES)
         self.direction = "ArrowLeft"
         self.step = "first page"
@@ -121,6 +135,7 @@ class Student:
         heading = self.page.get_by_test_id("stMain").get_by_test_id("stHeading").first
         await heading.wait_for(state="visible", timeout=STEP_TIMEOUT_MS)
         await self._idle()
+        self.tally.steps += 1
 
     async def _slider(self, where: str, label: str, figure: str) -> None:
         """Press a sidebar slider's arrow key; time until ``figure`` shows the rerun's result."""
@@ -134,6 +149,7 @@ class Student:
         await thumb.press(self.direction)
         await self.page.wait_for_function(CHANGED, arg=[figure, before], timeout=STEP_TIMEOUT_MS)
         self.tally.slider.setdefault(where, []).append(time.perf_counter() - start)
+        self.tally.steps += 1
 
     async def _pick_family(self) -> None:
         import lightnets
@@ -145,6 +161,7 @@ class Student:
         await self.page.get_by_role("option", name=f"{spec.title} ({spec.paper.year})").click()
         await self.page.wait_for_timeout(100)
         await self._idle()
+        self.tally.steps += 1
 
     async def lesson(self) -> None:
         await self._page("Architecture")
@@ -157,14 +174,16 @@ class Student:
         await self._slider("Cost, ρ", "resolution multiplier", LAYERS)
         await self._check()
         await self._page("Latency")
-        start = time.perf_counter()
-        self.step = "Measure latency"
-        # "Measure again" where another session has already timed this setting (its report is shown)
-        await self.page.get_by_role("button", name=re.compile(r"^Measure (latency|again)$")).click()
-        await self.page.wait_for_timeout(300)
-        await self._idle(MEASURE_TIMEOUT_MS)
-        self.tally.measure.append(time.perf_counter() - start)
-        await self._check()
+        if self.measure:
+            start = time.perf_counter()
+            self.step = "Measure latency"
+            # "Measure again" where another session has already timed this setting (its report is shown)
+            await self.page.get_by_role("button", name=re.compile(r"^Measure (latency|again)$")).click()
+            await self.page.wait_for_timeout(300)
+            await self._idle(MEASURE_TIMEOUT_MS)
+            self.tally.measure.append(time.perf_counter() - start)
+            self.tally.steps += 1
+            await self._check()
         await self._page("Predict")
         start = time.perf_counter()
         self.step = "upload a photo"
@@ -175,6 +194,7 @@ class Student:
         await self._idle()
         await self.page.get_by_test_id("stPlotlyChart").first.wait_for(timeout=STEP_TIMEOUT_MS)
         self.tally.predict.append(time.perf_counter() - start)
+        self.tally.steps += 1
         await self._check()
         # back for the next round: a fresh start on the Architecture page, the other way along the sliders
         self.direction = "ArrowRight" if self.direction == "ArrowLeft" else "ArrowLeft"
@@ -249,7 +269,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             samples: list[float] = []
             tally = Tally()
             until = time.monotonic() + args.duration
-            students = [Student(i, browser, url, models, tally) for i in range(args.sessions)]
+            students = [Student(i, browser, url, models, tally, not args.no_measure) for i in range(args.sessions)]
+            cpu_start, class_start = cpu_s(explorer.pid), time.monotonic()
 
             async def sample() -> None:
                 while True:
@@ -266,6 +287,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                 await asyncio.sleep(0.5)
             rss["all_open"] = rss_mb(explorer.pid)
             await asyncio.gather(*tasks)
+            cpu = {"server_s": cpu_s(explorer.pid) - cpu_start, "wall_s": time.monotonic() - class_start}
             rss["peak"] = max(samples + [rss_mb(explorer.pid)])
             rss["closed"] = rss_mb(explorer.pid)
             sampler.cancel()
@@ -275,7 +297,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         stop_server(explorer)
         stop_server(trivial)
-    out.update(load_end=os.getloadavg(), rss_mb=rss, exceptions=tally.exceptions, failed=tally.failed,
+    out.update(load_end=os.getloadavg(), rss_mb=rss, cpu=cpu, steps=tally.steps, measured=not args.no_measure,
+               exceptions=tally.exceptions, failed=tally.failed,
                lessons=tally.lessons, slider_s=tally.slider, first_page_under_load_s=tally.first_page,
                measure_s=tally.measure, predict_s=tally.predict,
                mb_per_session=(rss["all_open"] - rss["start"]) / args.sessions,
@@ -310,6 +333,13 @@ def report(out: dict[str, Any]) -> None:
     print(f"first complete page on a warm, quiet server: explorer {ours:.2f} s, trivial app {peer:.2f} s, "
           f"ratio {ours / peer:.2f} (target ≤ 1.5) {'ok' if ours / peer <= 1.5 else 'MISSED'}; runs: explorer "
           f"{[round(t, 2) for t in quiet['explorer']]}, trivial {[round(t, 2) for t in quiet['trivial']]}")
+    cpu, steps = out["cpu"], max(out["steps"], 1)
+    per_step = cpu["server_s"] / steps
+    print(f"server CPU: {cpu['server_s']:.0f} s in {cpu['wall_s']:.0f} s ({cpu['server_s'] / cpu['wall_s']:.2f} cores "
+          f"on average) for {out['steps']} steps{'' if out['measured'] else ' (no latency measurements)'}: "
+          f"{per_step:.2f} CPU-s per step, {cpu['server_s'] / max(out['lessons'], 1):.1f} per lesson; at one "
+          f"step per {STUDENT_PACE_S} s per student, one core keeps up with {STUDENT_PACE_S / per_step:.0f} students "
+          f"(at full use: reruns then queue)")
     rss = out["rss_mb"]
     print(f"server memory (RSS): start {rss['start']:.0f} MB, all {out['sessions']} open {rss['all_open']:.0f} MB, "
           f"peak {rss['peak']:.0f} MB, just closed {rss['closed']:.0f} MB, after settling {rss['settled']:.0f} MB; "
@@ -326,6 +356,8 @@ def main() -> None:
     parser.add_argument("--stagger", type=float, default=0.5, help="seconds between sessions joining (default 0.5)")
     parser.add_argument("--settle", type=float, default=130, help="seconds after the class before the last "
                         "memory reading (default 130: Streamlit keeps a closed session's state for 120 s)")
+    parser.add_argument("--no-measure", action="store_true", help="leave out the Latency page's Measure press "
+                        "(what browsing alone costs the server)")
     parser.add_argument("--smoke", action="store_true", help="2 sessions, 30 s, 1 round, settle 10 s")
     parser.add_argument("--json", type=Path, help="also write every figure and measurement here")
     args = parser.parse_args()
