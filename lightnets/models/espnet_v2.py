@@ -129,7 +129,7 @@ class StridedEESP(nn.Module):
         if self.inp_reinf is not None and image is not None:
             # every 3×3/2 pool (padding 1) and every stride-2 conv of the net map a size n to ceil(n/2), so
             # ``image_steps`` pools bring the image to this unit's output size at any input resolution
-            for _ in range(self.image_steps):
+            for _step in range(self.image_steps):
                 image = F.avg_pool2d(image, 3, stride=2, padding=1)
             out = out + self.inp_reinf(image)
         return self.act(out)
