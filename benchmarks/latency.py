@@ -233,12 +233,11 @@ def print_lut(lut: dict[str, list[tuple]]) -> None:
                   f"{busy:6d}  {cost.call_us:+.2f}"
                   f"{' (calibrated while busy)' if cost.busy else ''}")
     print(f"within ±10%: {within} of {total} model × form × thread pairs")
-    for key, rows in lut.items():  # the calibration is shared by every model of a thread count: print it once
-        if key.startswith(next(iter(lut)).split("@")[0] + "@"):
-            cost = rows[0][6]
-            print(f"dispatch at {key.split('@')[1]} thread(s), eager µs per call on each reference network "
-                  f"({', '.join(n for n, _k, _r in lightnets.latency.REFERENCES)}): "
-                  f"{', '.join(f'{v:+.2f}' for v in cost.reference_call_us)}")
+    # one calibration per thread count, shared by every model's prediction: print it once
+    for threads, cost in {key.split("@")[1]: rows[0][6] for key, rows in lut.items()}.items():
+        print(f"dispatch at {threads} thread(s), eager µs per call on each reference network "
+              f"({', '.join(n for n, _k, _r in lightnets.latency.REFERENCES)}): "
+              f"{', '.join(f'{v:+.2f}' for v in cost.reference_call_us)}")
 
 
 if __name__ == "__main__":

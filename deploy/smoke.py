@@ -12,7 +12,6 @@ Needs Debian's chromium and Python playwright (requirements.txt), as the browser
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import time
 from pathlib import Path
@@ -23,7 +22,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 import streamlit.logger  # noqa: E402
 
 streamlit.logger.set_log_level("error")  # ui.navigation's caches warn that no server runs here: none need to
-from browser_support import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, assert_no_exception, open_app  # noqa: E402
+from browser_support import (CHROMIUM, CHROMIUM_ARGS, MEASURE_BUTTON, TIMEOUT_MS, assert_no_exception,  # noqa: E402
+                             open_app)
 from start_replicas import wait_healthy  # noqa: E402
 from ui.navigation import PAGES, url_path  # noqa: E402
 
@@ -50,12 +50,12 @@ def main() -> int:
             try:
                 open_app(page, url)
                 if info.path == "pages/latency.py":
-                    page.get_by_role("button", name=re.compile(r"^Measure (latency|again)$")).click()
+                    page.get_by_role("button", name=MEASURE_BUTTON).click()
                     expect(page.get_by_test_id("stMetric").first).to_be_visible(timeout=180_000)
                 assert_no_exception(page)
             except Exception as err:  # report every page, then fail
                 failures.append(f"{info.path}: {str(err).splitlines()[0]}")
-                print(f"FAIL {info.path}: {str(err).splitlines()[0]}")
+                print(f"FAIL {failures[-1]}")
                 continue
             print(f"ok   {info.path} ({time.monotonic() - t0:.1f} s)")
         browser.close()

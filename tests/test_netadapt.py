@@ -33,15 +33,13 @@ def sized_entries():
     """Every operator's entry from its tensors' sizes (2 µs + 1 ns per element of its arguments), not timed: the
     search's logic is under test, and at 64 px the entries are microseconds that a busy CI machine made noisy
     enough to stop the search short (no proposal saved δ, once in a full run). benchmarks/netadapt.py times them."""
-    patch = pytest.MonkeyPatch()
-
     def sized(call, device, *args, **kwargs) -> tuple[float, float]:
         leaves = torch.utils._pytree.tree_leaves(call.specs)
         return 0.002 + 1e-6 * sum(math.prod(v.shape) for v in leaves if isinstance(v, latency._TensorSpec)), 1.0
 
-    patch.setattr(latency, "_time_alone", sized)
-    yield
-    patch.undo()
+    with pytest.MonkeyPatch.context() as patch:  # module-wide: the fixtures below are module-scoped
+        patch.setattr(latency, "_time_alone", sized)
+        yield
 
 
 @pytest.fixture(scope="module")
