@@ -190,7 +190,7 @@ def main() -> None:
         print(f"load average at the end {os.getloadavg()[0]:.2f}")
         if args.json:  # what a different dispatch model would predict can be worked out from these
             Path(args.json).write_text(json.dumps({key: [{"form": r[0], "measured_ms": r[1], "predicted_ms": r[2],
-                                                          "dispatch": dataclasses.asdict(r[6]), **r[7]}
+                                                          "dispatch": r[6] and dataclasses.asdict(r[6]), **r[7]}
                                                          for r in rows] for key, rows in lut.items()}, indent=1))
         return
     print("\nms: median of round medians [range]. Ratios: median over rounds of the ratio within each round "
@@ -230,8 +230,8 @@ def print_lut(lut: dict[str, list[tuple]]) -> None:
             total += 1
             within += abs(error) <= 0.10
             print(f"{name:<20}{threads:>4}  {form:<7}{measured:9.2f}{predicted:10.2f}{error:+8.1%}{ops_only:+10.1%}"
-                  f"{busy:6d}  {cost.call_us:+.2f}"
-                  f"{' (calibrated while busy)' if cost.busy else ''}")
+                  f"{busy:6d}  " + ("— (entries alone)" if cost is None else
+                                    f"{cost.call_us:+.2f}{' (calibrated while busy)' if cost.busy else ''}"))
     print(f"within ±10%: {within} of {total} model × form × thread pairs")
     # one calibration per thread count, shared by every model's prediction: print it once
     for threads, cost in {key.split("@")[1]: rows[0][6] for key, rows in lut.items()}.items():

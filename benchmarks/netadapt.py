@@ -3,8 +3,9 @@
 For MobileNetV3-Large and -Small at 224 px, with 2 intra-op threads (``--threads``): the search from a fresh lookup
 table in a temporary directory (every operator it meets is timed: what a first run in the app costs), then the same
 search again on the filled table (what every later run costs). Beside it, as a peer measured in the same run, the
-time of one ``predict_latency`` of the whole start network on a fresh table. Then the start and the final network
-are timed in alternation, to compare the measured saving with the predicted one.
+time of one ``predict_latency`` of the whole start network on a fresh table. The search predicts the deployment form
+(BatchNorm folded, frozen TorchScript), so the peer does too, and the deployed start and final networks are then
+timed in alternation, to compare the measured saving with the predicted one.
 
     python3 benchmarks/netadapt.py [--models mobilenet_v3_large,mobilenet_v3_small] [--target 0.8] [--threads 2]
 """
@@ -43,7 +44,7 @@ def main() -> None:
         fresh = Path(tempfile.mkdtemp(prefix="lightnets-netadapt-"))
         peer_table = LatencyTable(device, args.threads, fresh / "peer.json")
         start = time.perf_counter()
-        predict_latency(lightnets.config(name), threads=args.threads, table=peer_table)
+        predict_latency(lightnets.config(name), threads=args.threads, optimized=True, table=peer_table)
         peer_s = time.perf_counter() - start
         table = LatencyTable(device, args.threads, fresh / "table.json")
         start = time.perf_counter()
@@ -67,7 +68,7 @@ def main() -> None:
             print(f"    {step.index:3d} {step.layer:>4} {step.width_from:4d} → {step.width_to:4d}  "
                   f"{step.predicted_ms:6.2f} ms  {step.macs / 1e6:6.1f} M MACs  {step.proposals:2d} proposals")
         timed = measure_interleaved([lightnets.config(name), lightnets.config(name, widths=final.widths)],
-                                    rounds=args.rounds, budget_s=0.3, threads=args.threads)
+                                    rounds=args.rounds, budget_s=0.3, threads=args.threads, optimized=True)
         ratio = timed.ratio(1, 0)
         print(f"  measured {timed.results[0].median_ms:.2f} → {timed.results[1].median_ms:.2f} ms: the final network "
               f"takes {ratio:.1%} of the start's time (predicted {final.predicted_ms / steps[0].predicted_ms:.1%}); "

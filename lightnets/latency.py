@@ -715,7 +715,7 @@ def _clocked_runs(model: nn.Module, x: torch.Tensor, device: torch.device, budge
     """Run ``model`` under the op clock until the budget is spent: (the op calls, per-run op times)."""
     eager = _eager_of(model)
     clock = _OpClock(device)
-    feed = x.contiguous(memory_format=torch.channels_last) if isinstance(model, DeployedModel) else x
+    feed = channels_last(x) if isinstance(model, DeployedModel) else x
     runs: list[list[float]] = []
     with _evaluating(eager), torch.inference_mode(), _module_stack(eager, clock):
         eager(feed)  # warm-up outside the clock
@@ -1166,7 +1166,7 @@ def _recorded(model: nn.Module, x: torch.Tensor, device: torch.device, script: b
         return clock.calls, 0
     eager = _eager_of(model)
     clock = _OpClock(device)
-    feed = x.contiguous(memory_format=torch.channels_last) if isinstance(model, DeployedModel) else x
+    feed = channels_last(x) if isinstance(model, DeployedModel) else x
     with _evaluating(eager), torch.inference_mode(), _module_stack(eager, clock):
         eager(feed)  # warm-up outside the clock
         clock.calls, clock.module_calls = [], 0
@@ -1198,7 +1198,7 @@ class LatencyPrediction(Timed):
     module_calls: int = 0  # nn.Module calls of one pass (eager form)
     form: str = "eager"  # "eager" (Python calls modules and operators) or "script" (a frozen TorchScript graph)
     busy_entries: int = 0  # distinct entries used here that were timed while the machine was busy
-    dispatch: DispatchCost | None = None
+    dispatch: DispatchCost | None = None  # the eager form's calibrated cost per call (None for the script form)
 
     @property
     def trusted(self) -> bool:
@@ -1245,14 +1245,15 @@ def predict_latency(target: Config | nn.Module, resolution: int | None = None, b
         form = "eager" if modules else "script"
         before = table.dispatch
         new = _fill(table, calls, dev, refresh)
-        dispatch = _dispatch(table, dev, refresh)
+        # the deployment form has no Python between its operators: it needs no calibration (about 15 s)
+        dispatch = _dispatch(table, dev, refresh) if form == "eager" else None
         if save and (new or dispatch is not before):
             table.save()
         ops = tuple(OpEstimate(c.module, c.key, table.entries[c.key]) for c in calls)
         keys = {c.key for c in calls}
         loads = [table.loads.get(k) for k in keys]
         ops_ms = sum(o.ms for o in ops)
-        overhead = dispatch.cost_ms(form, len(calls), modules)
+        overhead = dispatch.cost_ms(form, len(calls), modules) if dispatch is not None else 0.0
     return LatencyPrediction(name=name, mode="optimized" if optimized else "eager", device=where, threads=used,
                              batch=batch, resolution=res, predicted_ms=ops_ms + overhead, ops=ops,
                              new_entries=new, table_entries=len(table), table_path=str(table.path or "") or None,
@@ -1261,20 +1262,27 @@ def predict_latency(target: Config | nn.Module, resolution: int | None = None, b
                              busy_entries=len(keys & table.busy), dispatch=dispatch)
 
 
-def predict_module(module: nn.Module, example: torch.Tensor, table: LatencyTable, device: str = "cpu"
-                   ) -> tuple[float, int]:
-    """Predicted eager time of one call ``module(example)`` from ``table`` (timing what it lacks, not saving):
-    (ms, entries timed now). The parts of a network add up to the network: a block's prediction counts its own
-    module call, as the network's pass does. For searches that change a few blocks at a time (NetAdapt)."""
+def predict_module(module: nn.Module, example: torch.Tensor, table: LatencyTable, device: str = "cpu", *,
+                   optimized: bool = False) -> tuple[float, int]:
+    """Predicted time of one call ``module(example)`` from ``table`` (timing what it lacks, not saving):
+    (ms, entries timed now). The parts of a network add up to the network: in eager mode a block's prediction
+    counts its own module call, as the network's pass does; ``optimized`` predicts the block in deployment mode
+    (BatchNorm folded, channels_last, on CPU a frozen trace: its graph's entries alone), as ``predict_latency``
+    does the whole network. For searches that change a few blocks at a time (NetAdapt)."""
     dev = _check_device(device)
     with _exclusive(table.threads):
         if table.device != device_name(dev):
             raise ValueError(f"the table was measured on {table.device}, not on {device_name(dev)}")
-        with _evaluating(module):
-            calls, modules = _recorded(module, example, dev, script=False)
+        if optimized:
+            example = channels_last(example)  # as feature maps travel through the deployed network
+            module = _deploy(module, example, "auto", check=False)
+        with _evaluating(_eager_of(module)):
+            calls, modules = _recorded(module, example, dev, script=None if optimized else False)
         new = _fill(table, calls, dev, refresh=False)
-        dispatch = _dispatch(table, dev, refresh=False)
-        return sum(table.entries[c.key] for c in calls) + dispatch.cost_ms("eager", len(calls), modules), new
+        ms = sum(table.entries[c.key] for c in calls)
+        if modules:  # eager (a frozen graph's operators run with no Python between them)
+            ms += _dispatch(table, dev, refresh=False).cost_ms("eager", len(calls), modules)
+        return ms, new
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1394,6 +1402,11 @@ def _exact_fp32() -> Iterator[None]:
         torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
 
 
+def channels_last(x: torch.Tensor) -> torch.Tensor:
+    """``x`` in the deployed form's memory format: channels_last for a feature map (a block's flat input as is)."""
+    return x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x
+
+
 class DeployedModel(nn.Module):
     """A model in deployment mode: BatchNorm folded, channels_last, and (CPU) a frozen TorchScript trace.
 
@@ -1416,7 +1429,7 @@ class DeployedModel(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.scripted is not None and tuple(x.shape) == self.example_shape:
             return self.scripted(x)
-        return self.eager(x.contiguous(memory_format=torch.channels_last))
+        return self.eager(channels_last(x))
 
 
 class _ChannelsLastInput(nn.Module):
@@ -1427,7 +1440,7 @@ class _ChannelsLastInput(nn.Module):
         self.model = model
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x.contiguous(memory_format=torch.channels_last))
+        return self.model(channels_last(x))
 
 
 BACKENDS = ("auto", "eager", "torchscript")
@@ -1458,10 +1471,15 @@ def optimize_for_inference(model: nn.Module, *, backend: str = "auto", resolutio
     resolution = _check_int("resolution", resolution, 8, 4096)
     batch = _check_int("batch", batch, 1, MAX_BATCH)
     device = _param_device(model) or torch.device("cpu")
+    return _deploy(model, torch.randn(batch, 3, resolution, resolution, device=device), backend, check)
+
+
+def _deploy(model: nn.Module, example: torch.Tensor, backend: str, check: bool) -> DeployedModel:
+    """``optimize_for_inference``'s work on any module and input (a network's image, or a block's feature map)."""
+    device = example.device
     eager = copy.deepcopy(model).eval()
     for p in eager.parameters():
         p.requires_grad_(False)
-    example = torch.randn(batch, 3, resolution, resolution, device=device)
     folded = fold_batchnorm(eager, example)
     for module in eager.modules():  # the folded BatchNorms' Identity stand-ins cost a module call each: drop them
         if _runs_in_order(module):
@@ -1476,8 +1494,11 @@ def optimize_for_inference(model: nn.Module, *, backend: str = "auto", resolutio
             # check_trace=False: the tracer's own check re-runs the trace (doubling the wait); ours below compares
             # the outputs with the original model instead
             try:
-                scripted = torch.jit.freeze(torch.jit.trace(_ChannelsLastInput(eager).eval(), example,
-                                                            check_trace=False))
+                # a block's feature map comes channels_last already (predict_module): no conversion in its graph,
+                # so that the blocks' operators add up to the network's
+                ready = example.dim() == 4 and example.is_contiguous(memory_format=torch.channels_last)
+                traced = eager if ready else _ChannelsLastInput(eager).eval()
+                scripted = torch.jit.freeze(torch.jit.trace(traced, example, check_trace=False))
                 steps.append("frozen TorchScript trace")
             except (RuntimeError, TypeError) as err:
                 if backend == "torchscript":
@@ -1488,7 +1509,7 @@ def optimize_for_inference(model: nn.Module, *, backend: str = "auto", resolutio
     if check:
         with _LOCK, _exact_fp32(), _evaluating(model), torch.inference_mode():
             expected, got = model(example), deployed(example)
-            both = deployed.eager(example.contiguous(memory_format=torch.channels_last))
+            both = deployed.eager(channels_last(example))
         for what, out in (("deployed", got), ("folded", both)):
             if not torch.allclose(out, expected, atol=1e-4, rtol=1e-4):
                 diff = float((out - expected).abs().max())

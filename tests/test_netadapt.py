@@ -45,10 +45,9 @@ def sized_entries():
 @pytest.fixture(scope="module")
 def table(cache, sized_entries) -> LatencyTable:
     device = device_name("cpu")
-    # a fixed per-call cost: these tests check the search, not the calibration (which the machine's load moves);
-    # at 64 px a large constant cost would leave no width whose shrinking reaches the target
-    return LatencyTable(device, 1, cache / LatencyTable.default_path(device, 1).name,
-                        dispatch=DispatchCost(call_us=0.25))
+    # no dispatch cost: the search predicts the deployment form, whose frozen graph has no Python between its
+    # operators, so it must not need one (the test below checks that it did not calibrate)
+    return LatencyTable(device, 1, cache / LatencyTable.default_path(device, 1).name)
 
 
 @pytest.fixture(scope="module")
@@ -76,13 +75,18 @@ def test_every_step_cuts_the_prediction_by_delta_until_the_target(path, table) -
     assert steps[-1].predicted_ms <= 0.85 * steps[0].predicted_ms < steps[-2].predicted_ms
 
 
-def test_the_blocks_predictions_add_up_to_the_whole_networks(path, table) -> None:
+def test_the_blocks_predictions_add_up_to_the_whole_deployed_networks(path, table) -> None:
     steps, *_rest, whole = path
     assert steps[0].predicted_ms == whole
     final = lightnets.config("mobilenet_v3_small", RES, widths=steps[-1].widths)
-    again = predict_latency(final, threads=1, table=table, save=False)
+    again = predict_latency(final, threads=1, table=table, optimized=True, save=False)
+    assert again.form == "script" and again.dispatch_ms == 0
     assert again.new_entries == 0  # the search timed every operator of the network it kept
     assert again.predicted_ms == pytest.approx(steps[-1].predicted_ms, rel=1e-9)
+    assert table.dispatch is None  # the deployment form needed no calibration of Python's cost per call
+    eager = predict_latency(final, threads=1, table=LatencyTable(table.device, 1, dispatch=DispatchCost(1.0)),
+                            save=False)
+    assert eager.form == "eager" and eager.predicted_ms != pytest.approx(again.predicted_ms, rel=0.01)
 
 
 def test_each_step_builds_profiles_and_keeps_residual_widths(path) -> None:
