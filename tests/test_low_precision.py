@@ -83,8 +83,19 @@ def test_the_ablation_lifts_the_clamp_and_keeps_the_weights(lite0) -> None:
         L._logits(net, calibration)
         highs[name] = max(layer.high for layer in stats.close())
     assert highs["relu6"] <= 6.0 and highs["relu"] > 6.0
-    q = Q.quantize_int8(Q.export(lifted, calibration), calibration, per_channel=True)
+    exported_lifted = Q.export(lifted, calibration)
+    q = Q.quantize_int8(exported_lifted, calibration, per_channel=True)
     assert max(hi for _, _, hi in q.ranges) > 6.0 and max(step for _, step in q.steps) > 6 / 255
+    # the experiment lifts the clamp in the network's exported graph instead of exporting again: the same graph
+    rewritten = Q.lift_clamp(lite0[3])
+    assert not any("hardtanh" in str(n.target) for n in rewritten.graph.nodes)
+    assert any("hardtanh" in str(n.target) for n in lite0[3].graph.nodes)  # the network's own graph is untouched
+    x = lite0[1][::25]
+    with torch.no_grad():
+        assert torch.equal(rewritten(x), exported_lifted(x))
+        again = Q.quantize_int8(rewritten, calibration, per_channel=True)
+        assert torch.equal(again.graph(x), q.graph(x))
+    assert (again.steps, again.ranges, again.float_layers) == (q.steps, q.ranges, q.float_layers)
 
 
 def test_comparison_measures_on_hand_made_logits() -> None:
@@ -167,15 +178,15 @@ def test_quick_run_on_the_experiments_page(few_inputs) -> None:
 
 
 def test_activation_statistics_count_every_value_once_and_keep_the_outliers_in_the_last_bin() -> None:
-    x = torch.tensor([-1.0, 0.0, 0.25, 0.75, 6.0, 40.0, 100.0]).reshape(1, 7, 1, 1)
+    x = torch.tensor([-1.0, 0.0, 0.25, 0.75, 5.999, 6.0, 31.75, 32.0, 40.0, 100.0]).reshape(1, 10, 1, 1)
     model = nn.Sequential(nn.ReLU())
     stats = L._Stats(model)
     model(x)
     model(x)  # two batches accumulate
     (layer,) = stats.close()
-    bins = int(L.HIST_MAX / L.HIST_STEP) + 1  # 0–0.5, …, 31.5–32, and everything above
+    bins = int(L.HIST_MAX / L.HIST_STEP) + 1  # 0–0.5, …, 31.5–32, and everything from 32 on
     expected = [0] * bins
-    expected[0], expected[1], expected[int(6.0 / L.HIST_STEP)], expected[-1] = 6, 2, 2, 4
-    assert list(layer.counts) == expected and sum(layer.counts) == 14
+    expected[0], expected[1], expected[11], expected[12], expected[63], expected[-1] = 6, 2, 2, 2, 2, 6
+    assert list(layer.counts) == expected and sum(layer.counts) == 20
     assert (layer.low, layer.high) == (0.0, 100.0)
-    assert layer.mean == pytest.approx(147.0 / 7) and layer.above == pytest.approx(3 / 7)
+    assert layer.mean == pytest.approx(216.749 / 10) and layer.above == pytest.approx(5 / 10)

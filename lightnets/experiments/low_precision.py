@@ -16,6 +16,7 @@ crops and mirror images of the five bundled photos:
 
 from __future__ import annotations
 
+import copy
 import math
 import statistics
 from dataclasses import dataclass
@@ -140,17 +141,19 @@ class _Stats:
     def _hook(self, name: str):
         def hook(module: nn.Module, args, out: torch.Tensor) -> None:
             x = out.detach().float()
+            flat = _in_memory_order(x)  # reductions over a channels_last tensor as such take ten times as long
             bins = int(HIST_MAX / HIST_STEP)
-            counts = torch.histc(x, bins=bins + 1, min=0.0, max=HIST_MAX + HIST_STEP)
-            counts[-1] += x.numel() - counts.sum()  # above the range (a ReLU's output is ≥ 0): the last bin
-            low, high = torch.aminmax(x)  # one pass over the tensor, not two: hooks were a fifth of quick mode
-            entry = self.data.setdefault(name, [math.inf, -math.inf, 0.0, 0, 0, torch.zeros(bins + 1)])
+            # each value's bin as a byte (values are ≥ 0; everything from HIST_MAX on in the last bin), counted by
+            # bincount: a third of histc's time, and histc was most of the hooks', a fifth of quick mode
+            counts = torch.bincount(torch.clamp(flat, max=HIST_MAX).mul_(1 / HIST_STEP).to(torch.uint8),
+                                    minlength=bins + 1)
+            low, high = torch.aminmax(flat)  # one pass over the tensor, not two
+            entry = self.data.setdefault(name, [math.inf, -math.inf, 0.0, 0, torch.zeros(bins + 1, dtype=torch.long)])
             entry[0] = min(entry[0], float(low))
             entry[1] = max(entry[1], float(high))
-            entry[2] += float(x.sum())
+            entry[2] += float(flat.sum())
             entry[3] += x.numel()
-            entry[4] += int((x >= CLAMP - 1e-6).sum())
-            entry[5] += counts
+            entry[4] += counts
             if self.outputs is not None:
                 self.outputs[name] = x.clone()
         return hook
@@ -158,11 +161,22 @@ class _Stats:
     def close(self) -> tuple[LayerStats, ...]:
         for h in self.handles:
             h.remove()
-        return tuple(LayerStats(name, lo, hi, total / n, above / n, tuple(int(c) for c in counts))
-                     for name, (lo, hi, total, n, above, counts) in self.data.items())
+        clamp_bin = int(CLAMP / HIST_STEP)  # the clamp is a bin edge: the values at or above it are the bins from it
+        return tuple(LayerStats(name, lo, hi, total / n, int(counts[clamp_bin:].sum()) / n,
+                                tuple(int(c) for c in counts))
+                     for name, (lo, hi, total, n, counts) in self.data.items())
 
 
-def _logits(module: nn.Module, x: torch.Tensor, dtype: torch.dtype = torch.float32, chunk: int = 25) -> torch.Tensor:
+def _in_memory_order(x: torch.Tensor) -> torch.Tensor:
+    """All of ``x``'s values as one flat view, in the order they lie in memory (a copy only if they are not dense)."""
+    if x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
+        return x.permute(0, 2, 3, 1).reshape(-1)
+    return x.reshape(-1)
+
+
+def _logits(module: nn.Module, x: torch.Tensor, dtype: torch.dtype = torch.float32, chunk: int = 10) -> torch.Tensor:
+    # batches of 10: a batch's feature maps then stay in the caches (100 inputs took 1.9 s in float32 and 2.9 s in
+    # int8 here, against 2.6 s and 4.6 s in batches of 25)
     with torch.no_grad():
         return torch.cat([module(x[i:i + chunk].to(dtype)).float() for i in range(0, len(x), chunk)])
 
@@ -207,26 +221,33 @@ def run(device: str, threads: int, quick: bool, progress) -> LowPrecisionResult:
     exported: dict[str, torch.fx.GraphModule] = {}
     quantized: dict[str, Q.Quantized] = {}
     networks = {"relu6": model, "relu": Q.relu_instead_of_relu6(model)}
+    # evaluated channels_last (the same arithmetic, about 30% faster here: oneDNN's depthwise convolutions) on
+    # private copies, whose hooks no other session's prediction can trip; exported and timed as they are
+    evaluated = {k: _channels_last(v) for k, v in networks.items()}
+    inputs_cl = inputs.contiguous(memory_format=torch.channels_last)
+    sqnr_cl = sqnr_x.contiguous(memory_format=torch.channels_last)
     for step, key in enumerate(keys):
         label, activation, precision, weights = VARIANTS[key]
         progress(step / steps_total, _("{what}: on {n} inputs").format(what=_(label), n=len(inputs)))
         network = networks[activation]
         if precision == "fp32":
-            stats = _Stats(network)
+            stats = _Stats(evaluated[activation])
             try:
-                references[activation] = _logits(network, inputs)
+                references[activation] = _logits(evaluated[activation], inputs_cl)
             finally:
                 layers[activation] = stats.close()
-            float_layers[activation] = _hooked_outputs(network, sqnr_x)
+            float_layers[activation] = _hooked_outputs(evaluated[activation], sqnr_cl)
             variants.append(_compare(key, references[activation], references[activation], (),
                                      Q.size_bytes(network)))
         elif precision == "int8":
-            if activation not in exported:
-                exported[activation] = Q.export(network, calibration)
+            if "relu6" not in exported:
+                exported["relu6"] = Q.export(networks["relu6"], calibration)
+            if activation not in exported:  # the ablation's graph: the same export with the clamp lifted
+                exported[activation] = Q.lift_clamp(exported["relu6"])
             q = Q.quantize_int8(exported[activation], calibration, per_channel=weights == "per-channel")
             quantized[key] = q
-            logits = _logits(q.graph, inputs)
-            per_layer = _layer_sqnr(float_layers[activation], Q.activation_outputs(q.graph, sqnr_x))
+            logits = _logits(q.graph, inputs_cl)
+            per_layer = _layer_sqnr(float_layers[activation], Q.activation_outputs(q.graph, sqnr_cl))
             variants.append(_compare(key, references[activation], logits, per_layer, Q.size_bytes(q.graph), q))
         else:
             dtype = torch.float16 if precision == "fp16" else torch.bfloat16
@@ -261,9 +282,11 @@ def run(device: str, threads: int, quick: bool, progress) -> LowPrecisionResult:
 
 
 def _cast(model: nn.Module, dtype: torch.dtype) -> nn.Module:
-    import copy
-
     return copy.deepcopy(model).to(dtype).eval()
+
+
+def _channels_last(model: nn.Module) -> nn.Module:
+    return copy.deepcopy(model).to(memory_format=torch.channels_last).eval()
 
 
 # --------------------------------------------------------------------------------------------------
